@@ -1,0 +1,310 @@
+"""
+Every zope Interface of ppsp.
+
+The names here are part of the public API: strategies, stores and codecs
+written outside ppsp implement them, and the tracker talks to its parts
+only through them.
+"""
+
+from __future__ import annotations
+
+from zope.interface import Attribute, Interface
+
+__all__ = [
+    "ICodec",
+    "ISwarmMember",
+    "IRequester",
+    "IFindConstraints",
+    "ISwarmView",
+    "IPeerSelector",
+    "IPeerSelectorPlugin",
+    "IPeerStore",
+]
+
+
+class ICodec(Interface):
+    """
+    One encoding of the protocol (XML, and later the JSON of RFC 7846):
+    turns the message objects of L{ppsp.messages} into bytes and back.
+
+    A codec never decides a protocol question: it reports what it cannot
+    decode by raising L{ppsp.codec.DecodeError}, which names the response
+    code to send and carries the TransactionID when it could be read.
+    """
+
+    name = Attribute("Short name of the encoding, for example C{'xml'}.")
+    contentType = Attribute(
+        "The C{Content-Type} header value (bytes) of messages this codec writes."
+    )
+
+    def decodeRequest(body):
+        """
+        Decode one request.
+
+        @param body: the HTTP body.
+        @type body: L{bytes}
+        @return: a L{ppsp.messages.Request} subclass instance.
+        @raise ppsp.codec.DecodeError: the body is not a valid request.
+        """
+
+    def encodeResponse(response):
+        """
+        Encode one response (success or L{ppsp.messages.ErrorResponse}).
+
+        @rtype: L{bytes}
+        """
+
+    def encodeRequest(request):
+        """
+        Encode one request (the peer side, and STAT_QUERY at the tracker).
+
+        @rtype: L{bytes}
+        """
+
+    def decodeResponse(body, method):
+        """
+        Decode the response to a request of C{method}.
+
+        @param method: the L{ppsp.messages.Method} of the request sent.
+        @return: the method's success response class instance, or a
+            L{ppsp.messages.ErrorResponse}.
+        @raise ppsp.codec.DecodeError: the body is not a valid response.
+        """
+
+
+class ISwarmMember(Interface):
+    """
+    A read-only view of one peer's membership of one swarm, as strategies
+    see it.  Strategies must not keep references to members beyond one
+    call.
+    """
+
+    peerID = Attribute("The peer's PeerID (L{str}).")
+    mode = Attribute("The peer's L{ppsp.messages.PeerMode} in this swarm.")
+    observedIP = Attribute("The IP address the tracker observed for the peer.")
+    connectedAt = Attribute("When the peer connected (clock seconds).")
+
+    def stat(name):
+        """
+        The latest value the peer reported for a statistics property: the
+        value scoped to this swarm when there is one, else the peer's.
+
+        @return: an L{int} for numeric properties, a L{str} otherwise, or
+            L{None} if the peer never reported it.
+        """
+
+    def holds(chunkID):
+        """
+        @return: whether the peer announced that it holds C{chunkID} in
+            this swarm.
+        @rtype: L{bool}
+        """
+
+
+class IRequester(Interface):
+    """
+    The peer that asks for a peer list (it need not be a member of the
+    swarm).
+    """
+
+    peerID = Attribute("The requester's PeerID.")
+    observedIP = Attribute("The IP address the tracker observed.")
+
+    def stat(name):
+        """
+        The latest value the requester reported for a property, or L{None}.
+        """
+
+
+class IFindConstraints(Interface):
+    """
+    What the requester asked the returned peers to satisfy: the statistics
+    constraints of FIND and, for FIND_CHUNK, the chunk.
+    """
+
+    chunkID = Attribute("The chunk the peers must hold, or L{None}.")
+    stats = Attribute("The constraint L{ppsp.messages.Stat}s as sent.")
+
+    def accepts(member):
+        """
+        @param member: an L{ISwarmMember}.
+        @return: whether C{member} satisfies every constraint.
+        @rtype: L{bool}
+        """
+
+
+class ISwarmView(Interface):
+    """
+    A read-only view of one swarm for peer selection.  Sampling costs
+    O(count) expected time, never O(swarm size), unless the predicate
+    rejects nearly every member.
+    """
+
+    swarmID = Attribute("The SwarmID.")
+
+    def __len__():
+        """
+        The number of members.
+        """
+
+    def sample(count, accept=None):
+        """
+        Up to C{count} distinct members chosen uniformly at random among
+        those for which C{accept(member)} is true (all when L{None}).
+
+        @rtype: L{list} of L{ISwarmMember}
+        """
+
+    def sampleHolders(chunkID, count, accept=None):
+        """
+        Like L{sample}, among the members that hold C{chunkID}; found
+        through the swarm's chunk index, not by a scan.
+
+        @rtype: L{list} of L{ISwarmMember}
+        """
+
+    def hasHolders(chunkID):
+        """
+        @return: whether any member announced C{chunkID}.
+        """
+
+    def __iter__():
+        """
+        Every member, in no particular order.  This costs O(swarm size):
+        strategies should prefer L{sample}.
+        """
+
+
+class IPeerSelector(Interface):
+    """
+    A peer-selection strategy: chooses the peer list of a FIND,
+    FIND_CHUNK or LEECH JOIN.
+
+    Whatever a strategy returns, the tracker enforces the protocol's
+    invariants afterwards: never the requester, never an expired peer, no
+    duplicates, at most C{count} peers, only peers that satisfy the
+    constraints.
+    """
+
+    def select(swarm, requester, count, constraints):
+        """
+        Choose at most C{count} members of C{swarm} for C{requester}.
+
+        @param swarm: an L{ISwarmView}.
+        @param requester: an L{IRequester}.
+        @param count: the most peers to return (at least 1).
+        @param constraints: an L{IFindConstraints}.
+        @return: a L{list} of L{ISwarmMember} from C{swarm}, or a
+            L{twisted.internet.defer.Deferred} firing with one.
+        """
+
+
+class IPeerSelectorPlugin(Interface):
+    """
+    A named factory of L{IPeerSelector}s, discovered as a Twisted plugin.
+    """
+
+    name = Attribute("Short name used on the command line, e.g. C{'random'}.")
+    description = Attribute("One line describing the strategy.")
+
+    def makeSelector(argstring):
+        """
+        @param argstring: the text after C{NAME:} in C{--selector}, or C{''}.
+        @return: an L{IPeerSelector}.
+        @raise ValueError: the arguments are not valid for this strategy.
+        """
+
+
+class IPeerStore(Interface):
+    """
+    Everything the tracker core keeps: registered peers, swarms,
+    memberships, chunk sets, statistics and the deadlines of expiry.
+
+    The core keeps every protocol rule; the store only keeps and indexes
+    state, so that a shared store can replace the in-memory one.  See
+    L{ppsp.tracker.store.MemoryPeerStore} for the documented semantics of
+    each operation.
+    """
+
+    def getPeer(peerID):
+        """
+        @return: the registered peer record, or L{None}.
+        """
+
+    def addPeer(peer):
+        """
+        Register a new peer record (its PeerID must not be registered).
+        """
+
+    def removePeer(peerID):
+        """
+        Delete a peer: its memberships, chunk sets, statistics and
+        deadlines.  Unknown PeerIDs are ignored.
+        """
+
+    def peerCount():
+        """
+        @return: the number of registered peers.
+        """
+
+    def touchPeer(peer, deadline):
+        """
+        Record that the peer is alive until C{deadline}.
+        """
+
+    def getSwarm(swarmID):
+        """
+        @return: the swarm (an L{ISwarmView} with write methods for the
+            core), or L{None}.
+        """
+
+    def addSwarm(swarmID, provisioned=False):
+        """
+        Create a swarm and return it.
+        """
+
+    def removeSwarm(swarmID):
+        """
+        Forget a swarm (it must be empty).
+        """
+
+    def swarmCount():
+        """
+        @return: the number of swarms.
+        """
+
+    def addMember(swarm, peer, mode, expireAt):
+        """
+        Make C{peer} a member of C{swarm}; return the membership.
+        """
+
+    def removeMember(swarm, peer):
+        """
+        End C{peer}'s membership of C{swarm}, with its chunk set.
+        """
+
+    def setChunks(swarm, member, ranges):
+        """
+        Replace the chunk set of a membership and update the chunk index.
+        """
+
+    def setMemberExpiry(member, expireAt):
+        """
+        Set or clear (L{None}) when a membership ends.
+        """
+
+    def due(now):
+        """
+        Pop every deadline that is due at C{now}.
+
+        @return: three lists: PeerIDs whose liveness deadline passed,
+            (SwarmID, PeerID) pairs whose membership expired, and SwarmIDs
+            whose empty-swarm deadline passed.  Entries may be stale: the
+            core checks each against the current state.
+        """
+
+    def scheduleSwarmCheck(swarm, deadline):
+        """
+        Ask L{due} to report C{swarm} again at C{deadline} (used to forget
+        swarms that stayed empty).
+        """

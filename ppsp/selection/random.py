@@ -1,0 +1,45 @@
+# -*- test-case-name: ppsp.test.test_selection -*-
+"""
+The C{random} strategy: a uniform sample of the eligible peers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from zope.interface import implementer
+
+from ppsp.interfaces import IFindConstraints, IPeerSelector, IRequester, ISwarmView
+
+__all__ = ["RandomSelector"]
+
+
+@implementer(IPeerSelector)
+class RandomSelector:
+    """
+    Return min(count, eligible peers) members of the swarm, chosen
+    uniformly at random among those that satisfy the constraints (for
+    FIND_CHUNK, among the holders of the chunk, found through the swarm's
+    chunk index).  Costs O(count) expected time.
+    """
+
+    def select(
+        self,
+        swarm: ISwarmView,
+        requester: IRequester,
+        count: int,
+        constraints: IFindConstraints,
+    ) -> List[Any]:
+        """
+        Sample C{count} members other than the requester.
+        """
+        requesterID = requester.peerID
+        accepts = constraints.accepts
+
+        def accept(member: Any) -> bool:
+            return member.peerID != requesterID and accepts(member)
+
+        chunkID = constraints.chunkID
+        if chunkID is not None:
+            return swarm.sampleHolders(chunkID, count, accept)  # type: ignore[no-any-return]
+        return swarm.sample(count, accept)  # type: ignore[no-any-return]

@@ -1,0 +1,1093 @@
+"""
+Tests for L{ppsp.tracker.core}: every rule of PROTOCOL.md sections 3 to 6,
+on message objects and virtual time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from ppsp.interfaces import IPeerSelector
+from ppsp.messages import (
+    AddressType,
+    ChunkRange,
+    ConnectRequest,
+    ConnectResponse,
+    DisconnectRequest,
+    ErrorResponse,
+    FindChunkRequest,
+    FindChunkResponse,
+    FindRequest,
+    FindResponse,
+    JoinChunkRequest,
+    JoinRequest,
+    JoinResponse,
+    KeepAliveRequest,
+    KeepAliveResponse,
+    LeaveRequest,
+    PeerAddress,
+    PeerMode,
+    ResponseCode,
+    Stat,
+    StatQueryRequest,
+    StatReportRequest,
+)
+from ppsp.test.helpers import TrackerHarness, txid
+from ppsp.tracker.core import Origin, Tracker, TrackerConfig, mergeRanges
+
+OK = ResponseCode.OK
+AUTH = ResponseCode.AUTHENTICATION_REQUIRED
+FORBIDDEN = ResponseCode.MESSAGE_FORBIDDEN
+NOT_FOUND = ResponseCode.OBJECT_NOT_FOUND
+SYNTAX = ResponseCode.INVALID_SYNTAX
+
+
+def ids(response: Any) -> List[str]:
+    return sorted(p.peerID for p in response.peers)
+
+
+class ConnectTests(SynchronousTestCase):
+    """
+    CONNECT registers a peer and issues its session.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+
+    def test_connectAnswersTokenAddressAndInterval(self) -> None:
+        """
+        CONNECT answers OK with an AuthToken, the observed address as
+        REFLEXIVE and the KeepAliveInterval.
+        """
+        r = self.h.connect("a", ip="203.0.113.5", port=5555)
+        self.assertTrue(len(r.authToken) >= 32)
+        self.assertEqual(r.reflexiveAddress, PeerAddress("203.0.113.5", 5555, AddressType.REFLEXIVE))
+        self.assertEqual(r.keepAliveInterval, 60)
+        self.assertEqual(r.transactionID[0], "t")
+
+    def test_tokensAreUnique(self) -> None:
+        """
+        Every session gets a different token.
+        """
+        tokens = {self.h.connect(f"p{i}").authToken for i in range(50)}
+        self.assertEqual(len(tokens), 50)
+
+    def test_tooManyAddresses(self) -> None:
+        """
+        More than 8 announced addresses is MESSAGE FORBIDDEN and registers
+        nothing.
+        """
+        addresses = tuple(PeerAddress("198.51.100.1", 1000 + i) for i in range(9))
+        r = self.h.send(ConnectRequest(txid(), "a", addresses=addresses))
+        self.assertEqual(r.code, FORBIDDEN)
+        self.assertIsNone(self.h.store.getPeer("a"))
+
+    def test_eightAddressesAllowed(self) -> None:
+        """
+        Exactly 8 addresses are accepted.
+        """
+        addresses = tuple(PeerAddress("198.51.100.1", 1000 + i) for i in range(8))
+        self.h.connect("a", addresses=addresses)
+
+    def test_reconnectFromSameAddressKeepsSwarms(self) -> None:
+        """
+        With the open scheme, a CONNECT for a connected PeerID from the same
+        IP address replaces the session (new token) and keeps its swarms.
+        """
+        first = self.h.connect("a")
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+        second = self.h.connect("a")
+        self.assertNotEqual(first.authToken, second.authToken)
+        self.assertIn("s", self.h.store.getPeer("a").swarms)
+        # The old token no longer works.
+        r = self.h.send(KeepAliveRequest(txid(), "a", authToken=first.authToken))
+        self.assertEqual(r.code, FORBIDDEN)
+
+    def test_hijackRefused(self) -> None:
+        """
+        A CONNECT for a connected PeerID from another address without the
+        session's token is MESSAGE FORBIDDEN and changes nothing.
+        """
+        first = self.h.connect("a", ip="198.51.100.1")
+        r = self.h.send(ConnectRequest(txid(), "a"), Origin("203.0.113.9", 1))
+        self.assertEqual(r.code, FORBIDDEN)
+        self.assertEqual(self.h.store.getPeer("a").token, first.authToken)
+        self.assertEqual(self.h.store.getPeer("a").observedIP, "198.51.100.1")
+
+    def test_reconnectWithTokenFromElsewhere(self) -> None:
+        """
+        A CONNECT that carries the session's token is accepted from a new
+        address (the peer moved).
+        """
+        first = self.h.connect("a", ip="198.51.100.1")
+        r = self.h.send(
+            ConnectRequest(txid(), "a", authToken=first.authToken), Origin("203.0.113.9", 2)
+        )
+        self.assertIsInstance(r, ConnectResponse)
+        self.assertEqual(self.h.store.getPeer("a").observedIP, "203.0.113.9")
+
+    def test_hijackAllowedAfterExpiry(self) -> None:
+        """
+        Once the old session expired, anyone may CONNECT under the PeerID.
+        """
+        self.h.connect("a", ip="198.51.100.1")
+        self.h.clock.advance(180)
+        r = self.h.send(ConnectRequest(txid(), "a"), Origin("203.0.113.9", 1))
+        self.assertIsInstance(r, ConnectResponse)
+
+    def test_badStatsRegisterNothing(self) -> None:
+        """
+        A CONNECT with a malformed known statistic is INVALID SYNTAX and
+        registers nothing.
+        """
+        r = self.h.send(ConnectRequest(txid(), "a", stats=(Stat("UploadBandwidth", "fast"),)))
+        self.assertEqual(r.code, SYNTAX)
+        self.assertIsNone(self.h.store.getPeer("a"))
+
+    def test_refusedCredential(self) -> None:
+        """
+        A checker that refuses the credential makes CONNECT answer
+        AUTHENTICATION REQUIRED.
+        """
+
+        class Refuse:
+            credentialInterfaces = ()
+
+            def requestAvatarId(self, credentials: Any) -> Any:
+                return fail(UnauthorizedLogin("no"))
+
+        self.h.tracker.checker = Refuse()  # type: ignore[assignment]
+        r = self.h.send(ConnectRequest(txid(), "a", cer="x"))
+        self.assertEqual(r.code, AUTH)
+        self.assertIsNone(self.h.store.getPeer("a"))
+
+    def test_boundCredential(self) -> None:
+        """
+        A credential bound to another PeerID is AUTHENTICATION REQUIRED; one
+        bound to the PeerID may take over a session from anywhere.
+        """
+
+        class Bound:
+            credentialInterfaces = ()
+
+            def requestAvatarId(self, credentials: Any) -> Any:
+                return succeed(credentials.cer.encode("utf-8"))
+
+        self.h.tracker.checker = Bound()  # type: ignore[assignment]
+        r = self.h.send(ConnectRequest(txid(), "a", cer="b"))
+        self.assertEqual(r.code, AUTH)
+        r = self.h.send(ConnectRequest(txid(), "a", cer="a"), Origin("198.51.100.1", 1))
+        self.assertIsInstance(r, ConnectResponse)
+        r = self.h.send(ConnectRequest(txid(), "a", cer="a"), Origin("203.0.113.1", 1))
+        self.assertIsInstance(r, ConnectResponse)
+
+    def test_asynchronousChecker(self) -> None:
+        """
+        A checker that answers later makes C{handle} return a Deferred that
+        fires with the CONNECT response.
+        """
+        pending: Deferred[Any] = Deferred()
+
+        class Later:
+            credentialInterfaces = ()
+
+            def requestAvatarId(self, credentials: Any) -> Any:
+                return pending
+
+        self.h.tracker.checker = Later()  # type: ignore[assignment]
+        d = self.h.tracker.handle(ConnectRequest(txid(), "a"), Origin("198.51.100.1", 1))
+        self.assertIsInstance(d, Deferred)
+        self.assertNoResult(d)
+        from twisted.cred.checkers import ANONYMOUS
+
+        pending.callback(ANONYMOUS)
+        self.assertIsInstance(self.successResultOf(d), ConnectResponse)
+        self.assertIsNotNone(self.h.store.getPeer("a"))
+
+    def test_checkerBugIsInternalError(self) -> None:
+        """
+        A checker that fails with an unexpected error gives INTERNAL ERROR
+        and logs the failure.
+        """
+
+        class Broken:
+            credentialInterfaces = ()
+
+            def requestAvatarId(self, credentials: Any) -> Any:
+                raise RuntimeError("boom")
+
+        self.h.tracker.checker = Broken()  # type: ignore[assignment]
+        r = self.h.send(ConnectRequest(txid(), "a"))
+        self.assertEqual(r.code, ResponseCode.INTERNAL_ERROR)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertIsNone(self.h.store.getPeer("a"))
+
+
+class SessionTests(SynchronousTestCase):
+    """
+    Requests other than CONNECT need a connected PeerID and its token.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+        self.h.connect("a")
+        self.h.connect("b")
+
+    def test_unknownPeer(self) -> None:
+        """
+        A PeerID that is not connected gets AUTHENTICATION REQUIRED.
+        """
+        for cls, kw in [
+            (KeepAliveRequest, {}),
+            (JoinRequest, {"swarmID": "s"}),
+            (FindRequest, {"swarmID": "s"}),
+            (DisconnectRequest, {}),
+        ]:
+            self.h.error(AUTH, cls, "nobody", **kw)
+
+    def test_missingToken(self) -> None:
+        """
+        A request without AuthToken is MESSAGE FORBIDDEN.
+        """
+        r = self.h.send(KeepAliveRequest(txid(), "a"))
+        self.assertEqual(r.code, FORBIDDEN)
+
+    def test_wrongToken(self) -> None:
+        """
+        Another peer's token is MESSAGE FORBIDDEN and does not touch the
+        peer: a spoofed LEAVE changes nothing.
+        """
+        self.h.ok(JoinRequest, "a", swarmID="s")
+        r = self.h.send(LeaveRequest(txid(), "a", authToken=self.h.tokens["b"], swarmID="s"))
+        self.assertEqual(r.code, FORBIDDEN)
+        self.assertIn("s", self.h.store.getPeer("a").swarms)
+
+    def test_nonAsciiToken(self) -> None:
+        """
+        A token with non-ASCII characters is compared safely and refused.
+        """
+        r = self.h.send(KeepAliveRequest(txid(), "a", authToken="é" * 10))
+        self.assertEqual(r.code, FORBIDDEN)
+
+    def test_disconnect(self) -> None:
+        """
+        DISCONNECT removes the peer from every swarm; its later requests get
+        AUTHENTICATION REQUIRED and no peer list shows it again.
+        """
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+        self.h.ok(JoinRequest, "a", swarmID="t", mode=PeerMode.SEED)
+        self.h.ok(DisconnectRequest, "a")
+        self.h.error(AUTH, KeepAliveRequest, "a")
+        self.assertEqual(ids(self.h.ok(FindRequest, "b", swarmID="s")), [])
+
+    def test_statQueryNotSupported(self) -> None:
+        """
+        STAT_QUERY sent to the tracker is MESSAGE NOT SUPPORTED.
+        """
+        self.h.error(ResponseCode.MESSAGE_NOT_SUPPORTED, StatQueryRequest, "a")
+
+
+class JoinTests(SynchronousTestCase):
+    """
+    JOIN adds memberships, creating swarms on first use.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+        for p in "abc":
+            self.h.connect(p)
+
+    def test_leechGetsPeerList(self) -> None:
+        """
+        A LEECH join answers with the swarm and a peer list as FIND would;
+        a SEED join has no list.
+        """
+        r = self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+        self.assertIsInstance(r, JoinResponse)
+        self.assertIsNone(r.peers)
+        self.h.ok(JoinRequest, "b", swarmID="s", mode=PeerMode.LIVESEED)
+        r = self.h.ok(JoinRequest, "c", swarmID="s")
+        self.assertEqual(ids(r), ["a", "b"])
+        self.assertEqual(r.swarmID, "s")
+        modes = {p.peerID: p.mode for p in r.peers}
+        self.assertEqual(modes, {"a": PeerMode.SEED, "b": PeerMode.LIVESEED})
+
+    def test_leechPeerNum(self) -> None:
+        """
+        A LEECH join's PeerNum bounds its list.
+        """
+        for p in "ab":
+            self.h.ok(JoinRequest, p, swarmID="s", mode=PeerMode.SEED)
+        r = self.h.ok(JoinRequest, "c", swarmID="s", peerNum=1)
+        self.assertEqual(len(r.peers), 1)
+
+    def test_rejoinUpdatesMode(self) -> None:
+        """
+        Joining a swarm again updates the mode and lists the peer with it.
+        """
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.LEECH)
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+        r = self.h.ok(FindRequest, "b", swarmID="s")
+        self.assertEqual([p.mode for p in r.peers], [PeerMode.SEED])
+        self.assertEqual(len(self.h.store.getSwarm("s")), 1)
+
+    def test_swarmLimitPerPeer(self) -> None:
+        """
+        The 65th swarm of one peer is MESSAGE FORBIDDEN; rejoining one of
+        its 64 is still fine.
+        """
+        for i in range(64):
+            self.h.ok(JoinRequest, "a", swarmID=f"s{i}", mode=PeerMode.SEED)
+        self.h.error(FORBIDDEN, JoinRequest, "a", swarmID="s64")
+        self.assertIsNone(self.h.store.getSwarm("s64"))
+        self.h.ok(JoinRequest, "a", swarmID="s3", mode=PeerMode.SEED)
+
+    def test_swarmSizeCap(self) -> None:
+        """
+        With a swarm cap, a JOIN beyond it is MESSAGE FORBIDDEN.
+        """
+        h = TrackerHarness(self, maxSwarmSize=2)
+        for p in "abc":
+            h.connect(p)
+        h.ok(JoinRequest, "a", swarmID="s")
+        h.ok(JoinRequest, "b", swarmID="s")
+        h.error(FORBIDDEN, JoinRequest, "c", swarmID="s")
+
+    def test_provisionedSwarms(self) -> None:
+        """
+        With provisioned swarms, JOIN of another swarm is OBJECT NOT FOUND
+        and creates nothing; a provisioned one works.
+        """
+        h = TrackerHarness(self, provisionedSwarms=frozenset({"live"}))
+        h.connect("a")
+        h.error(NOT_FOUND, JoinRequest, "a", swarmID="other")
+        self.assertIsNone(h.store.getSwarm("other"))
+        h.ok(JoinRequest, "a", swarmID="live")
+
+    def test_expireTimeEndsMembership(self) -> None:
+        """
+        A JOIN's ExpireTime ends that membership at that second, and only
+        it: the peer stays connected.
+        """
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED, expireTime=30)
+        self.h.ok(JoinRequest, "a", swarmID="t", mode=PeerMode.SEED)
+        self.h.advance(29)
+        self.assertEqual(ids(self.h.ok(FindRequest, "b", swarmID="s")), ["a"])
+        self.h.advance(1)
+        self.assertEqual(ids(self.h.ok(FindRequest, "b", swarmID="s")), [])
+        self.assertNotIn("s", self.h.store.getPeer("a").swarms)
+        self.assertIn("t", self.h.store.getPeer("a").swarms)
+        self.h.ok(KeepAliveRequest, "a")
+
+    def test_expireTimeIsExactWithoutSweep(self) -> None:
+        """
+        An expired membership is never listed, even before the sweep runs.
+        """
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED, expireTime=30)
+        self.h.clock.advance(30)
+        self.assertEqual(ids(self.h.ok(FindRequest, "b", swarmID="s")), [])
+
+    def test_expireAtAbsolute(self) -> None:
+        """
+        An absolute ExpireTime ends the membership at that time; one in the
+        past is INVALID SYNTAX.
+        """
+        now = self.h.clock.seconds()
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED, expireAt=now + 10)
+        self.h.error(SYNTAX, JoinRequest, "b", swarmID="s", expireAt=now - 1)
+        self.h.advance(10)
+        self.assertNotIn("s", self.h.store.getPeer("a").swarms)
+
+    def test_rejoinClearsExpiry(self) -> None:
+        """
+        Joining again without ExpireTime makes the membership permanent.
+        """
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED, expireTime=30)
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+        self.h.advance(40)
+        self.assertIn("s", self.h.store.getPeer("a").swarms)
+
+    def test_joinStatsScopedToSwarm(self) -> None:
+        """
+        Swarm-scoped Stats in a JOIN without a swarm attribute describe the
+        joined swarm; peer-scoped ones the peer.
+        """
+        self.h.ok(
+            JoinRequest,
+            "a",
+            swarmID="s",
+            stats=(Stat("BufferLevel", "1500"), Stat("UploadBandwidth", "800")),
+        )
+        peer = self.h.store.getPeer("a")
+        self.assertEqual(peer.swarms["s"].stats, {"BufferLevel": 1500})
+        self.assertEqual(peer.stats, {"UploadBandwidth": 800})
+
+
+class ChunkTests(SynchronousTestCase):
+    """
+    JOIN_CHUNK replaces chunk sets; FIND_CHUNK finds holders.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+        for p in "abcd":
+            self.h.connect(p)
+            self.h.ok(JoinRequest, p, swarmID="s", mode=PeerMode.SEED)
+
+    def test_replaceSemantics(self) -> None:
+        """
+        Each JOIN_CHUNK replaces the previous set; an empty one clears it.
+        """
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=(ChunkRange(0, 9),))
+        self.assertEqual(ids(self.h.ok(FindChunkRequest, "b", swarmID="s", chunkID=5)), ["a"])
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=(ChunkRange(20, 29),))
+        self.h.error(NOT_FOUND, FindChunkRequest, "b", swarmID="s", chunkID=5)
+        self.assertEqual(ids(self.h.ok(FindChunkRequest, "b", swarmID="s", chunkID=25)), ["a"])
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=())
+        self.h.error(NOT_FOUND, FindChunkRequest, "b", swarmID="s", chunkID=25)
+
+    def test_findChunkHoldersOnly(self) -> None:
+        """
+        FIND_CHUNK lists exactly the peers holding the chunk, never the
+        requester, and echoes the ChunkID.
+        """
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=(ChunkRange(0, 100),))
+        self.h.ok(JoinChunkRequest, "b", swarmID="s", chunks=(ChunkRange(50, 60), ChunkRange(70, 70)))
+        self.h.ok(JoinChunkRequest, "c", swarmID="s", chunks=(ChunkRange(2**64 - 10, 2**64 - 1),))
+        r = self.h.ok(FindChunkRequest, "d", swarmID="s", chunkID=70)
+        self.assertIsInstance(r, FindChunkResponse)
+        self.assertEqual(r.chunkID, 70)
+        self.assertEqual(ids(r), ["a", "b"])
+        self.assertEqual(ids(self.h.ok(FindChunkRequest, "d", swarmID="s", chunkID=65)), ["a"])
+        self.assertEqual(ids(self.h.ok(FindChunkRequest, "d", swarmID="s", chunkID=2**64 - 1)), ["c"])
+        self.assertEqual(ids(self.h.ok(FindChunkRequest, "a", swarmID="s", chunkID=70)), ["b"])
+
+    def test_findWithChunkIDIsFindChunk(self) -> None:
+        """
+        FIND with a ChunkID behaves as FIND_CHUNK (and answers as FIND).
+        """
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=(ChunkRange(3, 3),))
+        r = self.h.ok(FindRequest, "b", swarmID="s", chunkID=3)
+        self.assertIsInstance(r, FindResponse)
+        self.assertNotIsInstance(r, FindChunkResponse)
+        self.assertEqual((ids(r), r.chunkID), (["a"], 3))
+        self.h.error(NOT_FOUND, FindRequest, "b", swarmID="s", chunkID=4)
+
+    def test_onlyRequesterHolds(self) -> None:
+        """
+        When only the requester holds the chunk, FIND_CHUNK is OBJECT NOT
+        FOUND.
+        """
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=(ChunkRange(3, 3),))
+        self.h.error(NOT_FOUND, FindChunkRequest, "a", swarmID="s", chunkID=3)
+
+    def test_notMember(self) -> None:
+        """
+        JOIN_CHUNK for a swarm the peer has not joined is MESSAGE FORBIDDEN;
+        for an unknown swarm OBJECT NOT FOUND.
+        """
+        self.h.connect("e")
+        self.h.error(FORBIDDEN, JoinChunkRequest, "e", swarmID="s", chunks=(ChunkRange(1, 1),))
+        self.h.error(NOT_FOUND, JoinChunkRequest, "e", swarmID="nope", chunks=())
+
+    def test_rangeLimit(self) -> None:
+        """
+        More than 1024 ranges after merging is MESSAGE FORBIDDEN and keeps
+        the old set; adjacent ranges merge and count once.
+        """
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=(ChunkRange(0, 0),))
+        scattered = tuple(ChunkRange(2 * i, 2 * i) for i in range(1025))
+        self.h.error(FORBIDDEN, JoinChunkRequest, "a", swarmID="s", chunks=scattered)
+        self.assertEqual(self.h.store.getPeer("a").swarms["s"].chunks, (ChunkRange(0, 0),))
+        adjacent = tuple(ChunkRange(i, i) for i in range(5000))
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=adjacent)
+        self.assertEqual(self.h.store.getPeer("a").swarms["s"].chunks, (ChunkRange(0, 4999),))
+
+    def test_mergeRanges(self) -> None:
+        """
+        L{mergeRanges} sorts, merges overlapping and touching ranges and
+        keeps gaps.
+        """
+        self.assertEqual(
+            mergeRanges([ChunkRange(10, 12), ChunkRange(0, 3), ChunkRange(4, 5), ChunkRange(11, 20), ChunkRange(30, 30)]),
+            (ChunkRange(0, 5), ChunkRange(10, 20), ChunkRange(30, 30)),
+        )
+        self.assertEqual(mergeRanges([]), ())
+
+    def test_leaveDropsChunks(self) -> None:
+        """
+        LEAVE removes the peer's chunk set from the swarm's index.
+        """
+        self.h.ok(JoinChunkRequest, "a", swarmID="s", chunks=(ChunkRange(3, 3),))
+        self.h.ok(LeaveRequest, "a", swarmID="s")
+        self.h.error(NOT_FOUND, FindChunkRequest, "b", swarmID="s", chunkID=3)
+
+
+class LeaveTests(SynchronousTestCase):
+    """
+    LEAVE ends one membership.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+        self.h.connect("a")
+        self.h.connect("b")
+
+    def test_leave(self) -> None:
+        """
+        After LEAVE the peer is not listed; leaving again is MESSAGE
+        FORBIDDEN; an unknown swarm is OBJECT NOT FOUND.
+        """
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+        self.h.ok(JoinRequest, "b", swarmID="s", mode=PeerMode.SEED)
+        self.h.ok(LeaveRequest, "a", swarmID="s")
+        self.assertEqual(ids(self.h.ok(FindRequest, "b", swarmID="s")), [])
+        self.h.error(FORBIDDEN, LeaveRequest, "a", swarmID="s")
+        self.h.error(NOT_FOUND, LeaveRequest, "a", swarmID="zzz")
+
+
+class FindTests(SynchronousTestCase):
+    """
+    FIND returns peers of a swarm as the rules say.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+
+    def populate(self, n: int, swarmID: str = "s") -> None:
+        for i in range(n):
+            p = f"p{i}"
+            self.h.connect(p, ip=f"198.51.{i // 250}.{i % 250 + 1}")
+            self.h.ok(JoinRequest, p, swarmID=swarmID, mode=PeerMode.SEED)
+
+    def test_unknownSwarm(self) -> None:
+        """
+        FIND for an unknown swarm is OBJECT NOT FOUND.
+        """
+        self.h.connect("a")
+        self.h.error(NOT_FOUND, FindRequest, "a", swarmID="s")
+
+    def test_defaultCountAndCap(self) -> None:
+        """
+        Without PeerNum (or with 0) a FIND returns 30 peers; PeerNum is
+        capped at 200; never the requester, never twice.
+        """
+        self.populate(260)
+        for peerNum in (None, 0):
+            r = self.h.ok(FindRequest, "p0", swarmID="s", peerNum=peerNum)
+            self.assertEqual(len(r.peers), 30)
+        r = self.h.ok(FindRequest, "p0", swarmID="s", peerNum=1000)
+        found = [p.peerID for p in r.peers]
+        self.assertEqual(len(found), 200)
+        self.assertEqual(len(set(found)), 200)
+        self.assertNotIn("p0", found)
+
+    def test_smallSwarm(self) -> None:
+        """
+        A FIND asking for more than the swarm has gets every other member.
+        """
+        self.populate(5)
+        r = self.h.ok(FindRequest, "p0", swarmID="s", peerNum=10)
+        self.assertEqual(ids(r), ["p1", "p2", "p3", "p4"])
+
+    def test_nonMemberMayFind(self) -> None:
+        """
+        A connected peer that has not joined the swarm may FIND in it.
+        """
+        self.populate(3)
+        self.h.connect("outsider", ip="203.0.113.200")
+        self.assertEqual(len(self.h.ok(FindRequest, "outsider", swarmID="s").peers), 3)
+
+    def test_uniform(self) -> None:
+        """
+        The default strategy is uniform: over many FINDs of 1 peer out of 5,
+        every peer is returned about as often.
+        """
+        self.populate(6)
+        counts: dict[str, int] = {}
+        for _ in range(3000):
+            (p,) = self.h.ok(FindRequest, "p0", swarmID="s", peerNum=1).peers
+            counts[p.peerID] = counts.get(p.peerID, 0) + 1
+        self.assertEqual(sorted(counts), ["p1", "p2", "p3", "p4", "p5"])
+        for n in counts.values():
+            self.assertTrue(480 < n < 720, counts)
+
+    def test_constraints(self) -> None:
+        """
+        FIND constraints: at least for bandwidths and online time, at most
+        for links, equal for NAT ability and mode; a property a peer never
+        reported is not met; unknown properties are ignored.
+        """
+        self.populate(4)
+        self.h.ok(StatReportRequest, "p1", stats=(Stat("UploadBandwidth", "1000"), Stat("ConcurrentLinks", "5"), Stat("AbilityNAT", "STUN")))
+        self.h.ok(StatReportRequest, "p2", stats=(Stat("UploadBandwidth", "100"), Stat("ConcurrentLinks", "50")))
+        self.h.ok(JoinRequest, "p3", swarmID="s", mode=PeerMode.LIVESEED)
+
+        def find(*stats: Stat) -> List[str]:
+            return ids(self.h.ok(FindRequest, "p0", swarmID="s", constraints=stats))
+
+        self.assertEqual(find(Stat("UploadBandwidth", "500")), ["p1"])
+        self.assertEqual(find(Stat("UploadBandwidth", "100")), ["p1", "p2"])
+        self.assertEqual(find(Stat("ConcurrentLinks", "10")), ["p1"])
+        self.assertEqual(find(Stat("AbilityNAT", "stun")), ["p1"])
+        self.assertEqual(find(Stat("PeerMode", "LIVESEED")), ["p3"])
+        self.assertEqual(find(Stat("Colour", "blue")), ["p1", "p2", "p3"])
+        self.assertEqual(find(Stat("UploadBandwidth", "1"), Stat("ConcurrentLinks", "49")), ["p1"])
+        self.h.clock.advance(100)
+        self.h.ok(KeepAliveRequest, "p1")
+        self.assertEqual(find(Stat("OnlineTime", "100")), ["p1", "p2", "p3"])
+        self.assertEqual(find(Stat("OnlineTime", "101")), [])
+
+    def test_badConstraint(self) -> None:
+        """
+        A malformed constraint value of a known property is INVALID SYNTAX.
+        """
+        self.populate(2)
+        self.h.error(SYNTAX, FindRequest, "p0", swarmID="s", constraints=(Stat("UploadBandwidth", "-1"),))
+        self.h.error(SYNTAX, FindRequest, "p0", swarmID="s", constraints=(Stat("OnlineTime", "x"),))
+
+    def test_brokenSelectorCannotBreakInvariants(self) -> None:
+        """
+        Whatever a strategy returns, the list never holds the requester, an
+        expired peer, a non-member, a duplicate or more than PeerNum peers.
+        """
+        self.populate(6)
+        self.h.connect("elsewhere")
+        self.h.ok(JoinRequest, "elsewhere", swarmID="other", mode=PeerMode.SEED)
+        store = self.h.store
+        members = list(store.getSwarm("s"))
+        foreign = store.getPeer("elsewhere").swarms["other"]
+        self.h.clock.advance(170)
+        for p in ("p0", "p1", "p2"):
+            self.h.ok(KeepAliveRequest, p)
+        self.h.clock.advance(10)  # p3, p4, p5 expired, not yet swept
+
+        @implementer(IPeerSelector)
+        class Broken:
+            def select(self, swarm: Any, requester: Any, count: int, constraints: Any) -> Any:
+                return members + members + [foreign, "junk", None]
+
+        self.h.tracker.selector = Broken()
+        r = self.h.ok(FindRequest, "p0", swarmID="s", peerNum=1)
+        self.assertEqual(len(r.peers), 1)
+        r = self.h.ok(FindRequest, "p0", swarmID="s", peerNum=50)
+        self.assertEqual(ids(r), ["p1", "p2"])
+
+    def test_asynchronousSelector(self) -> None:
+        """
+        A strategy may answer with a Deferred; the FIND answers when it
+        fires, with the invariants enforced.
+        """
+        self.populate(3)
+        pending: Deferred[Any] = Deferred()
+
+        @implementer(IPeerSelector)
+        class Later:
+            def select(self, swarm: Any, requester: Any, count: int, constraints: Any) -> Any:
+                return pending
+
+        self.h.tracker.selector = Later()
+        d = self.h.tracker.handle(
+            FindRequest(txid(), "p0", authToken=self.h.tokens["p0"], swarmID="s"),
+            self.h.origins["p0"],
+        )
+        self.assertNoResult(d)
+        pending.callback(list(self.h.store.getSwarm("s")))
+        self.assertEqual(ids(self.successResultOf(d)), ["p1", "p2"])
+
+    def test_verifySelector(self) -> None:
+        """
+        The default strategy provides L{IPeerSelector}.
+        """
+        self.assertTrue(verifyObject(IPeerSelector, self.h.tracker.selector))
+
+
+class AddressRuleTests(SynchronousTestCase):
+    """
+    Which addresses of a peer a requester sees (PROTOCOL.md section 4).
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+
+    def listed(self, requesterIP: str) -> Any:
+        self.h.connect("req", ip=requesterIP)
+        r = self.h.ok(FindRequest, "req", swarmID="s")
+        return {p.peerID: p.addresses for p in r.peers}
+
+    def seed(self, peerID: str, ip: str, addresses: tuple[PeerAddress, ...] = (), port: int = 9999) -> None:
+        self.h.connect(peerID, ip=ip, port=port, addresses=addresses)
+        self.h.ok(JoinRequest, peerID, swarmID="s", mode=PeerMode.SEED)
+
+    def test_privateAddressesStayInTheirRange(self) -> None:
+        """
+        A private address is shown only to requesters in the same private
+        range; others see the public observed address instead.
+        """
+        self.seed("a", "203.0.113.7", (PeerAddress("192.168.1.5", 7000), PeerAddress("203.0.113.7", 7001)))
+        self.assertEqual(self.listed("192.168.9.9")["a"], (PeerAddress("192.168.1.5", 7000), PeerAddress("203.0.113.7", 7001)))
+        self.h.ok(DisconnectRequest, "req")
+        self.assertEqual(self.listed("10.1.1.1")["a"], (PeerAddress("203.0.113.7", 7001),))
+
+    def test_unverifiedPublicAddressReplaced(self) -> None:
+        """
+        A public announced address other than the observed one is replaced
+        by the observed IP with the first announced port (REFLEXIVE).
+        """
+        self.seed("a", "203.0.113.7", (PeerAddress("198.51.100.99", 7000),))
+        self.assertEqual(self.listed("198.51.100.1")["a"], (PeerAddress("203.0.113.7", 7000, AddressType.REFLEXIVE),))
+
+    def test_trustAnnouncedAddresses(self) -> None:
+        """
+        With trustAnnouncedAddresses, announced public addresses are listed
+        as announced.
+        """
+        self.h = TrackerHarness(self, trustAnnouncedAddresses=True)
+        self.seed("a", "203.0.113.7", (PeerAddress("198.51.100.99", 7000, AddressType.PROXY, 2),))
+        self.assertEqual(self.listed("198.51.100.1")["a"], (PeerAddress("198.51.100.99", 7000, AddressType.PROXY, 2),))
+
+    def test_noAnnouncedAddress(self) -> None:
+        """
+        A peer that announced no address is listed with its observed IP and
+        port.
+        """
+        self.seed("a", "203.0.113.7", port=4321)
+        self.assertEqual(self.listed("198.51.100.1")["a"], (PeerAddress("203.0.113.7", 4321, AddressType.REFLEXIVE),))
+
+    def test_invisiblePeerLeftOut(self) -> None:
+        """
+        A peer behind a private observed address with only private addresses
+        is left out for requesters outside its range, and listed inside it.
+        """
+        self.seed("a", "10.0.0.5", (PeerAddress("10.0.0.5", 7000),))
+        self.assertEqual(self.listed("198.51.100.1"), {})
+        self.h.ok(DisconnectRequest, "req")
+        self.assertEqual(self.listed("10.9.9.9")["a"], (PeerAddress("10.0.0.5", 7000),))
+
+    def test_loopback(self) -> None:
+        """
+        Loopback addresses are shown to loopback requesters only.
+        """
+        self.seed("a", "127.0.0.1", (PeerAddress("127.0.0.1", 7000),))
+        self.assertEqual(self.listed("127.0.0.1")["a"], (PeerAddress("127.0.0.1", 7000),))
+        self.h.ok(DisconnectRequest, "req")
+        self.assertEqual(self.listed("192.168.1.1"), {})
+
+
+class ExpiryTests(SynchronousTestCase):
+    """
+    Peers expire after the peer timeout; empty swarms are forgotten.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+        self.h.connect("a")
+        self.h.connect("b")
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+
+    def test_expiresAfterTimeout(self) -> None:
+        """
+        A peer not heard from for 180 s is removed from every swarm and its
+        registration deleted; at 179 s it is still there.
+        """
+        self.h.advance(100)
+        self.h.ok(KeepAliveRequest, "b")
+        self.h.advance(79)
+        self.assertIsNotNone(self.h.store.getPeer("a"))
+        self.assertEqual(ids(self.h.ok(FindRequest, "b", swarmID="s")), ["a"])
+        self.h.advance(1)
+        self.assertIsNone(self.h.store.getPeer("a"))
+        self.assertEqual(len(self.h.store.getSwarm("s")), 0)
+        self.h.error(AUTH, KeepAliveRequest, "a")
+
+    def test_keepAliveRefreshes(self) -> None:
+        """
+        KEEPALIVE answers the interval and moves the deadline: a peer that
+        keeps alive every 60 s never expires.
+        """
+        for _ in range(10):
+            self.h.advance(60)
+            r = self.h.ok(KeepAliveRequest, "a")
+            self.assertIsInstance(r, KeepAliveResponse)
+            self.assertEqual(r.keepAliveInterval, 60)
+        self.assertIsNotNone(self.h.store.getPeer("a"))
+
+    def test_anyAcceptedRequestRefreshes(self) -> None:
+        """
+        Every accepted request refreshes liveness, not only KEEPALIVE.
+        """
+        self.h.advance(170)
+        self.h.ok(FindRequest, "a", swarmID="s")
+        self.h.advance(170)
+        self.assertIsNotNone(self.h.store.getPeer("a"))
+
+    def test_refusedRequestDoesNotRefresh(self) -> None:
+        """
+        A refused request (here: an unknown swarm) changes nothing, liveness
+        included.
+        """
+        self.h.advance(170)
+        self.h.error(NOT_FOUND, FindRequest, "a", swarmID="nope")
+        self.h.advance(10)
+        self.assertIsNone(self.h.store.getPeer("a"))
+
+    def test_expiredBeforeSweep(self) -> None:
+        """
+        A peer past its deadline gets AUTHENTICATION REQUIRED even if the
+        sweep has not run yet.
+        """
+        self.h.clock.advance(180)
+        self.h.error(AUTH, KeepAliveRequest, "a")
+
+    def test_emptySwarmForgotten(self) -> None:
+        """
+        An empty swarm is forgotten 300 s after it became empty, unless
+        someone joined meanwhile.
+        """
+        self.h.ok(LeaveRequest, "a", swarmID="s")
+        self.h.advance(299)
+        self.assertIsNotNone(self.h.store.getSwarm("s"))
+        self.h.advance(1)
+        self.assertIsNone(self.h.store.getSwarm("s"))
+        self.h.connect("a")
+        self.h.connect("b")
+        self.h.ok(JoinRequest, "a", swarmID="t", mode=PeerMode.SEED)
+        self.h.ok(LeaveRequest, "a", swarmID="t")
+        self.h.advance(150)
+        self.h.ok(JoinRequest, "b", swarmID="t", mode=PeerMode.SEED)
+        self.h.advance(160)
+        self.assertIsNotNone(self.h.store.getSwarm("t"))
+
+    def test_provisionedSwarmKept(self) -> None:
+        """
+        A provisioned swarm is never forgotten.
+        """
+        h = TrackerHarness(self, provisionedSwarms=frozenset({"live"}))
+        h.connect("a")
+        h.ok(JoinRequest, "a", swarmID="live")
+        h.ok(LeaveRequest, "a", swarmID="live")
+        h.advance(1000)
+        self.assertIsNotNone(h.store.getSwarm("live"))
+
+    def test_emptySwarmViaExpiry(self) -> None:
+        """
+        A swarm emptied by expiry is forgotten 300 s later.
+        """
+        self.h.advance(180)
+        self.assertIsNotNone(self.h.store.getSwarm("s"))
+        self.h.advance(300)
+        self.assertIsNone(self.h.store.getSwarm("s"))
+
+
+class StatsTests(SynchronousTestCase):
+    """
+    STAT_REPORT keeps the latest valid statistics.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+        self.h.connect("a")
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+
+    def test_latestValueKept(self) -> None:
+        """
+        The latest value of each property is kept: peer-scoped on the peer,
+        swarm-scoped on the named membership, others as text.
+        """
+        self.h.ok(StatReportRequest, "a", stats=(Stat("UploadBandwidth", "10"), Stat("UploadedBytes", "5", "s"), Stat("Vendor", "x")))
+        self.h.ok(StatReportRequest, "a", stats=(Stat("UploadBandwidth", "20"),))
+        peer = self.h.store.getPeer("a")
+        self.assertEqual(peer.stats, {"UploadBandwidth": 20, "Vendor": "x"})
+        self.assertEqual(peer.swarms["s"].stats, {"UploadedBytes": 5})
+        self.assertEqual(peer.swarms["s"].stat("UploadBandwidth"), 20)
+
+    def test_onlineTimeIgnored(self) -> None:
+        """
+        A reported OnlineTime is ignored: the tracker counts it.
+        """
+        self.h.ok(StatReportRequest, "a", stats=(Stat("OnlineTime", "999999"),))
+        self.assertIsNone(self.h.store.getPeer("a").stats)
+
+    def test_malformedChangesNothing(self) -> None:
+        """
+        One malformed value of a known property makes the whole report
+        INVALID SYNTAX and keeps nothing of it.
+        """
+        self.h.error(SYNTAX, StatReportRequest, "a", stats=(Stat("UploadBandwidth", "10"), Stat("AbilityNAT", "MAYBE")))
+        self.assertIsNone(self.h.store.getPeer("a").stats)
+
+    def test_messageLimits(self) -> None:
+        """
+        More than 64 Stats, or a value over 256 characters, is INVALID
+        SYNTAX.
+        """
+        self.h.error(SYNTAX, StatReportRequest, "a", stats=tuple(Stat(f"x{i}", "1") for i in range(65)))
+        self.h.ok(StatReportRequest, "a", stats=tuple(Stat(f"x{i}", "1") for i in range(64)))
+        self.h.error(SYNTAX, StatReportRequest, "a", stats=(Stat("y", "v" * 257),))
+        self.h.ok(StatReportRequest, "a", stats=(Stat("x1", "v" * 256),))
+
+    def test_propertiesKeptLimit(self) -> None:
+        """
+        A peer cannot make the tracker keep more than 64 properties.
+        """
+        self.h.ok(StatReportRequest, "a", stats=tuple(Stat(f"x{i}", "1") for i in range(64)))
+        self.h.error(FORBIDDEN, StatReportRequest, "a", stats=(Stat("another", "1"),))
+        self.h.ok(StatReportRequest, "a", stats=(Stat("x3", "2"),))
+
+    def test_swarmNotJoined(self) -> None:
+        """
+        A Stat scoped to a swarm the peer has not joined is MESSAGE
+        FORBIDDEN.
+        """
+        self.h.error(FORBIDDEN, StatReportRequest, "a", stats=(Stat("UploadedBytes", "1", "other"),))
+
+    def test_propertyNamesCaseInsensitive(self) -> None:
+        """
+        Known property names match case-insensitively and are kept under
+        their canonical names.
+        """
+        self.h.ok(StatReportRequest, "a", stats=(Stat("uploadbandwidth", "7"),))
+        self.assertEqual(self.h.store.getPeer("a").stats, {"UploadBandwidth": 7})
+
+
+class RetryTests(SynchronousTestCase):
+    """
+    A repeated request gets the same answer and is applied once.
+    """
+
+    def setUp(self) -> None:
+        self.h = TrackerHarness(self)
+
+    def test_connectRepeated(self) -> None:
+        """
+        The same CONNECT from the same address within 60 s returns the same
+        token, not a new session.
+        """
+        request = ConnectRequest("same", "a")
+        first = self.h.send(request)
+        self.h.clock.advance(59)
+        self.assertEqual(self.h.send(request), first)
+        self.h.clock.advance(1)
+        self.h.tracker.expire()
+        third = self.h.send(request)
+        self.assertNotEqual(third, first)
+
+    def test_notAppliedTwice(self) -> None:
+        """
+        A repeated LEAVE is answered OK again, not MESSAGE FORBIDDEN.
+        """
+        self.h.connect("a")
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+        leave = LeaveRequest("L1", "a", authToken=self.h.tokens["a"], swarmID="s")
+        self.assertEqual(self.h.send(leave).code, OK)
+        self.assertEqual(self.h.send(leave).code, OK)
+        other = LeaveRequest("L2", "a", authToken=self.h.tokens["a"], swarmID="s")
+        self.assertEqual(self.h.send(other).code, FORBIDDEN)
+
+    def test_differentBodyIsNew(self) -> None:
+        """
+        The same TransactionID with another body is a new request.
+        """
+        self.h.connect("a")
+        self.h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
+        token = self.h.tokens["a"]
+        self.assertEqual(self.h.send(JoinRequest("x", "a", authToken=token, swarmID="t", mode=PeerMode.SEED)).code, OK)
+        self.assertEqual(self.h.send(LeaveRequest("x", "a", authToken=token, swarmID="s")).code, OK)
+        self.assertEqual(set(self.h.store.getPeer("a").swarms), {"t"})
+
+    def test_otherAddressIsNew(self) -> None:
+        """
+        The same request from another address is not a retry.
+        """
+        request = ConnectRequest("same", "a")
+        first = self.h.send(request, Origin("198.51.100.1", 1))
+        second = self.h.send(request, Origin("198.51.100.2", 1))
+        self.assertEqual(first.code, OK)
+        self.assertEqual(second.code, FORBIDDEN)
+
+    def test_cacheBounded(self) -> None:
+        """
+        The retry cache keeps at most retryCacheSize answers.
+        """
+        h = TrackerHarness(self, retryCacheSize=10)
+        for i in range(50):
+            h.send(KeepAliveRequest(f"k{i}", "nobody"))
+        self.assertEqual(len(h.tracker._retry), 10)
+
+
+class ThrottleTests(SynchronousTestCase):
+    """
+    The per-address token bucket.
+    """
+
+    def test_burstThenRefuse(self) -> None:
+        """
+        An address gets 400 requests at once, then is refused with a
+        Retry-After; another address is not affected; tokens refill at
+        200 per second.
+        """
+        h = TrackerHarness(self)
+        admit = h.tracker.admit
+        self.assertEqual([admit("198.51.100.1") for _ in range(400)], [None] * 400)
+        retry = admit("198.51.100.1")
+        self.assertIsNotNone(retry)
+        self.assertTrue(0 < retry <= 1)  # type: ignore[operator]
+        self.assertIsNone(admit("198.51.100.2"))
+        h.clock.advance(0.5)
+        self.assertEqual([admit("198.51.100.1") for _ in range(100)], [None] * 100)
+        self.assertIsNotNone(admit("198.51.100.1"))
+
+    def test_off(self) -> None:
+        """
+        A rate limit of 0 turns the throttle off.
+        """
+        h = TrackerHarness(self, rateLimit=0)
+        self.assertEqual({h.tracker.admit("198.51.100.1") for _ in range(2000)}, {None})
+
+    def test_idleBucketsForgotten(self) -> None:
+        """
+        The buckets of addresses that went quiet are dropped by the sweep.
+        """
+        h = TrackerHarness(self)
+        for i in range(100):
+            h.tracker.admit(f"198.51.100.{i}")
+        self.assertEqual(len(h.tracker._buckets), 100)
+        h.advance(3)
+        self.assertEqual(len(h.tracker._buckets), 0)
+
+
+class ConfigTests(SynchronousTestCase):
+    """
+    L{TrackerConfig} refuses settings that make no sense.
+    """
+
+    def test_invalid(self) -> None:
+        """
+        Non-positive timers, limits below 1 and a peer timeout not longer
+        than the keep-alive interval are refused.
+        """
+        for kw in [
+            {"keepAliveInterval": 0},
+            {"peerTimeout": 60},
+            {"maxPeers": 0},
+            {"defaultPeers": 300},
+            {"rateLimit": -1},
+            {"maxSwarmSize": 0},
+        ]:
+            self.assertRaises(ValueError, TrackerConfig, **kw)  # type: ignore[arg-type]
+
+    def test_customTimers(self) -> None:
+        """
+        A tracker with custom settings announces its interval and uses its
+        timeout.
+        """
+        h = TrackerHarness(self, keepAliveInterval=10, peerTimeout=30)
+        self.assertEqual(h.connect("a").keepAliveInterval, 10)
+        h.advance(30)
+        self.assertIsNone(h.store.getPeer("a"))

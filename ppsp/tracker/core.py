@@ -1,0 +1,884 @@
+# -*- test-case-name: ppsp.test.test_core -*-
+"""
+The tracker core: every rule of the PPSP tracker protocol, with no I/O.
+
+L{Tracker.handle} takes a request message and the address it came from and
+returns a response message.  Time comes from an injected
+L{IReactorTime<twisted.internet.interfaces.IReactorTime>} (a
+L{Clock<twisted.internet.task.Clock>} in tests); state lives in an injected
+L{IPeerStore}; peer lists come from an injected L{IPeerSelector}; CONNECT
+credentials are checked by an injected L{twisted.cred} checker.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+from dataclasses import dataclass, field
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Optional,
+    Tuple,
+    Union,
+)
+
+from twisted.cred.checkers import ANONYMOUS, ICredentialsChecker
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from ppsp.interfaces import IFindConstraints, IPeerSelector, IPeerStore
+from ppsp.messages import (
+    AddressType,
+    ChunkRange,
+    ConnectRequest,
+    ConnectResponse,
+    DisconnectRequest,
+    DisconnectResponse,
+    ErrorResponse,
+    FindChunkRequest,
+    FindChunkResponse,
+    FindRequest,
+    FindResponse,
+    JoinChunkRequest,
+    JoinChunkResponse,
+    JoinRequest,
+    JoinResponse,
+    KeepAliveRequest,
+    KeepAliveResponse,
+    LeaveRequest,
+    LeaveResponse,
+    PeerAddress,
+    PeerInfo,
+    PeerMode,
+    ProtocolError,
+    Request,
+    Response,
+    ResponseCode,
+    Stat,
+    StatQueryRequest,
+    StatReportRequest,
+    StatReportResponse,
+)
+from ppsp.selection.random import RandomSelector
+from ppsp.tracker.addresses import addressScope
+from ppsp.tracker.auth import OpenPeerChecker, PeerCredentials
+from ppsp.tracker.deadlines import DeadlineBuckets
+from ppsp.tracker.properties import Compare, Scope, lookup
+from ppsp.tracker.store import Membership, MemoryPeerStore, PeerRecord, StatValue, Swarm
+
+__all__ = ["TrackerConfig", "Origin", "Tracker", "FindConstraints"]
+
+_FORBIDDEN = ResponseCode.MESSAGE_FORBIDDEN
+_NOT_FOUND = ResponseCode.OBJECT_NOT_FOUND
+_SYNTAX = ResponseCode.INVALID_SYNTAX
+_AUTH = ResponseCode.AUTHENTICATION_REQUIRED
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """
+    The tracker's settings (PROTOCOL.md section 6), all with the profile's
+    defaults.
+
+    @ivar keepAliveInterval: seconds a peer should wait between KEEPALIVEs.
+    @ivar peerTimeout: seconds of silence after which a peer expires.
+    @ivar defaultPeers: peers in a list when the request asks for none.
+    @ivar maxPeers: the most peers in one list.
+    @ivar maxSwarmsPerPeer: memberships one peer may hold.
+    @ivar maxAddresses: addresses one peer may announce.
+    @ivar maxChunkRanges: chunk ranges (after merging) per membership.
+    @ivar maxSwarmSize: members per swarm, or L{None} for no cap.
+    @ivar maxStats: Stats in one message, and properties kept per peer and
+        per membership.
+    @ivar maxStatValue: characters in one statistics value.
+    @ivar emptySwarmLifetime: seconds an empty swarm is kept.
+    @ivar retryWindow: seconds a response is kept for a repeated request.
+    @ivar retryCacheSize: the most responses kept for repeated requests.
+    @ivar rateLimit: requests per second per source address (0: off).
+    @ivar rateBurst: the burst allowed per address; twice C{rateLimit}
+        when L{None}.
+    @ivar provisionedSwarms: when not L{None}, the only swarms that exist.
+    @ivar trustAnnouncedAddresses: list public addresses a peer announces
+        even when they differ from the address the tracker observed.
+    """
+
+    keepAliveInterval: int = 60
+    peerTimeout: float = 180.0
+    defaultPeers: int = 30
+    maxPeers: int = 200
+    maxSwarmsPerPeer: int = 64
+    maxAddresses: int = 8
+    maxChunkRanges: int = 1024
+    maxSwarmSize: Optional[int] = None
+    maxStats: int = 64
+    maxStatValue: int = 256
+    emptySwarmLifetime: float = 300.0
+    retryWindow: float = 60.0
+    retryCacheSize: int = 200_000
+    rateLimit: float = 200.0
+    rateBurst: Optional[float] = None
+    provisionedSwarms: Optional[FrozenSet[str]] = None
+    trustAnnouncedAddresses: bool = False
+
+    def __post_init__(self) -> None:
+        for name in (
+            "keepAliveInterval",
+            "peerTimeout",
+            "defaultPeers",
+            "maxPeers",
+            "emptySwarmLifetime",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        for name in (
+            "maxSwarmsPerPeer",
+            "maxAddresses",
+            "maxChunkRanges",
+            "maxStats",
+            "maxStatValue",
+            "retryCacheSize",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.rateLimit < 0 or self.retryWindow < 0:
+            raise ValueError("rateLimit and retryWindow must not be negative")
+        if self.maxSwarmSize is not None and self.maxSwarmSize < 1:
+            raise ValueError("maxSwarmSize must be at least 1")
+        if self.defaultPeers > self.maxPeers:
+            raise ValueError("defaultPeers must not exceed maxPeers")
+        if self.peerTimeout <= self.keepAliveInterval:
+            raise ValueError("peerTimeout must be longer than keepAliveInterval")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """
+    Where a request came from, as the tracker observed it.
+    """
+
+    ip: str
+    port: int
+
+
+@implementer(IFindConstraints)
+class FindConstraints:
+    """
+    The constraints of one FIND: the chunk asked for and the statistics
+    constraints, parsed.  L{accepts} also refuses members whose peer or
+    membership has expired but has not been swept yet, so that no strategy
+    ever sees them as candidates.
+    """
+
+    __slots__ = ("chunkID", "stats", "_checks", "_now")
+
+    def __init__(
+        self,
+        chunkID: Optional[int],
+        stats: Tuple[Stat, ...],
+        checks: Tuple[Tuple[str, Compare, StatValue], ...],
+        now: float,
+    ) -> None:
+        self.chunkID = chunkID
+        self.stats = stats
+        self._checks = checks
+        self._now = now
+
+    def accepts(self, member: Membership) -> bool:
+        """
+        Whether C{member} is alive and satisfies every constraint.
+        """
+        now = self._now
+        if member.peer.deadline <= now:
+            return False
+        expireAt = member.expireAt
+        if expireAt is not None and expireAt <= now:
+            return False
+        chunkID = self.chunkID
+        if chunkID is not None and not member.holds(chunkID):
+            return False
+        for name, compare, wanted in self._checks:
+            have: Optional[StatValue]
+            if name == "PeerMode":
+                have = member.mode.value
+            elif name == "OnlineTime":
+                have = int(now - member.peer.connectedAt)
+            else:
+                have = member.stat(name)
+            if have is None:
+                return False
+            if compare is Compare.EQUAL:
+                if have != wanted:
+                    return False
+            elif type(have) is not int:
+                return False
+            elif compare is Compare.AT_LEAST:
+                if have < wanted:  # type: ignore[operator]
+                    return False
+            elif have > wanted:  # type: ignore[operator]
+                return False
+        return True
+
+
+_ResponseOrDeferred = Union[Response, "Deferred[Response]"]
+
+
+class Tracker:
+    """
+    A PPSP tracker: the protocol's rules over a peer store.
+
+    @param clock: the source of time.
+    @param config: the settings.
+    @param store: the state; a fresh L{MemoryPeerStore} by default.
+    @param selector: the peer-selection strategy; uniform random by
+        default.
+    @param checker: the CONNECT credentials checker; the C{open} scheme by
+        default.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        config: Optional[TrackerConfig] = None,
+        store: Optional[IPeerStore] = None,
+        selector: Optional[IPeerSelector] = None,
+        checker: Optional[ICredentialsChecker] = None,
+    ) -> None:
+        self.clock = clock
+        self.config = config = config if config is not None else TrackerConfig()
+        self.store: Any = store if store is not None else MemoryPeerStore()
+        self.selector: IPeerSelector = selector if selector is not None else RandomSelector()
+        self.checker: ICredentialsChecker = (
+            checker if checker is not None else OpenPeerChecker()
+        )
+        self._retry: Dict[Tuple[str, str, str], Tuple[Request, Any, float]] = {}
+        self._rate = float(config.rateLimit)
+        self._burst = float(
+            config.rateBurst if config.rateBurst is not None else 2 * config.rateLimit
+        )
+        self._buckets: Dict[str, List[float]] = {}
+        self._bucketDeadlines: DeadlineBuckets[str] = DeadlineBuckets()
+        #: Requests answered, by method name, and responses by code text.
+        self.counters: Dict[str, int] = {}
+        now = clock.seconds()
+        for swarmID in config.provisionedSwarms or ():
+            self.store.addSwarm(swarmID, True, now)
+        self._handlers: Dict[type, Callable[[Any, Origin, float], _ResponseOrDeferred]] = {
+            ConnectRequest: self._connect,
+            DisconnectRequest: self._disconnect,
+            JoinRequest: self._join,
+            JoinChunkRequest: self._joinChunk,
+            LeaveRequest: self._leave,
+            FindRequest: self._find,
+            FindChunkRequest: self._find,
+            KeepAliveRequest: self._keepAlive,
+            StatReportRequest: self._statReport,
+            StatQueryRequest: self._statQuery,
+        }
+
+    # Entry points ---------------------------------------------------------
+
+    def admit(self, ip: str) -> Optional[float]:
+        """
+        Apply the per-address throttle (a token bucket) to one request.
+
+        @return: L{None} when the request may go on, else the seconds after
+            which the address may try again (for C{Retry-After}).
+        """
+        rate = self._rate
+        if not rate:
+            return None
+        now = self.clock.seconds()
+        bucket = self._buckets.get(ip)
+        if bucket is None:
+            self._buckets[ip] = [self._burst - 1.0, now]
+            self._bucketDeadlines.add(ip, now + self._burst / rate)
+            return None
+        tokens = bucket[0] + (now - bucket[1]) * rate
+        if tokens > self._burst:
+            tokens = self._burst
+        bucket[1] = now
+        if tokens >= 1.0:
+            bucket[0] = tokens - 1.0
+            return None
+        bucket[0] = tokens
+        return (1.0 - tokens) / rate
+
+    def handle(self, request: Request, origin: Origin) -> _ResponseOrDeferred:
+        """
+        Apply one request and return its response: a L{Response}, or a
+        L{Deferred} of one when a credentials checker or a strategy answers
+        asynchronously.  Protocol errors become L{ErrorResponse}s; this
+        never raises for a request message.
+
+        A request repeated from the same address with the same PeerID,
+        TransactionID and content within the retry window gets the first
+        answer again and is not applied twice.
+        """
+        now = self.clock.seconds()
+        key = (origin.ip, request.peerID, request.transactionID)
+        retry = self._retry.get(key)
+        if retry is not None and retry[2] > now and retry[0] == request:
+            return retry[1]  # type: ignore[no-any-return]
+        try:
+            response = self._handlers[type(request)](request, origin, now)
+        except ProtocolError as e:
+            response = ErrorResponse(request.transactionID, e.code, e.reason)
+        except Exception:
+            response = self._asyncError(Failure(), request)
+        if isinstance(response, Deferred):
+            response.addErrback(self._asyncError, request)
+            response.addCallback(self._remember, key, request, now)
+        else:
+            self._remember(response, key, request, now)
+        return response
+
+    def expire(self) -> None:
+        """
+        Apply every timer that is due: expire silent peers, end memberships
+        whose ExpireTime passed, forget swarms that stayed empty, and drop
+        stale retry-cache and throttle entries.  L{TrackerService} calls it
+        every second; it costs time in proportion to what is due.
+        """
+        now = self.clock.seconds()
+        store = self.store
+        peers, members, swarms = store.due(now)
+        for peerID in peers:
+            peer = store.getPeer(peerID)
+            if peer is not None:
+                self.log.debug("peer {peerID} expired", peerID=peerID)
+                self._dropPeer(peer, now)
+        for swarmID, peerID in members:
+            peer = store.getPeer(peerID)
+            swarm = store.getSwarm(swarmID)
+            if peer is not None and swarm is not None:
+                self._dropMember(swarm, peer, now)
+        lifetime = self.config.emptySwarmLifetime
+        for swarmID in swarms:
+            swarm = store.getSwarm(swarmID)
+            if swarm is None or swarm.provisioned or swarm.emptySince is None:
+                continue
+            if swarm.emptySince + lifetime <= now:
+                store.removeSwarm(swarmID)
+            else:
+                store.scheduleSwarmCheck(swarm, swarm.emptySince + lifetime)
+        retry = self._retry
+        while retry:
+            first = next(iter(retry))
+            if retry[first][2] > now:
+                break
+            del retry[first]
+        if self._rate:
+            full = self._burst / self._rate
+            for ip in self._bucketDeadlines.popDue(now):
+                bucket = self._buckets.get(ip)
+                if bucket is None:
+                    continue
+                if bucket[1] + full <= now:
+                    del self._buckets[ip]
+                else:
+                    self._bucketDeadlines.add(ip, bucket[1] + full)
+
+    # Bookkeeping ----------------------------------------------------------
+
+    def _remember(self, response: Response, key: Tuple[str, str, str], request: Request, now: float) -> Response:
+        retry = self._retry
+        retry.pop(key, None)
+        retry[key] = (request, response, now + self.config.retryWindow)
+        if len(retry) > self.config.retryCacheSize:
+            del retry[next(iter(retry))]
+        counters = self.counters
+        name = request.method.value
+        counters[name] = counters.get(name, 0) + 1
+        code = response.code.text
+        counters[code] = counters.get(code, 0) + 1
+        return response
+
+    def _asyncError(self, failure: Failure, request: Request) -> Response:
+        if failure.check(ProtocolError):
+            e = failure.value
+            return ErrorResponse(request.transactionID, e.code, e.reason)
+        self.log.failure(
+            "tracker failed on {method} from {peerID}",
+            failure,
+            method=request.method.value,
+            peerID=request.peerID,
+        )
+        return ErrorResponse(
+            request.transactionID, ResponseCode.INTERNAL_ERROR, "the tracker failed"
+        )
+
+    def _session(self, request: Request, now: float) -> PeerRecord:
+        """
+        The connected peer that sent C{request}, after checking its
+        AuthToken.
+        """
+        peer: Optional[PeerRecord] = self.store.getPeer(request.peerID)
+        if peer is not None and peer.deadline <= now:
+            self._dropPeer(peer, now)
+            peer = None
+        if peer is None:
+            raise ProtocolError(_AUTH, "this PeerID is not connected; CONNECT first")
+        token = request.authToken
+        if token is None:
+            raise ProtocolError(_FORBIDDEN, "AuthToken missing")
+        if not hmac.compare_digest(token.encode("utf-8"), peer.token.encode("utf-8")):
+            raise ProtocolError(_FORBIDDEN, "wrong AuthToken")
+        return peer
+
+    def _alive(self, peer: PeerRecord, now: float) -> None:
+        self.store.touchPeer(peer, now + self.config.peerTimeout)
+
+    def _dropPeer(self, peer: PeerRecord, now: float) -> None:
+        for swarm in self.store.removePeer(peer.peerID, now):
+            self._swarmMaybeEmpty(swarm, now)
+
+    def _dropMember(self, swarm: Swarm, peer: PeerRecord, now: float) -> None:
+        self.store.removeMember(swarm, peer, now)
+        self._swarmMaybeEmpty(swarm, now)
+
+    def _swarmMaybeEmpty(self, swarm: Swarm, now: float) -> None:
+        if not len(swarm) and not swarm.provisioned:
+            self.store.scheduleSwarmCheck(swarm, now + self.config.emptySwarmLifetime)
+
+    def _getSwarm(self, swarmID: str) -> Swarm:
+        swarm: Optional[Swarm] = self.store.getSwarm(swarmID)
+        if swarm is None:
+            raise ProtocolError(_NOT_FOUND, "unknown SwarmID")
+        return swarm
+
+    def _member(self, peer: PeerRecord, swarm: Swarm, now: float) -> Membership:
+        member = peer.swarms.get(swarm.swarmID)
+        if member is not None and member.expireAt is not None and member.expireAt <= now:
+            self._dropMember(swarm, peer, now)
+            member = None
+        if member is None:
+            raise ProtocolError(_FORBIDDEN, "the peer has not joined this swarm")
+        return member
+
+    # Statistics -----------------------------------------------------------
+
+    def _parseStats(
+        self, stats: Tuple[Stat, ...], computed: bool = False
+    ) -> List[Tuple[str, Optional[str], StatValue, Optional[Scope]]]:
+        """
+        Validate the Stats of one message against the per-message limits
+        and the property registry.
+
+        @param computed: keep tracker-computed properties (for FIND
+            constraints); reported values of them are dropped otherwise.
+        @return: (canonical name, swarm, typed value, scope) for each Stat.
+        """
+        config = self.config
+        if len(stats) > config.maxStats:
+            raise ProtocolError(_SYNTAX, f"more than {config.maxStats} Stats")
+        parsed = []
+        for stat in stats:
+            if len(stat.value) > config.maxStatValue:
+                raise ProtocolError(
+                    _SYNTAX, f"a Stat value is longer than {config.maxStatValue} characters"
+                )
+            prop = lookup(stat.property)
+            if prop is None:
+                parsed.append((stat.property, stat.swarm, stat.value, None))
+                continue
+            try:
+                value = prop.parse(stat.value)
+            except ValueError as e:
+                raise ProtocolError(_SYNTAX, f"{prop.name}: {e}") from None
+            if computed or not prop.trackerComputed:
+                parsed.append((prop.name, stat.swarm, value, prop.scope))
+        return parsed
+
+    def _storeStats(
+        self,
+        peer: PeerRecord,
+        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+        defaultSwarm: Optional[Membership],
+        now: float,
+    ) -> None:
+        """
+        Keep the latest value of each Stat: peer-scoped properties on the
+        peer; swarm-scoped ones (and unknown ones naming a swarm) on the
+        named membership, else on C{defaultSwarm}, else on the peer.  Every
+        check happens before the first write.
+        """
+        if not parsed:
+            return
+        updates: Dict[int, Tuple[Any, Dict[str, StatValue]]] = {}
+        for name, swarmID, value, scope in parsed:
+            target: Any = peer
+            if scope is not Scope.PEER:
+                if swarmID is not None:
+                    member = peer.swarms.get(swarmID)
+                    if member is None or (
+                        member.expireAt is not None and member.expireAt <= now
+                    ):
+                        raise ProtocolError(
+                            _FORBIDDEN, f"Stat for swarm {swarmID!r}, which the peer has not joined"
+                        )
+                    target = member
+                elif defaultSwarm is not None and scope is Scope.SWARM:
+                    target = defaultSwarm
+            entry = updates.get(id(target))
+            if entry is None:
+                entry = updates[id(target)] = (target, {})
+            entry[1][name] = value
+        limit = self.config.maxStats
+        for target, values in updates.values():
+            current = target.stats
+            if current is not None and len(current.keys() | values.keys()) > limit:
+                raise ProtocolError(_FORBIDDEN, f"more than {limit} properties kept")
+        for target, values in updates.values():
+            if target.stats is None:
+                target.stats = values
+            else:
+                target.stats.update(values)
+
+    # Peer lists -------------------------------------------------------------
+
+    def _constraints(
+        self, chunkID: Optional[int], stats: Tuple[Stat, ...], now: float
+    ) -> FindConstraints:
+        checks = []
+        for name, _swarm, value, _scope in self._parseStats(stats, computed=True):
+            prop = lookup(name)
+            if prop is not None and prop.compare is not None:
+                checks.append((prop.name, prop.compare, value))
+        return FindConstraints(chunkID, stats, tuple(checks), now)
+
+    def _peerList(
+        self,
+        swarm: Swarm,
+        requester: PeerRecord,
+        count: int,
+        constraints: FindConstraints,
+    ) -> Union[Tuple[PeerInfo, ...], "Deferred[Tuple[PeerInfo, ...]]"]:
+        """
+        Ask the strategy for members, then enforce the invariants every
+        strategy is held to and turn them into the requester's view.
+        """
+        chosen = self.selector.select(swarm, requester, count, constraints)
+        if isinstance(chosen, Deferred):
+            return chosen.addCallback(
+                self._checkedList, swarm, requester, count, constraints
+            )
+        return self._checkedList(chosen, swarm, requester, count, constraints)
+
+    def _checkedList(
+        self,
+        chosen: Iterable[Membership],
+        swarm: Swarm,
+        requester: PeerRecord,
+        count: int,
+        constraints: FindConstraints,
+    ) -> Tuple[PeerInfo, ...]:
+        scope = addressScope(requester.observedIP)
+        seen = set()
+        result = []
+        for member in chosen:
+            if len(result) >= count:
+                break
+            peer = getattr(member, "peer", None)
+            if (
+                peer is None
+                or peer is requester
+                or member in seen
+                or peer.swarms.get(swarm.swarmID) is not member
+                or not constraints.accepts(member)
+            ):
+                continue
+            seen.add(member)
+            info = self._peerInfo(member, scope)
+            if info is not None:
+                result.append(info)
+        return tuple(result)
+
+    def _peerInfo(self, member: Membership, scope: Optional[str]) -> Optional[PeerInfo]:
+        """
+        The entry for C{member} in a peer list sent to a requester whose
+        observed address is in C{scope}, cached on the membership.
+        """
+        cached = member.info
+        if cached is not None and scope in cached:
+            return cached[scope]
+        peer = member.peer
+        trust = self.config.trustAnnouncedAddresses
+        shown = []
+        for address in peer.addresses:
+            s = addressScope(address.ip)
+            if s is None:
+                if trust or address.ip == peer.observedIP:
+                    shown.append(address)
+            elif s == scope:
+                shown.append(address)
+        if not shown:
+            observedScope = addressScope(peer.observedIP)
+            if observedScope is None or observedScope == scope:
+                port = peer.addresses[0].port if peer.addresses else peer.observedPort
+                shown.append(PeerAddress(peer.observedIP, port, AddressType.REFLEXIVE))
+        info = PeerInfo(peer.peerID, member.mode, tuple(shown)) if shown else None
+        if cached is None:
+            member.info = {scope: info}
+        else:
+            cached[scope] = info
+        return info
+
+    def _count(self, peerNum: Optional[int]) -> int:
+        if not peerNum:
+            return self.config.defaultPeers
+        return min(peerNum, self.config.maxPeers)
+
+    # Methods ----------------------------------------------------------------
+
+    def _connect(self, request: ConnectRequest, origin: Origin, now: float) -> _ResponseOrDeferred:
+        config = self.config
+        if len(request.addresses) > config.maxAddresses:
+            raise ProtocolError(_FORBIDDEN, f"more than {config.maxAddresses} addresses")
+        parsed = self._parseStats(request.stats)
+        credentials = PeerCredentials(request.peerID, request.cer, origin.ip)
+        d: Deferred[Any] = maybeDeferred(self.checker.requestAvatarId, credentials)
+        d.addBoth(self._connected, request, origin, parsed)
+        done: List[Any] = []
+        d.addBoth(lambda result: done.append(result) or result)
+        if not done:
+            # An asynchronous checker: the answer comes when it does.
+            return d
+        result = done[0]
+        if isinstance(result, Failure):
+            d.addErrback(lambda _: None)
+            result.raiseException()
+        return result  # type: ignore[no-any-return]
+
+    def _connected(
+        self,
+        avatarId: Any,
+        request: ConnectRequest,
+        origin: Origin,
+        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+    ) -> Response:
+        now = self.clock.seconds()
+        if isinstance(avatarId, Failure):
+            if avatarId.check(UnauthorizedLogin):
+                self.log.info(
+                    "CONNECT refused for {peerID} from {ip}: {reason}",
+                    peerID=request.peerID,
+                    ip=origin.ip,
+                    reason=str(avatarId.value) or "credential not accepted",
+                )
+                raise ProtocolError(_AUTH, "credential not accepted")
+            avatarId.raiseException()
+        bound = avatarId is not ANONYMOUS
+        if bound:
+            boundID = avatarId.decode("utf-8") if isinstance(avatarId, bytes) else avatarId
+            if boundID != request.peerID:
+                raise ProtocolError(_AUTH, "the credential is bound to another PeerID")
+        store = self.store
+        peer: Optional[PeerRecord] = store.getPeer(request.peerID)
+        if peer is not None and peer.deadline <= now:
+            self._dropPeer(peer, now)
+            peer = None
+        token = secrets.token_urlsafe(24)
+        if peer is not None:
+            sameSession = request.authToken is not None and hmac.compare_digest(
+                request.authToken.encode("utf-8"), peer.token.encode("utf-8")
+            )
+            if not (sameSession or bound or origin.ip == peer.observedIP):
+                raise ProtocolError(_FORBIDDEN, "this PeerID is held by another session")
+            self._storeStats(peer, parsed, None, now)
+            peer.token = token
+            peer.observedIP = origin.ip
+            peer.observedPort = origin.port
+            peer.addresses = request.addresses
+            peer.statPort = request.statPort
+            peer.connectedAt = now
+            for member in peer.swarms.values():
+                member.info = None
+        else:
+            peer = PeerRecord(
+                request.peerID,
+                token,
+                origin.ip,
+                origin.port,
+                request.addresses,
+                request.statPort,
+                now,
+                now + self.config.peerTimeout,
+            )
+            self._storeStats(peer, parsed, None, now)
+            store.addPeer(peer)
+        self._alive(peer, now)
+        return ConnectResponse(
+            request.transactionID,
+            token,
+            PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE),
+            self.config.keepAliveInterval,
+        )
+
+    def _disconnect(self, request: DisconnectRequest, origin: Origin, now: float) -> Response:
+        peer = self._session(request, now)
+        self._dropPeer(peer, now)
+        return DisconnectResponse(request.transactionID)
+
+    def _join(self, request: JoinRequest, origin: Origin, now: float) -> _ResponseOrDeferred:
+        config = self.config
+        parsed = self._parseStats(request.stats)
+        if request.expireAt is not None:
+            expireAt: Optional[float] = request.expireAt
+            if request.expireAt <= now:
+                raise ProtocolError(_SYNTAX, "ExpireTime is in the past")
+        elif request.expireTime:
+            expireAt = now + request.expireTime
+        else:
+            expireAt = None
+        peer = self._session(request, now)
+        store = self.store
+        swarm: Optional[Swarm] = store.getSwarm(request.swarmID)
+        if swarm is None and config.provisionedSwarms is not None:
+            raise ProtocolError(_NOT_FOUND, "unknown SwarmID")
+        member = peer.swarms.get(request.swarmID)
+        if member is not None and member.expireAt is not None and member.expireAt <= now:
+            assert swarm is not None
+            self._dropMember(swarm, peer, now)
+            member = None
+        if member is None:
+            if len(peer.swarms) >= config.maxSwarmsPerPeer:
+                raise ProtocolError(
+                    _FORBIDDEN, f"the peer is already in {config.maxSwarmsPerPeer} swarms"
+                )
+            if (
+                swarm is not None
+                and config.maxSwarmSize is not None
+                and len(swarm) >= config.maxSwarmSize
+            ):
+                raise ProtocolError(_FORBIDDEN, "the swarm is full")
+        # Checks done before any write: validate the Stats' targets too.
+        self._checkStatTargets(peer, parsed, request.swarmID, now)
+        if swarm is None:
+            swarm = store.addSwarm(request.swarmID, False, now)
+        if member is None:
+            member = store.addMember(swarm, peer, request.mode, expireAt)
+        else:
+            if member.mode is not request.mode:
+                member.mode = request.mode
+                member.info = None
+            store.setMemberExpiry(member, expireAt)
+        self._storeStats(peer, parsed, member, now)
+        self._alive(peer, now)
+        if request.mode is not PeerMode.LEECH:
+            return JoinResponse(request.transactionID, swarm.swarmID, None)
+        peers = self._peerList(
+            swarm, peer, self._count(request.peerNum), FindConstraints(None, (), (), now)
+        )
+        if isinstance(peers, Deferred):
+            return peers.addCallback(
+                lambda p: JoinResponse(request.transactionID, request.swarmID, p)
+            )
+        return JoinResponse(request.transactionID, swarm.swarmID, peers)
+
+    def _checkStatTargets(
+        self,
+        peer: PeerRecord,
+        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+        joining: str,
+        now: float,
+    ) -> None:
+        for _name, swarmID, _value, scope in parsed:
+            if swarmID is None or scope is Scope.PEER or swarmID == joining:
+                continue
+            member = peer.swarms.get(swarmID)
+            if member is None or (member.expireAt is not None and member.expireAt <= now):
+                raise ProtocolError(
+                    _FORBIDDEN, f"Stat for swarm {swarmID!r}, which the peer has not joined"
+                )
+
+    def _joinChunk(self, request: JoinChunkRequest, origin: Origin, now: float) -> Response:
+        peer = self._session(request, now)
+        swarm = self._getSwarm(request.swarmID)
+        member = self._member(peer, swarm, now)
+        ranges = mergeRanges(request.chunks)
+        if len(ranges) > self.config.maxChunkRanges:
+            raise ProtocolError(
+                _FORBIDDEN, f"more than {self.config.maxChunkRanges} chunk ranges"
+            )
+        self.store.setChunks(swarm, member, ranges)
+        self._alive(peer, now)
+        return JoinChunkResponse(request.transactionID)
+
+    def _leave(self, request: LeaveRequest, origin: Origin, now: float) -> Response:
+        peer = self._session(request, now)
+        swarm = self._getSwarm(request.swarmID)
+        self._member(peer, swarm, now)
+        self._dropMember(swarm, peer, now)
+        self._alive(peer, now)
+        return LeaveResponse(request.transactionID)
+
+    def _find(self, request: FindRequest, origin: Origin, now: float) -> _ResponseOrDeferred:
+        chunkID = request.chunkID
+        if isinstance(request, FindChunkRequest) and chunkID is None:
+            raise ProtocolError(_SYNTAX, "FIND_CHUNK without ChunkID")
+        constraints = self._constraints(chunkID, request.constraints, now)
+        peer = self._session(request, now)
+        swarm = self._getSwarm(request.swarmID)
+        if chunkID is not None:
+            alive = FindConstraints(chunkID, (), (), now)
+            if not swarm.sampleHolders(
+                chunkID, 1, lambda m: m.peer is not peer and alive.accepts(m)
+            ):
+                raise ProtocolError(_NOT_FOUND, "no peer holds this chunk")
+        self._alive(peer, now)
+        cls = FindChunkResponse if isinstance(request, FindChunkRequest) else FindResponse
+        peers = self._peerList(swarm, peer, self._count(request.peerNum), constraints)
+        if isinstance(peers, Deferred):
+            return peers.addCallback(
+                lambda p: cls(request.transactionID, request.swarmID, p, chunkID)
+            )
+        return cls(request.transactionID, swarm.swarmID, peers, chunkID)
+
+    def _keepAlive(self, request: KeepAliveRequest, origin: Origin, now: float) -> Response:
+        peer = self._session(request, now)
+        self._alive(peer, now)
+        return KeepAliveResponse(request.transactionID, self.config.keepAliveInterval)
+
+    def _statReport(self, request: StatReportRequest, origin: Origin, now: float) -> Response:
+        parsed = self._parseStats(request.stats)
+        peer = self._session(request, now)
+        self._storeStats(peer, parsed, None, now)
+        self._alive(peer, now)
+        return StatReportResponse(request.transactionID)
+
+    def _statQuery(self, request: StatQueryRequest, origin: Origin, now: float) -> Response:
+        raise ProtocolError(
+            ResponseCode.MESSAGE_NOT_SUPPORTED, "STAT_QUERY is sent by the tracker, not to it"
+        )
+
+
+def mergeRanges(ranges: Iterable[ChunkRange]) -> Tuple[ChunkRange, ...]:
+    """
+    Sort chunk ranges and merge those that overlap or touch.
+    """
+    ordered = sorted(ranges, key=lambda r: r.start)
+    if not ordered:
+        return ()
+    merged = []
+    start, end = ordered[0].start, ordered[0].end
+    for r in ordered[1:]:
+        if r.start <= end + 1:
+            if r.end > end:
+                end = r.end
+        else:
+            merged.append(ChunkRange(start, end))
+            start, end = r.start, r.end
+    merged.append(ChunkRange(start, end))
+    return tuple(merged)

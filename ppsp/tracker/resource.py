@@ -1,0 +1,298 @@
+# -*- test-case-name: ppsp.test.test_resource -*-
+"""
+The HTTP face of the tracker: a twisted.web resource, a request class that
+refuses oversized bodies before buffering them, and a site that puts them
+together with the settings a tracker wants.
+
+The resource decides no protocol question: it checks the transport-level
+facts (method, size, content type, client address, throttle), lets the
+codec turn the body into a request, lets the L{Tracker} answer it, and
+writes the answer.  Whatever goes wrong, the client gets the protocol's
+error response, never a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import server
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
+
+from ppsp.codec import XML_CODEC, DecodeError, selectCodec
+from ppsp.interfaces import ICodec
+from ppsp.messages import ErrorResponse, ProtocolError, Response, ResponseCode
+from ppsp.tracker.core import Origin, Tracker
+
+__all__ = ["TrackerResource", "LimitedRequest", "TrackerSite", "DEFAULT_MAX_BODY"]
+
+#: The default body limit, in bytes (PROTOCOL.md section 1).
+DEFAULT_MAX_BODY = 64 * 1024
+
+_NO_STORE = b"no-store"
+
+
+def _clientOrigin(request: Request) -> Origin:
+    """
+    The address the request came from.  IPv4-mapped IPv6 addresses are
+    written as IPv4; an address without a host (a UNIX socket) is
+    loopback.
+    """
+    address = request.getClientAddress()
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", 0) or 0
+    if not host:
+        return Origin("127.0.0.1", 0)
+    if ":" in host:
+        try:
+            ip6 = ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return Origin(host, port)
+        mapped = ip6.ipv4_mapped
+        host = str(mapped) if mapped is not None else str(ip6)
+    return Origin(host, port)
+
+
+class TrackerResource(Resource):
+    """
+    The tracker protocol over HTTP: POST at this resource's path or any path
+    below it; every other method gets 405 with C{Allow: POST}.
+
+    Mount it anywhere in a site (C{root.putChild(b"tracker",
+    TrackerResource(tracker))}); serve it with a L{TrackerSite} to refuse
+    oversized bodies before they are read.
+
+    @param tracker: the L{Tracker} that answers requests.
+    @param maxBody: the largest body accepted, in bytes.
+    """
+
+    isLeaf = True
+    allowedMethods = (b"POST",)
+    log = Logger()
+
+    def __init__(self, tracker: Tracker, maxBody: int = DEFAULT_MAX_BODY) -> None:
+        super().__init__()
+        self.tracker = tracker
+        self.maxBody = maxBody
+
+    def render(self, request: Request) -> Any:
+        """
+        Answer POST; refuse every other method (HEAD included) with 405.
+        """
+        try:
+            if request.method != b"POST":
+                request.setHeader(b"allow", b"POST")
+                return self._reply(
+                    request,
+                    XML_CODEC,
+                    ErrorResponse(
+                        "", ResponseCode.MESSAGE_NOT_SUPPORTED, "the tracker takes POST only"
+                    ),
+                    status=405,
+                )
+            return self._post(request)
+        except Exception:
+            self.log.failure("tracker resource failed")
+            return self._internalError(request, XML_CODEC, "")
+
+    def _post(self, request: Request) -> Any:
+        origin = _clientOrigin(request)
+        contentType = request.getHeader(b"content-type")
+        retryAfter = self.tracker.admit(origin.ip)
+        if retryAfter is not None:
+            request.setHeader(b"retry-after", b"%d" % (max(1, math.ceil(retryAfter)),))
+            return self._reply(
+                request,
+                self._codecFor(contentType),
+                ErrorResponse(
+                    "", ResponseCode.TEMPORARILY_OVERLOADED, "too many requests from this address"
+                ),
+            )
+        content = request.content
+        if content is None:
+            body = b""
+        else:
+            content.seek(0)
+            body = content.read(self.maxBody + 1)
+        if len(body) > self.maxBody:
+            return self._reply(
+                request,
+                self._codecFor(contentType),
+                _tooLarge(self.maxBody),
+                status=413,
+            )
+        try:
+            codec = selectCodec(contentType, body)
+            message = codec.decodeRequest(body)
+        except DecodeError as e:
+            self.log.debug(
+                "undecodable request from {ip}: {reason}", ip=origin.ip, reason=e.reason
+            )
+            return self._reply(request, self._codecFor(contentType), e.toResponse())
+        response = self.tracker.handle(message, origin)
+        if not isinstance(response, Deferred):
+            return self._reply(request, codec, response)
+        transactionID = message.transactionID
+        gone: list[Failure] = []
+        request.notifyFinish().addErrback(gone.append)
+
+        def write(result: Response) -> None:
+            if not gone:
+                request.write(self._reply(request, codec, result))
+                request.finish()
+
+        def failed(f: Failure) -> None:
+            self.log.failure("tracker failed", f)
+            if not gone:
+                request.write(self._internalError(request, codec, transactionID))
+                request.finish()
+
+        response.addCallback(write).addErrback(failed)
+        return NOT_DONE_YET
+
+    def _codecFor(self, contentType: Optional[bytes]) -> ICodec:
+        """
+        The codec to write an error in, before the body could be decoded.
+        """
+        try:
+            return selectCodec(contentType, b"<")
+        except ProtocolError:
+            return XML_CODEC
+
+    def _reply(
+        self,
+        request: Request,
+        codec: ICodec,
+        response: Response,
+        status: Optional[int] = None,
+    ) -> bytes:
+        code = response.code
+        request.setResponseCode(status if status is not None else code.httpStatus)
+        request.setHeader(b"content-type", codec.contentType)
+        request.setHeader(b"cache-control", _NO_STORE)
+        if code is ResponseCode.AUTHENTICATION_REQUIRED:
+            scheme = getattr(self.tracker.checker, "scheme", "PPSP")
+            request.setHeader(b"www-authenticate", scheme.encode("ascii"))
+        elif code is ResponseCode.TEMPORARILY_OVERLOADED and not request.responseHeaders.hasHeader(
+            b"retry-after"
+        ):
+            request.setHeader(b"retry-after", b"1")
+        try:
+            return codec.encodeResponse(response)  # type: ignore[no-any-return]
+        except Exception:
+            self.log.failure("could not encode a response")
+            return self._internalError(request, XML_CODEC, response.transactionID)
+
+    def _internalError(self, request: Request, codec: ICodec, transactionID: str) -> bytes:
+        request.setResponseCode(500)
+        request.setHeader(b"content-type", codec.contentType)
+        request.setHeader(b"cache-control", _NO_STORE)
+        return codec.encodeResponse(  # type: ignore[no-any-return]
+            ErrorResponse(transactionID, ResponseCode.INTERNAL_ERROR, "the tracker failed")
+        )
+
+
+def _tooLarge(maxBody: int) -> ErrorResponse:
+    return ErrorResponse(
+        "", ResponseCode.INVALID_SYNTAX, f"the body is larger than {maxBody} bytes"
+    )
+
+
+class LimitedRequest(server.Request):
+    """
+    A request that refuses a body larger than its site's C{maxBody} while
+    it arrives: a declared C{Content-Length} over the limit is refused
+    before any of the body is read, and a chunked body as soon as it
+    passes the limit.  The refusal is a 413 with the protocol's INVALID
+    SYNTAX body, and the connection is closed.
+    """
+
+    _rejected = False
+    _received = 0
+
+    def _limit(self) -> Optional[int]:
+        return getattr(self.channel.site, "maxBody", None)  # type: ignore[union-attr]
+
+    def gotLength(self, length: Optional[int]) -> None:
+        """
+        Refuse a declared length over the limit at once.
+        """
+        limit = self._limit()
+        if limit is not None and length is not None and length > limit:
+            self._reject(limit)
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        """
+        Count the body as it arrives and refuse it past the limit.
+        """
+        if self._rejected:
+            return
+        self._received += len(data)
+        limit = self._limit()
+        if limit is not None and self._received > limit:
+            self._reject(limit)
+            return
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        """
+        Process the request unless its body was refused.
+        """
+        if not self._rejected:
+            super().requestReceived(command, path, version)
+
+    def _reject(self, limit: int) -> None:
+        self._rejected = True
+        body = XML_CODEC.encodeResponse(_tooLarge(limit))
+        transport = self.channel.transport  # type: ignore[union-attr]
+        transport.write(
+            b"HTTP/1.1 413 Request Entity Too Large\r\n"
+            b"Content-Type: " + XML_CODEC.contentType + b"\r\n"
+            b"Cache-Control: no-store\r\n"
+            b"Connection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % (len(body),) + body
+        )
+        transport.loseConnection()
+
+
+class TrackerSite(Site):
+    """
+    A L{Site} set up for a tracker: bodies over C{maxBody} are refused while
+    they arrive (L{LimitedRequest}), POST bodies are not parsed as forms,
+    and the per-request access log is off unless asked for.
+
+    @param resource: the root resource.
+    @param maxBody: the largest request body, in bytes.
+    @param accessLog: log one line per request.
+    @param kwargs: passed to L{Site} (C{reactor}, C{timeout}, …).
+    """
+
+    requestFactory = LimitedRequest
+
+    def __init__(
+        self,
+        resource: Resource,
+        maxBody: int = DEFAULT_MAX_BODY,
+        accessLog: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            super().__init__(resource, parsePOSTFormSubmission=False, **kwargs)
+        except TypeError:  # Twisted before the keyword existed.
+            super().__init__(resource, **kwargs)
+        self.maxBody = maxBody
+        self.accessLog = accessLog
+
+    def log(self, request: Any) -> None:
+        """
+        Log the request only when the access log is on.
+        """
+        if self.accessLog:
+            super().log(request)

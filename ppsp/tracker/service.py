@@ -1,0 +1,103 @@
+# -*- test-case-name: ppsp.test.test_tap -*-
+"""
+The tracker as a Twisted service: the timers of the protocol, and (for
+twistd) the listening endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IListeningPort, IReactorTime, IStreamServerEndpoint
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ppsp.tracker.core import Tracker
+
+__all__ = ["TrackerService", "AnnouncingEndpoint"]
+
+
+class TrackerService(Service):
+    """
+    Runs a L{Tracker}'s timers: every C{interval} seconds it calls
+    L{Tracker.expire}, which expires silent peers, ends memberships,
+    forgets empty swarms and prunes the retry cache and the throttle.
+
+    Add it to your application beside the site that serves the
+    L{TrackerResource<ppsp.tracker.resource.TrackerResource>}.
+
+    @param tracker: the tracker.
+    @param clock: the clock that drives the sweep; the tracker's by default.
+    @param interval: seconds between sweeps.
+    """
+
+    def __init__(
+        self, tracker: Tracker, clock: Optional[IReactorTime] = None, interval: float = 1.0
+    ) -> None:
+        self.tracker = tracker
+        self.interval = interval
+        self._loop = LoopingCall(tracker.expire)
+        self._loop.clock = clock if clock is not None else tracker.clock
+
+    def startService(self) -> None:
+        """
+        Start sweeping.
+        """
+        super().startService()
+        self._loop.start(self.interval, now=False)
+
+    def stopService(self) -> Optional[Deferred[None]]:
+        """
+        Stop sweeping.
+        """
+        if self._loop.running:
+            self._loop.stop()
+        return super().stopService()  # type: ignore[no-any-return]
+
+
+@implementer(IStreamServerEndpoint)
+class AnnouncingEndpoint:
+    """
+    An endpoint that logs, once it listens, the address it listens on (the
+    real port when the description said port 0) and the tracker's settings.
+    """
+
+    log = Logger()
+
+    def __init__(self, endpoint: IStreamServerEndpoint, description: str, settings: dict[str, Any]) -> None:
+        self._endpoint = endpoint
+        self._description = description
+        self._settings = settings
+
+    def listen(self, protocolFactory: Any) -> "Deferred[IListeningPort]":
+        """
+        Listen, then log where.
+        """
+        d: Deferred[IListeningPort] = self._endpoint.listen(protocolFactory)
+
+        def announce(port: IListeningPort) -> IListeningPort:
+            host = port.getHost()
+            self.log.info(
+                "PPSP tracker listening on {address} ({endpoint}); settings: {settingsText}",
+                address=_formatAddress(host),
+                port=getattr(host, "port", None),
+                endpoint=self._description,
+                settings=self._settings,
+                settingsText=", ".join(f"{k}={v}" for k, v in self._settings.items()),
+            )
+            return port
+
+        return d.addCallback(announce)
+
+
+def _formatAddress(address: Any) -> str:
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        return str(getattr(address, "name", address))
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"

@@ -1,0 +1,634 @@
+# -*- test-case-name: ppsp.test.test_store -*-
+"""
+The in-memory peer store: registered peers, swarms, memberships, chunk sets,
+statistics and expiry deadlines, indexed for the tracker's hot paths.
+
+Costs (n = swarm size, N = peers asked for):
+
+  - sampling N members of a swarm at random: O(N) expected (a list of
+    members, each membership knowing its own position, so that removal is
+    a swap with the last element);
+  - finding holders of a chunk: through a chunk index of buckets at
+    several granularities, never a scan of the swarm;
+  - expiry: deadline buckets (L{ppsp.tracker.deadlines}), no timer per peer
+    and no scan of all peers.
+
+The store keeps state only; every protocol rule is the tracker core's.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from bisect import bisect_right
+from typing import (
+    Callable,
+    Dict,
+    Hashable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
+
+from zope.interface import implementer
+
+from ppsp.interfaces import IPeerStore, IRequester, ISwarmMember, ISwarmView
+from ppsp.messages import ChunkRange, PeerAddress, PeerInfo, PeerMode
+from ppsp.tracker.deadlines import DeadlineBuckets
+
+__all__ = ["PeerRecord", "Membership", "Swarm", "MemoryPeerStore", "StatValue"]
+
+StatValue = Union[int, str]
+
+#: The levels of the chunk index: a range is filed at the finest level at
+#: which it spans at most C{_MAX_BUCKETS_PER_RANGE} buckets.
+_LEVELS = tuple(range(0, 65, 4))
+_MAX_BUCKETS_PER_RANGE = 4
+
+
+@implementer(IRequester)
+class PeerRecord:
+    """
+    One registered peer.
+
+    @ivar peerID: the PeerID.
+    @ivar token: the session's AuthToken.
+    @ivar observedIP: the IP address the tracker observed at CONNECT.
+    @ivar observedPort: the port the tracker observed at CONNECT.
+    @ivar addresses: the addresses the peer announced.
+    @ivar statPort: the port on which the peer answers STAT_QUERY, or
+        L{None}.
+    @ivar connectedAt: when the session began (clock seconds).
+    @ivar deadline: when the peer expires unless heard from.
+    @ivar swarms: the peer's memberships by SwarmID.
+    @ivar stats: the latest peer-scoped statistics, or L{None} when none
+        were reported.
+    @ivar visibility: cache of the addresses each class of requester may
+        see, owned by the tracker core; L{None} when empty.
+    """
+
+    __slots__ = (
+        "peerID",
+        "token",
+        "observedIP",
+        "observedPort",
+        "addresses",
+        "statPort",
+        "connectedAt",
+        "deadline",
+        "swarms",
+        "stats",
+        "visibility",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        peerID: str,
+        token: str,
+        observedIP: str,
+        observedPort: int,
+        addresses: Tuple[PeerAddress, ...],
+        statPort: Optional[int],
+        connectedAt: float,
+        deadline: float,
+    ) -> None:
+        self.peerID = peerID
+        self.token = token
+        self.observedIP = observedIP
+        self.observedPort = observedPort
+        self.addresses = addresses
+        self.statPort = statPort
+        self.connectedAt = connectedAt
+        self.deadline = deadline
+        self.swarms: Dict[str, Membership] = {}
+        self.stats: Optional[Dict[str, StatValue]] = None
+        self.visibility: Optional[Dict[Hashable, Tuple[PeerAddress, ...]]] = None
+
+    def stat(self, name: str) -> Optional[StatValue]:
+        """
+        The latest peer-scoped value of a property, or L{None}.
+        """
+        stats = self.stats
+        if stats is None:
+            return None
+        return stats.get(name)
+
+    def __repr__(self) -> str:
+        return f"<PeerRecord {self.peerID!r} at {self.observedIP}>"
+
+
+@implementer(ISwarmMember)
+class Membership:
+    """
+    A peer's membership of one swarm.
+
+    @ivar peer: the L{PeerRecord}.
+    @ivar swarm: the L{Swarm}.
+    @ivar mode: the peer's mode in this swarm.
+    @ivar expireAt: when the membership ends (clock seconds) or L{None}.
+    @ivar chunks: the merged, sorted chunk ranges the peer holds here.
+    @ivar stats: the latest swarm-scoped statistics, or L{None}.
+    @ivar info: the cached L{PeerInfo} of this membership for each class of
+        requester, owned by the tracker core, or L{None}.
+    """
+
+    __slots__ = ("peer", "swarm", "mode", "expireAt", "chunks", "stats", "info", "_pos")
+
+    def __init__(
+        self, peer: PeerRecord, swarm: "Swarm", mode: PeerMode, expireAt: Optional[float]
+    ) -> None:
+        self.peer = peer
+        self.swarm = swarm
+        self.mode = mode
+        self.expireAt = expireAt
+        self.chunks: Tuple[ChunkRange, ...] = ()
+        self.stats: Optional[Dict[str, StatValue]] = None
+        self.info: Optional[Dict[Hashable, Optional[PeerInfo]]] = None
+        self._pos = -1
+
+    @property
+    def peerID(self) -> str:
+        """
+        The member's PeerID.
+        """
+        return self.peer.peerID
+
+    @property
+    def observedIP(self) -> str:
+        """
+        The IP address the tracker observed for the member.
+        """
+        return self.peer.observedIP
+
+    @property
+    def connectedAt(self) -> float:
+        """
+        When the member's session began.
+        """
+        return self.peer.connectedAt
+
+    def stat(self, name: str) -> Optional[StatValue]:
+        """
+        The latest value of a property: swarm-scoped first, then the peer's.
+        """
+        stats = self.stats
+        if stats is not None:
+            value = stats.get(name)
+            if value is not None:
+                return value
+        return self.peer.stat(name)
+
+    def holds(self, chunkID: int) -> bool:
+        """
+        Whether the member announced C{chunkID} in this swarm.
+        """
+        chunks = self.chunks
+        if not chunks:
+            return False
+        i = bisect_right(chunks, chunkID, key=_rangeStart) - 1
+        return i >= 0 and chunks[i].end >= chunkID
+
+    def __repr__(self) -> str:
+        return f"<Membership {self.peer.peerID!r} in {self.swarm.swarmID!r}>"
+
+
+def _rangeStart(r: ChunkRange) -> int:
+    return r.start
+
+
+class _RandomSet:
+    """
+    A set of memberships that can also draw a random element in O(1).
+    """
+
+    __slots__ = ("items", "index")
+
+    def __init__(self) -> None:
+        self.items: List[Membership] = []
+        self.index: Dict[Membership, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, item: Membership) -> None:
+        if item not in self.index:
+            self.index[item] = len(self.items)
+            self.items.append(item)
+
+    def discard(self, item: Membership) -> None:
+        pos = self.index.pop(item, None)
+        if pos is None:
+            return
+        last = self.items.pop()
+        if last is not item:
+            self.items[pos] = last
+            self.index[last] = pos
+
+
+def _indexKeys(ranges: Sequence[ChunkRange]) -> Set[Tuple[int, int]]:
+    """
+    The chunk-index buckets in which a chunk set is filed.
+    """
+    keys: Set[Tuple[int, int]] = set()
+    for r in ranges:
+        for level in _LEVELS:
+            lo = r.start >> level
+            hi = r.end >> level
+            if hi - lo < _MAX_BUCKETS_PER_RANGE:
+                for b in range(lo, hi + 1):
+                    keys.add((level, b))
+                break
+    return keys
+
+
+@implementer(ISwarmView)
+class Swarm:
+    """
+    One swarm: its members, sampled at random in O(count), and its chunk
+    index.
+
+    @ivar swarmID: the SwarmID.
+    @ivar provisioned: whether the operator configured this swarm (it is
+        then never forgotten).
+    @ivar emptySince: when the swarm last became empty, or L{None} while it
+        has members.
+    """
+
+    __slots__ = ("swarmID", "provisioned", "emptySince", "_members", "_chunkIndex", "_random")
+
+    def __init__(
+        self, swarmID: str, provisioned: bool, random: _random.Random, now: float
+    ) -> None:
+        self.swarmID = swarmID
+        self.provisioned = provisioned
+        self.emptySince: Optional[float] = now
+        self._members: List[Membership] = []
+        self._chunkIndex: Dict[Tuple[int, int], _RandomSet] = {}
+        self._random = random
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __iter__(self) -> Iterator[Membership]:
+        return iter(list(self._members))
+
+    def __repr__(self) -> str:
+        return f"<Swarm {self.swarmID!r} ({len(self._members)} members)>"
+
+    # Writes (the store's) -------------------------------------------------
+
+    def _add(self, member: Membership) -> None:
+        member._pos = len(self._members)
+        self._members.append(member)
+        self.emptySince = None
+
+    def _remove(self, member: Membership, now: float) -> None:
+        self._unindex(member)
+        pos = member._pos
+        members = self._members
+        last = members.pop()
+        if last is not member:
+            members[pos] = last
+            last._pos = pos
+        member._pos = -1
+        if not members:
+            self.emptySince = now
+
+    def _index(self, member: Membership) -> None:
+        index = self._chunkIndex
+        for key in _indexKeys(member.chunks):
+            bucket = index.get(key)
+            if bucket is None:
+                bucket = index[key] = _RandomSet()
+            bucket.add(member)
+
+    def _unindex(self, member: Membership) -> None:
+        index = self._chunkIndex
+        for key in _indexKeys(member.chunks):
+            bucket = index.get(key)
+            if bucket is not None:
+                bucket.discard(member)
+                if not bucket:
+                    del index[key]
+
+    # Reads (ISwarmView) -----------------------------------------------------
+
+    def sample(
+        self, count: int, accept: Optional[Callable[[Membership], bool]] = None
+    ) -> List[Membership]:
+        """
+        Up to C{count} distinct members at random among those C{accept}s.
+        Expected O(count) when most members are accepted; falls back to a
+        scan from a random start when the predicate rejects most draws.
+        """
+        return _sample(self._members, count, accept, self._random)
+
+    def _holderBuckets(self, chunkID: int) -> List[_RandomSet]:
+        index = self._chunkIndex
+        if not index:
+            return []
+        buckets = []
+        for level in _LEVELS:
+            bucket = index.get((level, chunkID >> level))
+            if bucket is not None:
+                buckets.append(bucket)
+        return buckets
+
+    def hasHolders(self, chunkID: int) -> bool:
+        """
+        Whether any member announced C{chunkID}.
+        """
+        for bucket in self._holderBuckets(chunkID):
+            for member in bucket.items:
+                if member.holds(chunkID):
+                    return True
+        return False
+
+    def sampleHolders(
+        self,
+        chunkID: int,
+        count: int,
+        accept: Optional[Callable[[Membership], bool]] = None,
+    ) -> List[Membership]:
+        """
+        Up to C{count} distinct members holding C{chunkID}, at random,
+        among those C{accept}s; drawn from the chunk index.
+        """
+        buckets = self._holderBuckets(chunkID)
+        if not buckets or count <= 0:
+            return []
+
+        def holds(m: Membership) -> bool:
+            return m.holds(chunkID) and (accept is None or accept(m))
+
+        if len(buckets) == 1:
+            return _sample(buckets[0].items, count, holds, self._random)
+        total = sum(len(b) for b in buckets)
+        rnd = self._random.random
+        chosen: Dict[Membership, None] = {}
+        if total > 4 * count + 16:
+            # Draw from the union, weighted by bucket size: uniform over the
+            # (member, bucket) pairs, close to uniform over members.
+            attempts = 8 * count + 32
+            while attempts and len(chosen) < count:
+                attempts -= 1
+                r = int(rnd() * total)
+                for bucket in buckets:
+                    n = len(bucket)
+                    if r < n:
+                        m = bucket.items[r]
+                        if m not in chosen and holds(m):
+                            chosen[m] = None
+                        break
+                    r -= n
+            if len(chosen) >= count:
+                return list(chosen)
+        rest: Dict[Membership, None] = {}
+        for bucket in buckets:
+            for m in bucket.items:
+                if m not in chosen and m not in rest and holds(m):
+                    rest[m] = None
+        need = count - len(chosen)
+        extra = list(rest)
+        if len(extra) > need:
+            extra = self._random.sample(extra, need)
+        return list(chosen) + extra
+
+
+def _sample(
+    items: List[Membership],
+    count: int,
+    accept: Optional[Callable[[Membership], bool]],
+    rng: _random.Random,
+) -> List[Membership]:
+    """
+    Up to C{count} distinct elements of C{items} for which C{accept} holds,
+    uniformly at random.
+    """
+    n = len(items)
+    if n == 0 or count <= 0:
+        return []
+    if 2 * count >= n:
+        pool = items if accept is None else [m for m in items if accept(m)]
+        if len(pool) <= count:
+            result = list(pool)
+            rng.shuffle(result)
+            return result
+        return rng.sample(pool, count)
+    seen: Set[int] = set()
+    chosen: List[Membership] = []
+    attempts = 4 * count + 32
+    rnd = rng.random
+    while attempts and len(chosen) < count:
+        attempts -= 1
+        i = int(rnd() * n)
+        if i in seen:
+            continue
+        seen.add(i)
+        m = items[i]
+        if accept is None or accept(m):
+            chosen.append(m)
+    if len(chosen) < count and len(seen) < n:
+        # The predicate rejects most members: scan the rest from a random
+        # start so that the answer is still complete.
+        start = int(rnd() * n)
+        for j in range(n):
+            i = (start + j) % n
+            if i in seen:
+                continue
+            m = items[i]
+            if accept is None or accept(m):
+                chosen.append(m)
+                if len(chosen) >= count:
+                    break
+    return chosen
+
+
+@implementer(IPeerStore)
+class MemoryPeerStore:
+    """
+    The default L{IPeerStore}: everything in this process's memory.
+
+    @param random: the random source for sampling (inject a seeded
+        L{random.Random} for deterministic tests).
+    @param granularity: the width of an expiry bucket, in seconds.
+    """
+
+    def __init__(
+        self, random: Optional[_random.Random] = None, granularity: float = 1.0
+    ) -> None:
+        self._random = random if random is not None else _random.Random()
+        self._peers: Dict[str, PeerRecord] = {}
+        self._swarms: Dict[str, Swarm] = {}
+        self._peerDeadlines: DeadlineBuckets[str] = DeadlineBuckets(granularity)
+        self._memberDeadlines: DeadlineBuckets[Tuple[str, str]] = DeadlineBuckets(
+            granularity
+        )
+        self._swarmDeadlines: DeadlineBuckets[str] = DeadlineBuckets(granularity)
+
+    # Peers -------------------------------------------------------------------
+
+    def getPeer(self, peerID: str) -> Optional[PeerRecord]:
+        """
+        The registered peer, or L{None}.
+        """
+        return self._peers.get(peerID)
+
+    def addPeer(self, peer: PeerRecord) -> None:
+        """
+        Register C{peer} and file its liveness deadline.
+        """
+        self._peers[peer.peerID] = peer
+        self._peerDeadlines.add(peer.peerID, peer.deadline)
+
+    def removePeer(self, peerID: str, now: float = 0.0) -> List[Swarm]:
+        """
+        Delete a peer and every membership it has.
+
+        @return: the swarms it was a member of.
+        """
+        peer = self._peers.pop(peerID, None)
+        if peer is None:
+            return []
+        swarms = []
+        for member in list(peer.swarms.values()):
+            self.removeMember(member.swarm, peer, now)
+            swarms.append(member.swarm)
+        return swarms
+
+    def peerCount(self) -> int:
+        """
+        The number of registered peers.
+        """
+        return len(self._peers)
+
+    def peers(self) -> Iterator[PeerRecord]:
+        """
+        Every registered peer (O(n); for operators' views, not hot paths).
+        """
+        return iter(list(self._peers.values()))
+
+    def touchPeer(self, peer: PeerRecord, deadline: float) -> None:
+        """
+        Move the peer's liveness deadline (later; it is refiled lazily).
+        """
+        if deadline < peer.deadline:
+            self._peerDeadlines.add(peer.peerID, deadline)
+        peer.deadline = deadline
+
+    # Swarms ------------------------------------------------------------------
+
+    def getSwarm(self, swarmID: str) -> Optional[Swarm]:
+        """
+        The swarm, or L{None}.
+        """
+        return self._swarms.get(swarmID)
+
+    def addSwarm(self, swarmID: str, provisioned: bool = False, now: float = 0.0) -> Swarm:
+        """
+        Create a swarm, empty since C{now}.
+        """
+        swarm = self._swarms[swarmID] = Swarm(swarmID, provisioned, self._random, now)
+        return swarm
+
+    def removeSwarm(self, swarmID: str) -> None:
+        """
+        Forget a swarm.
+        """
+        self._swarms.pop(swarmID, None)
+
+    def swarmCount(self) -> int:
+        """
+        The number of swarms.
+        """
+        return len(self._swarms)
+
+    def swarms(self) -> Iterator[Swarm]:
+        """
+        Every swarm (O(n); for operators' views).
+        """
+        return iter(list(self._swarms.values()))
+
+    def scheduleSwarmCheck(self, swarm: Swarm, deadline: float) -> None:
+        """
+        Report C{swarm} from L{due} at C{deadline}.
+        """
+        self._swarmDeadlines.add(swarm.swarmID, deadline)
+
+    # Memberships --------------------------------------------------------------
+
+    def addMember(
+        self, swarm: Swarm, peer: PeerRecord, mode: PeerMode, expireAt: Optional[float]
+    ) -> Membership:
+        """
+        Make C{peer} a member of C{swarm}.
+        """
+        member = Membership(peer, swarm, mode, expireAt)
+        peer.swarms[swarm.swarmID] = member
+        swarm._add(member)
+        if expireAt is not None:
+            self._memberDeadlines.add((swarm.swarmID, peer.peerID), expireAt)
+        return member
+
+    def removeMember(self, swarm: Swarm, peer: PeerRecord, now: float = 0.0) -> None:
+        """
+        End C{peer}'s membership of C{swarm}, with its chunk set.
+        """
+        member = peer.swarms.pop(swarm.swarmID, None)
+        if member is not None:
+            swarm._remove(member, now)
+
+    def setMemberExpiry(self, member: Membership, expireAt: Optional[float]) -> None:
+        """
+        Set or clear when a membership ends.
+        """
+        if expireAt is not None and (member.expireAt is None or expireAt < member.expireAt):
+            self._memberDeadlines.add((member.swarm.swarmID, member.peer.peerID), expireAt)
+        member.expireAt = expireAt
+
+    def setChunks(
+        self, swarm: Swarm, member: Membership, ranges: Tuple[ChunkRange, ...]
+    ) -> None:
+        """
+        Replace a membership's chunk set (merged and sorted by the caller).
+        """
+        swarm._unindex(member)
+        member.chunks = ranges
+        swarm._index(member)
+
+    # Expiry ---------------------------------------------------------------------
+
+    def due(
+        self, now: float
+    ) -> Tuple[List[str], List[Tuple[str, str]], List[str]]:
+        """
+        The peers, memberships and swarm checks due at C{now}.  Entries
+        whose deadline moved later are refiled, not returned; swarm
+        checks are returned as filed (the core decides).
+        """
+        peers = []
+        for peerID in self._peerDeadlines.popDue(now):
+            peer = self._peers.get(peerID)
+            if peer is None:
+                continue
+            if peer.deadline <= now:
+                peers.append(peerID)
+            else:
+                self._peerDeadlines.add(peerID, peer.deadline)
+        members = []
+        for key in self._memberDeadlines.popDue(now):
+            swarmID, peerID = key
+            peer = self._peers.get(peerID)
+            member = peer.swarms.get(swarmID) if peer is not None else None
+            if member is None or member.expireAt is None:
+                continue
+            if member.expireAt <= now:
+                members.append(key)
+            else:
+                self._memberDeadlines.add(key, member.expireAt)
+        swarms = self._swarmDeadlines.popDue(now)
+        return peers, members, swarms

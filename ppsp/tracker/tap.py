@@ -1,0 +1,192 @@
+# -*- test-case-name: ppsp.test.test_tap -*-
+"""
+C{twistd ppsp-tracker}: the command-line options and the service they
+describe.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from twisted.application.service import IServiceCollection, MultiService
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.testing import MemoryReactor
+from twisted.python import usage
+from twisted.web.resource import Resource
+
+from ppsp.codec._fields import validIdentifier
+from ppsp.selection import BUILTIN_SELECTORS, makeSelector
+from ppsp.tracker.core import Tracker, TrackerConfig
+from ppsp.tracker.resource import TrackerResource, TrackerSite
+from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
+
+__all__ = ["Options", "makeService", "readSwarmsFile"]
+
+
+def _positiveInt(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _nonNegativeInt(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+_positiveInt.coerceDoc = "A whole number of at least 1."  # type: ignore[attr-defined]
+_nonNegativeInt.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
+
+
+def readSwarmsFile(path: str) -> frozenset[str]:
+    """
+    Read a provisioned-swarms file: one SwarmID a line; blank lines and
+    lines starting with C{#} are skipped; surrounding white space is not
+    part of the ID.
+
+    @raise usage.UsageError: the file cannot be read or holds an invalid
+        SwarmID.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise usage.UsageError(f"cannot read the swarms file {path!r}: {e}") from None
+    swarms = set()
+    for number, line in enumerate(lines, 1):
+        swarmID = line.strip()
+        if not swarmID or swarmID.startswith("#"):
+            continue
+        if not validIdentifier(swarmID, 128):
+            raise usage.UsageError(
+                f"{path}:{number}: not a valid SwarmID (1 to 128 printable characters)"
+            )
+        swarms.add(swarmID)
+    return frozenset(swarms)
+
+
+class Options(usage.Options):
+    """
+    The options of C{twistd ppsp-tracker}.
+    """
+
+    synopsis = "[options]"
+    longdesc = (
+        "Run a PPSP tracker (draft-gu-ppsp-tracker-protocol XML profile) "
+        "that serves the tracker protocol over HTTP at every path."
+    )
+
+    optParameters: List[List[Any]] = [
+        ["listen", "l", "tcp:7000", "Endpoint description to listen on, e.g. tcp:7000:interface=127.0.0.1."],
+        ["keepalive-interval", None, 60, "Seconds peers should wait between KEEPALIVEs.", _positiveInt],
+        ["peer-timeout", None, 180, "Seconds of silence after which a peer expires.", _positiveInt],
+        ["default-peers", None, 30, "Peers in a list when a request asks for none.", _positiveInt],
+        ["max-peers", None, 200, "The most peers in one list.", _positiveInt],
+        ["max-body", None, 65536, "The largest request body in bytes.", _positiveInt],
+        ["rate-limit", None, 200, "Requests per second per address (burst twice that); 0 turns the throttle off.", _nonNegativeInt],
+        ["max-swarm-size", None, 0, "The most members in one swarm; 0 for no cap.", _nonNegativeInt],
+        ["empty-swarm-lifetime", None, 300, "Seconds an empty swarm is kept.", _positiveInt],
+        ["swarms", None, None, "File of provisioned SwarmIDs, one a line: only these swarms exist."],
+        ["selector", None, "random", "Peer-selection strategy, NAME[:ARGS]."],
+    ]
+    optFlags: List[List[Any]] = [
+        ["trust-announced-addresses", None, "List public addresses that peers announce even when they differ from the address observed."],
+        ["access-log", None, "Log one line for every HTTP request."],
+    ]
+
+    def postOptions(self) -> None:
+        """
+        Check every value; any mistake is a usage error (twistd exits 64).
+        """
+        try:
+            serverFromString(MemoryReactor(), self["listen"])
+        except Exception as e:
+            raise usage.UsageError(f"--listen {self['listen']!r} is not a valid endpoint: {e}") from None
+        provisioned = None
+        if self["swarms"] is not None:
+            provisioned = readSwarmsFile(self["swarms"])
+        try:
+            self["selectorObject"] = makeSelector(self["selector"])
+        except KeyError:
+            raise usage.UsageError(
+                f"unknown selector {self['selector']!r}; known: "
+                + ", ".join(sorted(BUILTIN_SELECTORS))
+            ) from None
+        except ValueError as e:
+            raise usage.UsageError(f"--selector {self['selector']!r}: {e}") from None
+        try:
+            self["config"] = TrackerConfig(
+                keepAliveInterval=self["keepalive-interval"],
+                peerTimeout=float(self["peer-timeout"]),
+                defaultPeers=self["default-peers"],
+                maxPeers=self["max-peers"],
+                rateLimit=float(self["rate-limit"]),
+                maxSwarmSize=self["max-swarm-size"] or None,
+                emptySwarmLifetime=float(self["empty-swarm-lifetime"]),
+                provisionedSwarms=provisioned,
+                trustAnnouncedAddresses=bool(self["trust-announced-addresses"]),
+            )
+        except ValueError as e:
+            raise usage.UsageError(_optionText(str(e))) from None
+
+
+_OPTION_NAMES = {
+    "keepAliveInterval": "--keepalive-interval",
+    "peerTimeout": "--peer-timeout",
+    "defaultPeers": "--default-peers",
+    "maxPeers": "--max-peers",
+}
+
+
+def _optionText(message: str) -> str:
+    for field, option in _OPTION_NAMES.items():
+        message = message.replace(field, option)
+    return message
+
+
+def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:
+    """
+    Build the tracker service that C{options} describe: the HTTP listener
+    and the timers.
+
+    @param reactor: the reactor to listen with and to take time from; the
+        global reactor when L{None}.
+    """
+    if reactor is None:
+        from twisted.internet import reactor as _reactor
+
+        reactor = _reactor
+    config: TrackerConfig = options["config"]
+    tracker = Tracker(reactor, config, selector=options["selectorObject"])
+    resource = TrackerResource(tracker, maxBody=options["max-body"])
+    site = TrackerSite(resource, maxBody=options["max-body"], accessLog=bool(options["access-log"]), reactor=reactor)
+    settings = {
+        "selector": options["selector"],
+        "keepalive-interval": config.keepAliveInterval,
+        "peer-timeout": int(config.peerTimeout),
+        "default-peers": config.defaultPeers,
+        "max-peers": config.maxPeers,
+        "max-body": options["max-body"],
+        "rate-limit": int(config.rateLimit),
+        "max-swarm-size": config.maxSwarmSize or "none",
+        "swarms": (
+            f"{len(config.provisionedSwarms)} provisioned"
+            if config.provisionedSwarms is not None
+            else "created on JOIN"
+        ),
+        "trust-announced-addresses": config.trustAnnouncedAddresses,
+    }
+    endpoint = AnnouncingEndpoint(serverFromString(reactor, options["listen"]), options["listen"], settings)
+    parent = MultiService()
+    listener = StreamServerEndpointService(endpoint, site)
+    # As strports.service does: a port that cannot be bound stops twistd
+    # at start-up with the error, instead of logging it later.
+    listener._raiseSynchronously = True
+    listener.setServiceParent(parent)
+    TrackerService(tracker).setServiceParent(parent)
+    parent.tracker = tracker  # type: ignore[attr-defined]
+    return parent

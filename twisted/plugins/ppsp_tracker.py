@@ -1,0 +1,15 @@
+"""
+The twistd dropin for C{twistd ppsp-tracker} (and C{twist ppsp-tracker}).
+
+This directory must not have an C{__init__.py}: it would replace Twisted's
+own C{twisted.plugins} package when installed.
+"""
+
+from twisted.application.service import ServiceMaker
+
+ppspTracker = ServiceMaker(
+    "PPSP tracker",
+    "ppsp.tracker.tap",
+    "Run a PPSP tracker (XML over HTTP).",
+    "ppsp-tracker",
+)
