@@ -236,10 +236,18 @@ class IPeerStore(Interface):
         Register a new peer record (its PeerID must not be registered).
         """
 
-    def removePeer(peerID):
+    def removePeer(peerID, now):
         """
         Delete a peer: its memberships, chunk sets, statistics and
         deadlines.  Unknown PeerIDs are ignored.
+
+        @param now: the current time (swarms left empty are empty since).
+        @return: the swarms the peer was a member of.
+        """
+
+    def peers():
+        """
+        Every registered peer, for operators' views (O(n)).
         """
 
     def peerCount():
@@ -258,9 +266,9 @@ class IPeerStore(Interface):
             core), or L{None}.
         """
 
-    def addSwarm(swarmID, provisioned=False):
+    def addSwarm(swarmID, provisioned, now):
         """
-        Create a swarm and return it.
+        Create a swarm, empty since C{now}, and return it.
         """
 
     def removeSwarm(swarmID):
@@ -273,12 +281,17 @@ class IPeerStore(Interface):
         @return: the number of swarms.
         """
 
+    def swarms():
+        """
+        Every swarm, for operators' views (O(n)).
+        """
+
     def addMember(swarm, peer, mode, expireAt):
         """
         Make C{peer} a member of C{swarm}; return the membership.
         """
 
-    def removeMember(swarm, peer):
+    def removeMember(swarm, peer, now):
         """
         End C{peer}'s membership of C{swarm}, with its chunk set.
         """

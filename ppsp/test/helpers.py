@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -38,7 +38,7 @@ class TrackerHarness:
         self.testCase = testCase
         self.clock = Clock()
         self.clock.advance(1000)
-        self.store = MemoryPeerStore(random=random.Random(4))
+        self.store: Any = MemoryPeerStore(random=random.Random(4))
         self.tracker = Tracker(
             self.clock, TrackerConfig(**config), store=self.store
         )

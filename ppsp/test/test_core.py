@@ -202,7 +202,7 @@ class ConnectTests(SynchronousTestCase):
 
         self.h.tracker.checker = Later()  # type: ignore[assignment]
         d = self.h.tracker.handle(ConnectRequest(txid(), "a"), Origin("198.51.100.1", 1))
-        self.assertIsInstance(d, Deferred)
+        assert isinstance(d, Deferred)
         self.assertNoResult(d)
         from twisted.cred.checkers import ANONYMOUS
 
@@ -697,6 +697,7 @@ class FindTests(SynchronousTestCase):
             FindRequest(txid(), "p0", authToken=self.h.tokens["p0"], swarmID="s"),
             self.h.origins["p0"],
         )
+        assert isinstance(d, Deferred)
         self.assertNoResult(d)
         pending.callback(list(self.h.store.getSwarm("s")))
         self.assertEqual(ids(self.successResultOf(d)), ["p1", "p2"])

@@ -406,8 +406,8 @@ class Tracker:
         return response
 
     def _asyncError(self, failure: Failure, request: Request) -> Response:
-        if failure.check(ProtocolError):
-            e = failure.value
+        e = failure.value
+        if isinstance(e, ProtocolError):
             return ErrorResponse(request.transactionID, e.code, e.reason)
         self.log.failure(
             "tracker failed on {method} from {peerID}",
@@ -483,7 +483,7 @@ class Tracker:
         config = self.config
         if len(stats) > config.maxStats:
             raise ProtocolError(_SYNTAX, f"more than {config.maxStats} Stats")
-        parsed = []
+        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]] = []
         for stat in stats:
             if len(stat.value) > config.maxStatValue:
                 raise ProtocolError(
@@ -585,8 +585,8 @@ class Tracker:
         constraints: FindConstraints,
     ) -> Tuple[PeerInfo, ...]:
         scope = addressScope(requester.observedIP)
-        seen = set()
-        result = []
+        seen: set[Any] = set()
+        result: List[PeerInfo] = []
         for member in chosen:
             if len(result) >= count:
                 break
@@ -651,7 +651,12 @@ class Tracker:
         d: Deferred[Any] = maybeDeferred(self.checker.requestAvatarId, credentials)
         d.addBoth(self._connected, request, origin, parsed)
         done: List[Any] = []
-        d.addBoth(lambda result: done.append(result) or result)
+
+        def capture(result: Any) -> Any:
+            done.append(result)
+            return result
+
+        d.addBoth(capture)
         if not done:
             # An asynchronous checker: the answer comes when it does.
             return d

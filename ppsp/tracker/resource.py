@@ -216,7 +216,7 @@ class LimitedRequest(server.Request):
     _received = 0
 
     def _limit(self) -> Optional[int]:
-        return getattr(self.channel.site, "maxBody", None)  # type: ignore[union-attr]
+        return getattr(getattr(self.channel, "site", None), "maxBody", None)
 
     def gotLength(self, length: Optional[int]) -> None:
         """
@@ -251,7 +251,7 @@ class LimitedRequest(server.Request):
     def _reject(self, limit: int) -> None:
         self._rejected = True
         body = XML_CODEC.encodeResponse(_tooLarge(limit))
-        transport = self.channel.transport  # type: ignore[union-attr]
+        transport: Any = self.channel.transport  # type: ignore[union-attr]
         transport.write(
             b"HTTP/1.1 413 Request Entity Too Large\r\n"
             b"Content-Type: " + XML_CODEC.contentType + b"\r\n"

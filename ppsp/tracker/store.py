@@ -485,7 +485,7 @@ class MemoryPeerStore:
         self._peers[peer.peerID] = peer
         self._peerDeadlines.add(peer.peerID, peer.deadline)
 
-    def removePeer(self, peerID: str, now: float = 0.0) -> List[Swarm]:
+    def removePeer(self, peerID: str, now: float) -> List[Swarm]:
         """
         Delete a peer and every membership it has.
 
@@ -528,7 +528,7 @@ class MemoryPeerStore:
         """
         return self._swarms.get(swarmID)
 
-    def addSwarm(self, swarmID: str, provisioned: bool = False, now: float = 0.0) -> Swarm:
+    def addSwarm(self, swarmID: str, provisioned: bool, now: float) -> Swarm:
         """
         Create a swarm, empty since C{now}.
         """
@@ -574,7 +574,7 @@ class MemoryPeerStore:
             self._memberDeadlines.add((swarm.swarmID, peer.peerID), expireAt)
         return member
 
-    def removeMember(self, swarm: Swarm, peer: PeerRecord, now: float = 0.0) -> None:
+    def removeMember(self, swarm: Swarm, peer: PeerRecord, now: float) -> None:
         """
         End C{peer}'s membership of C{swarm}, with its chunk set.
         """

@@ -6,7 +6,9 @@ describe.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+import os
+import sys
+from typing import Any, List, Optional, Sequence
 
 from twisted.application.service import IServiceCollection, MultiService
 from twisted.application.internet import StreamServerEndpointService
@@ -97,6 +99,20 @@ class Options(usage.Options):
         ["trust-announced-addresses", None, "List public addresses that peers announce even when they differ from the address observed."],
         ["access-log", None, "Log one line for every HTTP request."],
     ]
+
+    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
+        """
+        Parse the command line.  Run as a twistd (or twist) subcommand, a
+        usage error prints the usage and the error and exits with status 64
+        (C{EX_USAGE}); used directly, it raises L{usage.UsageError}.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if getattr(self, "parent", None) is None:
+                raise
+            sys.stderr.write(f"{self}\nError: {e}\n")
+            raise SystemExit(os.EX_USAGE) from None
 
     def postOptions(self) -> None:
         """

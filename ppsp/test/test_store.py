@@ -1,0 +1,249 @@
+"""
+Tests for L{ppsp.tracker.store} and L{ppsp.tracker.deadlines}: the state
+structures and the costs the tracker's hot paths rely on.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, List
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from ppsp.interfaces import IPeerStore, IRequester, ISwarmMember, ISwarmView
+from ppsp.messages import ChunkRange, PeerMode
+from ppsp.tracker.core import mergeRanges
+from ppsp.tracker.deadlines import DeadlineBuckets
+from ppsp.tracker.store import MemoryPeerStore, PeerRecord, Swarm
+
+
+def makeStore(seed: int = 1) -> MemoryPeerStore:
+    return MemoryPeerStore(random=random.Random(seed))
+
+
+def addPeers(store: MemoryPeerStore, swarm: Swarm, n: int, deadline: float = 1e9) -> List[Any]:
+    members = []
+    for i in range(n):
+        peer = PeerRecord(f"p{i}", "tok", "198.51.100.1", 1, (), None, 0.0, deadline)
+        store.addPeer(peer)
+        members.append(store.addMember(swarm, peer, PeerMode.SEED, None))
+    return members
+
+
+class InterfaceTests(SynchronousTestCase):
+    """
+    The store and its records provide the interfaces they declare.
+    """
+
+    def test_verify(self) -> None:
+        """
+        L{MemoryPeerStore} provides L{IPeerStore}; swarms L{ISwarmView};
+        memberships L{ISwarmMember}; peer records L{IRequester}.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        (member,) = addPeers(store, swarm, 1)
+        self.assertTrue(verifyObject(IPeerStore, store))
+        self.assertTrue(verifyObject(ISwarmView, swarm))
+        self.assertTrue(verifyObject(ISwarmMember, member))
+        self.assertTrue(verifyObject(IRequester, member.peer))
+
+
+class SampleTests(SynchronousTestCase):
+    """
+    Sampling a swarm is uniform and costs O(count), not O(swarm size).
+    """
+
+    def test_removalKeepsStructure(self) -> None:
+        """
+        Removing members (a swap with the last) keeps every remaining member
+        reachable exactly once.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        members = addPeers(store, swarm, 100)
+        for m in members[::3]:
+            store.removeMember(swarm, m.peer, 5.0)
+        left = {m.peerID for m in members} - {m.peerID for m in members[::3]}
+        self.assertEqual({m.peerID for m in swarm}, left)
+        self.assertEqual({m.peerID for m in swarm.sample(1000)}, left)
+        self.assertIsNone(swarm.emptySince)
+        for m in list(swarm):
+            store.removeMember(swarm, m.peer, 7.0)
+        self.assertEqual((len(swarm), swarm.emptySince), (0, 7.0))
+
+    def test_costIndependentOfSwarmSize(self) -> None:
+        """
+        Drawing 30 of 100,000 members looks at a few dozen members, not the
+        swarm: the predicate runs at most 4 * count + 32 times.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        addPeers(store, swarm, 100_000)
+        calls = []
+
+        def accept(m: Any) -> bool:
+            calls.append(m)
+            return True
+
+        chosen = swarm.sample(30, accept)
+        self.assertEqual(len({m.peerID for m in chosen}), 30)
+        self.assertLessEqual(len(calls), 4 * 30 + 32)
+
+    def test_selectivePredicateStillComplete(self) -> None:
+        """
+        When the predicate rejects nearly everyone, sampling still finds
+        every accepted member (by a scan).
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        addPeers(store, swarm, 2000)
+        wanted = {"p7", "p1500"}
+        chosen = swarm.sample(10, lambda m: m.peerID in wanted)
+        self.assertEqual({m.peerID for m in chosen}, wanted)
+
+    def test_uniform(self) -> None:
+        """
+        Every member is drawn about equally often.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        addPeers(store, swarm, 20)
+        counts: dict[str, int] = {}
+        for _ in range(4000):
+            for m in swarm.sample(3):
+                counts[m.peerID] = counts.get(m.peerID, 0) + 1
+        self.assertEqual(len(counts), 20)
+        for n in counts.values():
+            self.assertTrue(450 < n < 750, counts)
+
+
+class ChunkIndexTests(SynchronousTestCase):
+    """
+    The chunk index finds exactly the holders of a chunk.
+    """
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.lists(
+                st.tuples(st.integers(0, 5000), st.integers(0, 3000)), max_size=6
+            ),
+            min_size=1,
+            max_size=12,
+        ),
+        st.lists(st.integers(0, 9000), min_size=1, max_size=20),
+    )
+    def test_holdersMatchBruteForce(self, chunkSets: List[List[Any]], probes: List[int]) -> None:
+        """
+        For any chunk sets, L{Swarm.sampleHolders} and L{Swarm.hasHolders}
+        agree with a brute-force scan, after updates too.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        members = addPeers(store, swarm, len(chunkSets))
+        for member, ranges in zip(members, chunkSets):
+            store.setChunks(swarm, member, mergeRanges(ChunkRange(a, a + n) for a, n in ranges))
+        # Replace half the sets to exercise un-indexing.
+        for member, ranges in list(zip(members, chunkSets))[::2]:
+            store.setChunks(swarm, member, mergeRanges(ChunkRange(a + 7, a + 7 + n // 2) for a, n in ranges))
+        for probe in probes:
+            expected = {m.peerID for m in members if m.holds(probe)}
+            found = {m.peerID for m in swarm.sampleHolders(probe, 100)}
+            self.assertEqual(found, expected)
+            self.assertEqual(swarm.hasHolders(probe), bool(expected))
+
+    def test_hugeRanges(self) -> None:
+        """
+        Ranges up to the full 64-bit space are indexed in a few buckets.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        a, b = addPeers(store, swarm, 2)
+        store.setChunks(swarm, a, (ChunkRange(0, 2**64 - 1),))
+        store.setChunks(swarm, b, (ChunkRange(2**63, 2**63 + 5),))
+        self.assertLessEqual(len(swarm._chunkIndex), 8)
+        self.assertEqual({m.peerID for m in swarm.sampleHolders(2**63 + 1, 5)}, {"p0", "p1"})
+        self.assertEqual({m.peerID for m in swarm.sampleHolders(17, 5)}, {"p0"})
+
+    def test_holderSampleCost(self) -> None:
+        """
+        Sampling 20 holders among 50,000 costs O(20) predicate calls.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        members = addPeers(store, swarm, 50_000)
+        for i, m in enumerate(members):
+            store.setChunks(swarm, m, (ChunkRange(i % 500, i % 500 + 600),))
+        calls = []
+
+        def accept(m: Any) -> bool:
+            calls.append(m)
+            return True
+
+        chosen = swarm.sampleHolders(700, 20, accept)
+        self.assertEqual(len(chosen), 20)
+        self.assertTrue(all(m.holds(700) for m in chosen))
+        self.assertLessEqual(len(calls), 8 * 20 + 32)
+
+    def test_removedMemberUnindexed(self) -> None:
+        """
+        A member that leaves is no longer found as a holder and leaves no
+        empty buckets behind.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        (m,) = addPeers(store, swarm, 1)
+        store.setChunks(swarm, m, (ChunkRange(10, 20), ChunkRange(1000, 100000)))
+        store.removeMember(swarm, m.peer, 1.0)
+        self.assertEqual(swarm.sampleHolders(15, 5), [])
+        self.assertEqual(swarm._chunkIndex, {})
+
+
+class DeadlineTests(SynchronousTestCase):
+    """
+    Deadline buckets pop what is due and nothing else.
+    """
+
+    def test_popDue(self) -> None:
+        """
+        A key is popped once the whole second holding its deadline has
+        passed, in one call, and never twice.
+        """
+        buckets: DeadlineBuckets[str] = DeadlineBuckets()
+        buckets.add("a", 10.0)
+        buckets.add("b", 10.5)
+        buckets.add("c", 12.0)
+        self.assertEqual(buckets.popDue(9.99), [])
+        self.assertEqual(buckets.popDue(10.0), ["a"])
+        self.assertEqual(buckets.popDue(11.0), ["b"])
+        self.assertEqual(buckets.popDue(100.0), ["c"])
+        self.assertEqual(buckets.popDue(1000.0), [])
+        self.assertEqual(len(buckets), 0)
+
+    def test_lazyRefile(self) -> None:
+        """
+        A peer touched after it was filed is refiled, not reported, when
+        its old bucket falls due; it is reported at its new deadline.
+        """
+        store = makeStore()
+        peer = PeerRecord("a", "t", "198.51.100.1", 1, (), None, 0.0, 180.0)
+        store.addPeer(peer)
+        store.touchPeer(peer, 250.0)
+        self.assertEqual(store.due(180.0), ([], [], []))
+        self.assertEqual(store.due(249.0), ([], [], []))
+        self.assertEqual(store.due(250.0), (["a"], [], []))
+
+    def test_dueCostsWhatIsDue(self) -> None:
+        """
+        Popping at a time when one of 10,000 peers is due looks at one
+        bucket only.
+        """
+        store = makeStore()
+        for i in range(10_000):
+            store.addPeer(PeerRecord(f"p{i}", "t", "198.51.100.1", 1, (), None, 0.0, 100.0 + i))
+        self.assertEqual(store.due(100.0)[0], ["p0"])
+        self.assertEqual(len(store._peerDeadlines._heap), 9_999)

@@ -1,0 +1,166 @@
+"""
+End-to-end tests: the tracker started as a real C{twistd} (and C{twist})
+process, talked to over TCP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from typing import Any, List
+
+from treq.client import HTTPClient
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.protocol import ProcessProtocol
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
+
+import ppsp
+
+reactor: Any = _reactor
+PROJECT = FilePath(ppsp.__file__).parent().parent()
+BIN = os.path.dirname(sys.executable)
+
+
+def request(method: str, txid: str, peerID: str, extra: str = "") -> bytes:
+    return (
+        f'<PPSPTrackerProtocol version="1.0"><Method>{method}</Method>'
+        f"<TransactionID>{txid}</TransactionID><PeerID>{peerID}</PeerID>{extra}"
+        "</PPSPTrackerProtocol>"
+    ).encode()
+
+
+class TrackerProcess(ProcessProtocol):
+    """
+    A tracker process whose output is watched for the start-up line.
+    """
+
+    def __init__(self) -> None:
+        self.output = bytearray()
+        self.listening: Deferred[int] = Deferred()
+        self.ended: Deferred[Any] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output.extend(data)
+        match = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.output)
+        if match and not self.listening.called:
+            self.listening.callback(int(match.group(1)))
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Any) -> None:
+        if not self.listening.called:
+            self.listening.errback(RuntimeError(self.output.decode(errors="replace")))
+        self.ended.callback(reason.value)
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PROJECT.path + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class TwistdTests(TestCase):
+    """
+    The tracker as operators run it.
+    """
+
+    timeout = 60
+
+    def start(self, argv: List[str]) -> TrackerProcess:
+        process = TrackerProcess()
+        transport = reactor.spawnProcess(process, argv[0], argv, env=environment())
+
+        def stop() -> Any:
+            if not process.ended.called:
+                transport.signalProcess("TERM")
+            return process.ended
+
+        self.addCleanup(stop)
+        return process
+
+    @inlineCallbacks
+    def talk(self, port: int) -> Any:
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        http = HTTPClient(Agent(reactor, pool=pool))
+        url = f"http://127.0.0.1:{port}/"
+        headers = {b"Content-Type": [b"application/ppsp-tracker+xml"]}
+        response = yield http.post(url, data=request("CONNECT", "1", "e2e-peer"), headers=headers)
+        body = yield response.content()
+        self.assertEqual(response.code, 200, body)
+        token = re.search(rb"<AuthToken>([^<]+)</AuthToken>", body).group(1).decode()  # type: ignore[union-attr]
+        response = yield http.post(
+            url,
+            data=request("JOIN", "2", "e2e-peer", f"<AuthToken>{token}</AuthToken><SwarmID>live</SwarmID>"),
+            headers=headers,
+        )
+        body = yield response.content()
+        self.assertEqual(response.code, 200, body)
+        self.assertIn(b"<Response>OK</Response>", body)
+        response = yield http.get(url)
+        yield response.content()
+        self.assertEqual(response.code, 405)
+
+    @inlineCallbacks
+    def test_twistd(self) -> Any:
+        """
+        C{twistd -n ppsp-tracker --listen tcp:0:...} starts, logs where it
+        listens, serves CONNECT and JOIN over TCP, and exits cleanly on
+        SIGTERM.
+        """
+        process = self.start(
+            [os.path.join(BIN, "twistd"), "-n", "--pidfile=", "ppsp-tracker", "--listen", "tcp:0:interface=127.0.0.1"]
+        )
+        port = yield process.listening
+        yield self.talk(port)
+        self.assertIn(b"selector=random", process.output)
+        os.kill(self._pid(process), signal.SIGTERM)
+        reason = yield process.ended
+        # twistd re-raises the signal after a clean shut-down.
+        self.assertTrue(isinstance(reason, ProcessDone) or reason.signal == signal.SIGTERM, reason)
+        self.assertIn(b"Server Shut Down", process.output)
+
+    @inlineCallbacks
+    def test_twist(self) -> Any:
+        """
+        C{twist ppsp-tracker} works the same.
+        """
+        process = self.start(
+            [os.path.join(BIN, "twist"), "--log-format=text", "ppsp-tracker", "--listen", "tcp:0:interface=127.0.0.1"]
+        )
+        port = yield process.listening
+        yield self.talk(port)
+
+    @inlineCallbacks
+    def test_usageError(self) -> Any:
+        """
+        A wrong option value ends twistd with a clear message and exit
+        status 64.
+        """
+        process = self.start([os.path.join(BIN, "twistd"), "-n", "--pidfile=", "ppsp-tracker", "--max-peers", "zero"])
+        process.listening.addErrback(lambda f: None)
+        reason = yield process.ended
+        self.assertIsInstance(reason, ProcessTerminated)
+        self.assertEqual(reason.exitCode, 64)
+        self.assertIn(b"Error: Parameter type enforcement failed", process.output)
+        self.assertIn(b"--max-peers", process.output)
+
+    @inlineCallbacks
+    def test_usageErrorTwist(self) -> Any:
+        """
+        C{twist} also exits 64 on a value that the options refuse after
+        parsing (here, a peer timeout shorter than the keep-alive interval).
+        """
+        process = self.start([os.path.join(BIN, "twist"), "ppsp-tracker", "--peer-timeout", "10"])
+        process.listening.addErrback(lambda f: None)
+        reason = yield process.ended
+        self.assertEqual(reason.exitCode, 64)
+        self.assertIn(b"--peer-timeout", process.output)
+
+    def _pid(self, process: TrackerProcess) -> int:
+        return process.transport.pid  # type: ignore[union-attr,no-any-return]
