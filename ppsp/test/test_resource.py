@@ -61,14 +61,14 @@ class Harness:
         self.testCase = testCase
         self.clock = Clock()
         self.clock.advance(1000)
-        self.store = MemoryPeerStore(random=random.Random(1))
+        self.store: Any = MemoryPeerStore(random=random.Random(1))
         self.tracker = Tracker(self.clock, TrackerConfig(**config), store=self.store)
         self.resource = TrackerResource(self.tracker)
         root: Resource = self.resource
         if mount is not None:
             root = Resource()
             root.putChild(mount, self.resource)
-        self.treq = StubTreq(root)
+        self.treq: Any = StubTreq(root)  # its methods are invisible to mypy
         self.tokens: Dict[str, str] = {}
 
     def request(self, method: str, body: bytes = b"", path: str = "", contentType: Optional[bytes] = XML) -> Tuple[Any, bytes]:
@@ -116,7 +116,7 @@ class MethodTests(SynchronousTestCase):
         self.assertEqual(field(content, "Response"), "OK")
         self.assertEqual(field(content, "TransactionID"), "tx-9")
         self.assertEqual(field(content, "KeepAliveInterval"), "60")
-        reflexive = etree.fromstring(content).find("ReflexiveAddress")
+        reflexive: Any = etree.fromstring(content).find("ReflexiveAddress")
         self.assertEqual(reflexive.get("ip"), self.h.store.getPeer("peer-a").observedIP)
 
     def test_wholeLifeCycle(self) -> None:
@@ -137,7 +137,7 @@ class MethodTests(SynchronousTestCase):
         peers = etree.fromstring(c).findall("Peers/Peer")
         self.assertEqual([p.findtext("PeerID") for p in peers], ["seed"])
         self.assertEqual(peers[0].findtext("PeerMode"), "SEED")
-        address = peers[0].find("PeerAddresses/PeerAddress")
+        address: Any = peers[0].find("PeerAddresses/PeerAddress")
         self.assertEqual((address.get("ip"), address.get("port")), ("127.0.0.1", "7000"))
         r, c = self.h.call("FIND_CHUNK", "leech", "<SwarmID>s</SwarmID><ChunkID>500</ChunkID>")
         self.assertEqual((r.code, field(c, "ChunkID")), (200, "500"))
@@ -350,9 +350,9 @@ class RealSocketTests(TestCase):
     """
 
     @inlineCallbacks
-    def setUp(self) -> Any:
+    def setUp(self) -> Any:  # type: ignore[override]
         clock = Clock()
-        self.tracker = Tracker(clock, TrackerConfig(rateLimit=0))
+        self.tracker: Any = Tracker(clock, TrackerConfig(rateLimit=0))
         self.site = TrackerSite(TrackerResource(self.tracker, maxBody=1000), maxBody=1000)
         self.port = yield TCP4ServerEndpoint(_globalReactor, 0, interface="127.0.0.1").listen(self.site)
         self.addCleanup(self.port.stopListening)
@@ -367,6 +367,8 @@ class RealSocketTests(TestCase):
         done: Deferred[bytes] = Deferred()
 
         class Collect(Protocol):
+            transport: Any
+
             def connectionMade(self) -> None:
                 self.transport.write(data)
 
@@ -375,7 +377,7 @@ class RealSocketTests(TestCase):
                 if not expectClose and received.count(b"HTTP/1.1 ") >= 2 and received.endswith(b"</PPSPTrackerProtocol>"):
                     self.transport.loseConnection()
 
-            def connectionLost(self, reason: Any) -> None:
+            def connectionLost(self, reason: Any = None) -> None:
                 done.callback(bytes(received))
 
         factory = ClientFactory.forProtocol(Collect)

@@ -134,6 +134,7 @@ class ServiceTests(SynchronousTestCase):
             service.startService()
         self.addCleanup(service.stopService)
         ((port, factory, _backlog, interface),) = reactor.tcpServers
+        assert isinstance(factory, TrackerSite)
         self.assertEqual((port, interface), (7001, "127.0.0.1"))
         self.assertIsInstance(factory, TrackerSite)
         self.assertEqual(factory.maxBody, 1234)

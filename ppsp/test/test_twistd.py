@@ -89,7 +89,7 @@ class TwistdTests(TestCase):
         pool = HTTPConnectionPool(reactor, persistent=False)
         http = HTTPClient(Agent(reactor, pool=pool))
         url = f"http://127.0.0.1:{port}/"
-        headers = {b"Content-Type": [b"application/ppsp-tracker+xml"]}
+        headers: Any = {b"Content-Type": [b"application/ppsp-tracker+xml"]}
         response = yield http.post(url, data=request("CONNECT", "1", "e2e-peer"), headers=headers)
         body = yield response.content()
         self.assertEqual(response.code, 200, body)

@@ -82,6 +82,7 @@ _FORBIDDEN = ResponseCode.MESSAGE_FORBIDDEN
 _NOT_FOUND = ResponseCode.OBJECT_NOT_FOUND
 _SYNTAX = ResponseCode.INVALID_SYNTAX
 _AUTH = ResponseCode.AUTHENTICATION_REQUIRED
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class FindConstraints:
     ever sees them as candidates.
     """
 
-    __slots__ = ("chunkID", "stats", "_checks", "_now")
+    __slots__ = ("chunkID", "stats", "_checks", "_now", "accepts")
 
     def __init__(
         self,
@@ -192,8 +193,17 @@ class FindConstraints:
         self.stats = stats
         self._checks = checks
         self._now = now
+        if chunkID is None and not checks:
+            # The common FIND: only liveness to check, so do it inline.
+            def alive(member: Membership) -> bool:
+                expireAt = member.expireAt
+                return member.peer.deadline > now and (expireAt is None or expireAt > now)
 
-    def accepts(self, member: Membership) -> bool:
+            self.accepts: Callable[[Membership], bool] = alive
+        else:
+            self.accepts = self._accepts
+
+    def _accepts(self, member: Membership) -> bool:
         """
         Whether C{member} is alive and satisfies every constraint.
         """
@@ -587,20 +597,22 @@ class Tracker:
         scope = addressScope(requester.observedIP)
         seen: set[Any] = set()
         result: List[PeerInfo] = []
+        accepts = constraints.accepts
+        peerInfo = self._peerInfo
         for member in chosen:
             if len(result) >= count:
                 break
-            peer = getattr(member, "peer", None)
             if (
-                peer is None
-                or peer is requester
+                type(member) is not Membership
+                or member.swarm is not swarm
+                or member._pos < 0
+                or member.peer is requester
                 or member in seen
-                or peer.swarms.get(swarm.swarmID) is not member
-                or not constraints.accepts(member)
+                or not accepts(member)
             ):
                 continue
             seen.add(member)
-            info = self._peerInfo(member, scope)
+            info = peerInfo(member, scope)
             if info is not None:
                 result.append(info)
         return tuple(result)
@@ -611,8 +623,10 @@ class Tracker:
         observed address is in C{scope}, cached on the membership.
         """
         cached = member.info
-        if cached is not None and scope in cached:
-            return cached[scope]
+        if cached is not None:
+            info = cached.get(scope, _MISSING)
+            if info is not _MISSING:
+                return info  # type: ignore[return-value]
         peer = member.peer
         trust = self.config.trustAnnouncedAddresses
         shown = []

@@ -127,6 +127,7 @@ class Membership:
     A peer's membership of one swarm.
 
     @ivar peer: the L{PeerRecord}.
+    @ivar peerID: the peer's PeerID.
     @ivar swarm: the L{Swarm}.
     @ivar mode: the peer's mode in this swarm.
     @ivar expireAt: when the membership ends (clock seconds) or L{None}.
@@ -136,12 +137,14 @@ class Membership:
         requester, owned by the tracker core, or L{None}.
     """
 
-    __slots__ = ("peer", "swarm", "mode", "expireAt", "chunks", "stats", "info", "_pos")
+    __slots__ = ("peer", "peerID", "swarm", "mode", "expireAt", "chunks", "stats", "info", "_pos")
 
     def __init__(
         self, peer: PeerRecord, swarm: "Swarm", mode: PeerMode, expireAt: Optional[float]
     ) -> None:
         self.peer = peer
+        #: The member's PeerID (a PeerID never changes for a record).
+        self.peerID = peer.peerID
         self.swarm = swarm
         self.mode = mode
         self.expireAt = expireAt
@@ -149,13 +152,6 @@ class Membership:
         self.stats: Optional[Dict[str, StatValue]] = None
         self.info: Optional[Dict[Hashable, Optional[PeerInfo]]] = None
         self._pos = -1
-
-    @property
-    def peerID(self) -> str:
-        """
-        The member's PeerID.
-        """
-        return self.peer.peerID
 
     @property
     def observedIP(self) -> str:
@@ -191,6 +187,13 @@ class Membership:
             return False
         i = bisect_right(chunks, chunkID, key=_rangeStart) - 1
         return i >= 0 and chunks[i].end >= chunkID
+
+    @property
+    def current(self) -> bool:
+        """
+        Whether this membership is still part of its swarm.
+        """
+        return self._pos >= 0
 
     def __repr__(self) -> str:
         return f"<Membership {self.peer.peerID!r} in {self.swarm.swarmID!r}>"
