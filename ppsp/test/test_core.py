@@ -941,6 +941,21 @@ class StatsTests(SynchronousTestCase):
         self.h.error(FORBIDDEN, StatReportRequest, "a", stats=(Stat("another", "1"),))
         self.h.ok(StatReportRequest, "a", stats=(Stat("x3", "2"),))
 
+    def test_emptyReport(self) -> None:
+        """
+        A STAT_REPORT must carry at least one Stat.
+        """
+        self.h.error(SYNTAX, StatReportRequest, "a", stats=())
+
+    def test_countersForOperators(self) -> None:
+        """
+        The tracker counts requests by method and answers by code.
+        """
+        self.h.error(SYNTAX, StatReportRequest, "a", stats=())
+        counters = self.h.tracker.counters
+        self.assertEqual((counters["CONNECT"], counters["JOIN"], counters["STAT_REPORT"]), (1, 1, 1))
+        self.assertEqual((counters["OK"], counters["INVALID SYNTAX"]), (2, 1))
+
     def test_swarmNotJoined(self) -> None:
         """
         A Stat scoped to a swarm the peer has not joined is MESSAGE

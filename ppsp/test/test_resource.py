@@ -185,6 +185,7 @@ class ErrorTests(SynchronousTestCase):
             self.assertEqual(response.headers.getRawHeaders(b"allow"), [b"POST"])
             if method == "HEAD":
                 self.assertEqual(content, b"")
+                self.assertNotEqual(response.headers.getRawHeaders(b"content-length"), [b"0"])
             else:
                 self.assertEqual(field(content, "Response"), "MESSAGE NOT SUPPORTED")
 

@@ -279,7 +279,8 @@ class Tracker:
         )
         self._buckets: Dict[str, List[float]] = {}
         self._bucketDeadlines: DeadlineBuckets[str] = DeadlineBuckets()
-        #: Requests answered, by method name, and responses by code text.
+        #: Requests answered by method name, responses by code text, and
+        #: C{expired} peers and C{undecodable} requests.
         self.counters: Dict[str, int] = {}
         now = clock.seconds()
         for swarmID in config.provisionedSwarms or ():
@@ -367,8 +368,8 @@ class Tracker:
         for peerID in peers:
             peer = store.getPeer(peerID)
             if peer is not None:
-                self.log.debug("peer {peerID} expired", peerID=peerID)
                 self._dropPeer(peer, now)
+                self.countEvent("expired")
         for swarmID, peerID in members:
             peer = store.getPeer(peerID)
             swarm = store.getSwarm(swarmID)
@@ -408,12 +409,17 @@ class Tracker:
         retry[key] = (request, response, now + self.config.retryWindow)
         if len(retry) > self.config.retryCacheSize:
             del retry[next(iter(retry))]
-        counters = self.counters
-        name = request.method.value
-        counters[name] = counters.get(name, 0) + 1
-        code = response.code.text
-        counters[code] = counters.get(code, 0) + 1
+        self.countEvent(request.method.value)
+        self.countEvent(response.code.text)
         return response
+
+    def countEvent(self, name: str) -> None:
+        """
+        Count one event (a method, a response code, an expiry) for the
+        operator's views.
+        """
+        counters = self.counters
+        counters[name] = counters.get(name, 0) + 1
 
     def _asyncError(self, failure: Failure, request: Request) -> Response:
         e = failure.value
@@ -603,7 +609,7 @@ class Tracker:
             if len(result) >= count:
                 break
             if (
-                type(member) is not Membership
+                not isinstance(member, Membership)
                 or member.swarm is not swarm
                 or member._pos < 0
                 or member.peer is requester
@@ -649,7 +655,7 @@ class Tracker:
             cached[scope] = info
         return info
 
-    def _count(self, peerNum: Optional[int]) -> int:
+    def _listSize(self, peerNum: Optional[int]) -> int:
         if not peerNum:
             return self.config.defaultPeers
         return min(peerNum, self.config.maxPeers)
@@ -798,7 +804,7 @@ class Tracker:
         if request.mode is not PeerMode.LEECH:
             return JoinResponse(request.transactionID, swarm.swarmID, None)
         peers = self._peerList(
-            swarm, peer, self._count(request.peerNum), FindConstraints(None, (), (), now)
+            swarm, peer, self._listSize(request.peerNum), FindConstraints(None, (), (), now)
         )
         if isinstance(peers, Deferred):
             return peers.addCallback(
@@ -858,7 +864,7 @@ class Tracker:
                 raise ProtocolError(_NOT_FOUND, "no peer holds this chunk")
         self._alive(peer, now)
         cls = FindChunkResponse if isinstance(request, FindChunkRequest) else FindResponse
-        peers = self._peerList(swarm, peer, self._count(request.peerNum), constraints)
+        peers = self._peerList(swarm, peer, self._listSize(request.peerNum), constraints)
         if isinstance(peers, Deferred):
             return peers.addCallback(
                 lambda p: cls(request.transactionID, request.swarmID, p, chunkID)
@@ -871,6 +877,8 @@ class Tracker:
         return KeepAliveResponse(request.transactionID, self.config.keepAliveInterval)
 
     def _statReport(self, request: StatReportRequest, origin: Origin, now: float) -> Response:
+        if not request.stats:
+            raise ProtocolError(_SYNTAX, "STAT_REPORT without a Stat")
         parsed = self._parseStats(request.stats)
         peer = self._session(request, now)
         self._storeStats(peer, parsed, None, now)

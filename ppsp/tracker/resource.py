@@ -87,7 +87,7 @@ class TrackerResource(Resource):
         try:
             if request.method != b"POST":
                 request.setHeader(b"allow", b"POST")
-                return self._reply(
+                body = self._reply(
                     request,
                     XML_CODEC,
                     ErrorResponse(
@@ -95,6 +95,10 @@ class TrackerResource(Resource):
                     ),
                     status=405,
                 )
+                if request.method == b"HEAD":
+                    request.setHeader(b"content-length", b"%d" % (len(body),))
+                    return b""
+                return body
             return self._post(request)
         except Exception:
             self.log.failure("tracker resource failed")
@@ -130,9 +134,7 @@ class TrackerResource(Resource):
             codec = selectCodec(contentType, body)
             message = codec.decodeRequest(body)
         except DecodeError as e:
-            self.log.debug(
-                "undecodable request from {ip}: {reason}", ip=origin.ip, reason=e.reason
-            )
+            self.tracker.countEvent("undecodable")
             return self._reply(request, self._codecFor(contentType), e.toResponse())
         response = self.tracker.handle(message, origin)
         if not isinstance(response, Deferred):

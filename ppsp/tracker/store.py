@@ -66,8 +66,6 @@ class PeerRecord:
     @ivar swarms: the peer's memberships by SwarmID.
     @ivar stats: the latest peer-scoped statistics, or L{None} when none
         were reported.
-    @ivar visibility: cache of the addresses each class of requester may
-        see, owned by the tracker core; L{None} when empty.
     """
 
     __slots__ = (
@@ -81,7 +79,6 @@ class PeerRecord:
         "deadline",
         "swarms",
         "stats",
-        "visibility",
         "__weakref__",
     )
 
@@ -106,7 +103,6 @@ class PeerRecord:
         self.deadline = deadline
         self.swarms: Dict[str, Membership] = {}
         self.stats: Optional[Dict[str, StatValue]] = None
-        self.visibility: Optional[Dict[Hashable, Tuple[PeerAddress, ...]]] = None
 
     def stat(self, name: str) -> Optional[StatValue]:
         """

@@ -1,0 +1,1 @@
+A PPSP tracker for Twisted: ``twistd ppsp-tracker`` serves the XML profile of draft-gu-ppsp-tracker-protocol-04 over HTTP (CONNECT, DISCONNECT, JOIN, JOIN_CHUNK, LEAVE, FIND, FIND_CHUNK, KEEPALIVE and STAT_REPORT), and ``TrackerResource`` and ``TrackerService`` embed it in any twisted.web application.
