@@ -1,0 +1,139 @@
+# -*- test-case-name: ppsp.test.test_codec -*-
+"""
+The encodings of the PPSP tracker protocol, and the choice between them.
+
+A codec (an L{ICodec} provider) turns the message objects of
+L{ppsp.messages} into bytes and back.  L{XML_CODEC} is the XML encoding of
+PROTOCOL.md sections 2 to 5.  L{selectCodec} picks the codec of a request
+from its C{Content-Type} and, failing that, from its first byte
+(PROTOCOL.md section 1).
+
+Codecs are registered by media type in a small registry: the JSON
+encoding of RFC 7846 is declared there already but not implemented yet,
+so a JSON request gets L{DecodeError} (INVALID SYNTAX) for now.  Adding it
+is one L{_registerCodec} call in place of its L{_declareUnsupported}.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterable, Optional, Union
+
+from ppsp.codec._fields import DecodeError
+from ppsp.codec.xml import XML_CONTENT_TYPE, XMLCodec
+from ppsp.interfaces import ICodec
+from ppsp.messages import ResponseCode
+
+__all__ = [
+    "DecodeError",
+    "XMLCodec",
+    "XML_CODEC",
+    "XML_CONTENT_TYPE",
+    "selectCodec",
+]
+
+#: The XML codec.
+XML_CODEC = XMLCodec()
+
+
+class _Unsupported:
+    """
+    A registry entry for an encoding the protocol names but this version
+    does not implement: selecting it is a L{DecodeError}.
+
+    @ivar reason: the error's reason.
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        """
+        @param reason: the reason of the error that selecting it raises.
+        """
+        self.reason = reason
+
+
+_Entry = Union[ICodec, _Unsupported]
+
+# Codecs by lower-case media type (without parameters), and by the first
+# non-blank byte of a body, for requests with no or another media type.
+_BY_MEDIA_TYPE: Dict[bytes, _Entry] = {}
+_BY_FIRST_BYTE: Dict[int, _Entry] = {}
+
+# The first byte that is not white space (nor a UTF-8 byte order mark).
+_FIRST = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*(.)", re.DOTALL)
+
+
+def _register(entry: _Entry, mediaTypes: Iterable[bytes], firstByte: bytes) -> None:
+    """
+    Make C{entry} the choice for each of C{mediaTypes} and for bodies that
+    start with C{firstByte}.
+    """
+    for mediaType in mediaTypes:
+        _BY_MEDIA_TYPE[mediaType.lower()] = entry
+    _BY_FIRST_BYTE[firstByte[0]] = entry
+
+
+def _registerCodec(codec: ICodec, mediaTypes: Iterable[bytes], firstByte: bytes) -> None:
+    """
+    Register a codec.
+
+    @param codec: the L{ICodec} provider.
+    @param mediaTypes: the media types (no parameters) that select it.
+    @param firstByte: the first non-blank byte of a body that selects it
+        when the media type does not.
+    """
+    _register(codec, mediaTypes, firstByte)
+
+
+def _declareUnsupported(reason: str, mediaTypes: Iterable[bytes], firstByte: bytes) -> None:
+    """
+    Declare an encoding that is not implemented: selecting it raises
+    L{DecodeError} with C{reason}.
+    """
+    _register(_Unsupported(reason), mediaTypes, firstByte)
+
+
+_registerCodec(
+    XML_CODEC,
+    [b"application/ppsp-tracker+xml", b"text/xml", b"application/xml"],
+    b"<",
+)
+_declareUnsupported(
+    "the JSON encoding is not supported yet",
+    [b"application/ppsp-tracker+json", b"application/json"],
+    b"{",
+)
+
+
+def selectCodec(contentType: Optional[bytes], body: bytes) -> ICodec:
+    """
+    Choose the codec of a request (PROTOCOL.md section 1).
+
+    The media type of C{contentType} decides, case-insensitively and
+    whatever its parameters (a C{charset} parameter is ignored: the body is
+    UTF-8).  With no C{Content-Type} or an unknown one, the first byte of
+    the body that is not white space decides: C{<} is XML, C{{} is JSON.
+
+    @param contentType: the request's C{Content-Type} header, or L{None}.
+    @param body: the request's body.
+    @return: the codec to decode the request with, and to answer in.
+    @raise DecodeError: INVALID SYNTAX when nothing selects a codec, or
+        when the selected encoding is not supported.
+    """
+    entry: Optional[_Entry] = None
+    if contentType:
+        mediaType = contentType.split(b";", 1)[0].strip(b" \t").lower()
+        entry = _BY_MEDIA_TYPE.get(mediaType)
+    if entry is None:
+        match = _FIRST.match(body)
+        if match is not None:
+            entry = _BY_FIRST_BYTE.get(match.group(1)[0])
+        if entry is None:
+            raise DecodeError(
+                ResponseCode.INVALID_SYNTAX,
+                "the body is neither XML nor JSON",
+            )
+    if isinstance(entry, _Unsupported):
+        raise DecodeError(ResponseCode.INVALID_SYNTAX, entry.reason)
+    return entry

@@ -1,0 +1,378 @@
+# -*- test-case-name: ppsp.test.test_codec -*-
+"""
+The syntactic rules of the protocol's fields, shared by every encoding.
+
+Each encoding (L{ppsp.codec.xml}, and later the JSON of RFC 7846) finds the
+text of a field in its own way, then hands it to the functions here, which
+check it and turn it into the value the message model holds.  Nothing here
+knows about XML or JSON: the functions take and return plain Python values
+and report a bad value by raising L{DecodeError} with
+L{ResponseCode.INVALID_SYNTAX}.
+
+The rules (PROTOCOL.md sections 2 and 4):
+
+  - identifiers (TransactionID, PeerID, SwarmID, AuthToken, statistics
+    property names) are 1 to N characters, none of them a control
+    character (Unicode category Cc) or a surrogate, and they neither start
+    nor end with a space;
+  - integers are unsigned decimal numbers, surrounding white space allowed,
+    and each field has its own bounds;
+  - IP addresses are stored in the canonical text form of L{ipaddress};
+  - an ExpireTime is either non-negative decimal seconds or an ISO 8601
+    date-time (naive means UTC);
+  - PeerMode and address types are case-insensitive names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Dict, Optional, Tuple
+
+from ppsp.messages import (
+    MAX_CHUNK_ID,
+    AddressType,
+    ChunkRange,
+    PeerMode,
+    ProtocolError,
+    ResponseCode,
+)
+
+__all__ = [
+    "DecodeError",
+    "WHITESPACE",
+    "MAX_INT32",
+    "TRANSACTION_ID_LENGTH",
+    "IDENTIFIER_LENGTH",
+    "PROPERTY_LENGTH",
+    "PEER_NUM",
+    "STAT_PORT",
+    "PORT",
+    "PRIORITY",
+    "CHUNK_ID",
+    "KEEPALIVE_INTERVAL",
+    "EXPIRE_SECONDS",
+    "isPrintable",
+    "validIdentifier",
+    "identifier",
+    "integer",
+    "ipAddress",
+    "peerMode",
+    "addressType",
+    "chunkRange",
+    "expireTime",
+    "formatSeconds",
+    "formatTimestamp",
+    "quote",
+    "safeReason",
+]
+
+
+class DecodeError(ProtocolError):
+    """
+    A message could not be decoded.
+
+    It names the response code to answer with (usually
+    L{ResponseCode.INVALID_SYNTAX}) and carries the message's TransactionID
+    when the decoder could read it, so that the error response can echo it.
+    It is exported as L{ppsp.codec.DecodeError}.
+    """
+
+
+#: The white space XML strips around a value (space, tab, CR, LF).
+WHITESPACE = " \t\r\n"
+
+#: The largest signed 32-bit integer, the bound of most counts.
+MAX_INT32 = 2**31 - 1
+
+#: The most characters of a TransactionID.
+TRANSACTION_ID_LENGTH = 64
+
+#: The most characters of a PeerID, SwarmID or AuthToken.
+IDENTIFIER_LENGTH = 128
+
+#: The most characters of a statistics property name.
+PROPERTY_LENGTH = 64
+
+#: The bounds (inclusive) of each integer field.
+PEER_NUM: Tuple[int, int] = (0, MAX_INT32)
+STAT_PORT: Tuple[int, int] = (1, 65535)
+PORT: Tuple[int, int] = (0, 65535)
+PRIORITY: Tuple[int, int] = (0, MAX_INT32)
+CHUNK_ID: Tuple[int, int] = (0, MAX_CHUNK_ID)
+KEEPALIVE_INTERVAL: Tuple[int, int] = (0, MAX_INT32)
+
+#: The bounds (inclusive) of an ExpireTime given in seconds.
+EXPIRE_SECONDS: Tuple[int, int] = (0, MAX_INT32)
+
+_SYNTAX = ResponseCode.INVALID_SYNTAX
+
+# Control characters (category Cc) and surrogates.
+_NOT_PRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_DIGITS = re.compile("[0-9]+")
+_SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Characters that may not appear in a reason, so that every encoding can
+# carry it (XML 1.0 cannot carry most control characters).
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+_PEER_MODES = {mode.value: mode for mode in PeerMode}
+_ADDRESS_TYPES = {kind.value: kind for kind in AddressType}
+
+
+def quote(value: str, limit: int = 40) -> str:
+    """
+    Show a value from a message in an error reason: quoted, shortened to
+    C{limit} characters, and with every character that is not printable
+    escaped, so that the reason is safe to send back in any encoding.
+
+    @param value: the text as received.
+    @param limit: the most characters of C{value} to show.
+    @return: the quoted text.
+    """
+    if len(value) > limit:
+        return repr(value[:limit]) + "..."
+    return repr(value)
+
+
+def safeReason(text: str, limit: int = 200) -> str:
+    """
+    Make a sentence from elsewhere (a parser's error message) safe to send
+    as a reason: characters that XML cannot carry become C{?}, and the text
+    is cut at C{limit} characters.
+
+    @param text: the sentence.
+    @param limit: the most characters kept.
+    @return: the cleaned sentence.
+    """
+    return _UNSAFE.sub("?", text[:limit])
+
+
+def isPrintable(value: str) -> bool:
+    """
+    Whether a text holds no control character (Unicode category Cc) and no
+    surrogate, the protocol's meaning of "printable".
+
+    @param value: the text.
+    """
+    return value.isprintable() or _NOT_PRINTABLE.search(value) is None
+
+
+def validIdentifier(value: str, maxLength: int) -> bool:
+    """
+    Whether a text is a valid identifier of at most C{maxLength}
+    characters: not empty, printable (L{isPrintable}), no leading or
+    trailing space.
+
+    @param value: the text, already stripped by the encoding if it strips.
+    @param maxLength: the most characters allowed.
+    """
+    return (
+        0 < len(value) <= maxLength
+        and (value.isprintable() or _NOT_PRINTABLE.search(value) is None)
+        and value[0] != " "
+        and value[-1] != " "
+    )
+
+
+def identifier(value: str, field: str, maxLength: int) -> str:
+    """
+    Check an identifier (see L{validIdentifier}).
+
+    @param value: the text of the field.
+    @param field: the field's name, for the error reason.
+    @param maxLength: the most characters allowed.
+    @return: C{value}.
+    @raise DecodeError: the value is not a valid identifier.
+    """
+    if (
+        0 < len(value) <= maxLength
+        and (value.isprintable() or _NOT_PRINTABLE.search(value) is None)
+        and value[0] != " "
+        and value[-1] != " "
+    ):
+        return value
+    if not value:
+        raise DecodeError(_SYNTAX, f"{field} is empty")
+    if len(value) > maxLength:
+        raise DecodeError(_SYNTAX, f"{field} is longer than {maxLength} characters")
+    raise DecodeError(
+        _SYNTAX, f"{field} {quote(value)} holds a control character or an outer space"
+    )
+
+
+def integer(text: str, field: str, bounds: Tuple[int, int]) -> int:
+    """
+    Parse an unsigned decimal integer: ASCII digits only, surrounding
+    white space allowed, no sign.
+
+    @param text: the text of the field.
+    @param field: the field's name, for the error reason.
+    @param bounds: the smallest and the largest value allowed.
+    @return: the value.
+    @raise DecodeError: the text is not a decimal integer within C{bounds}.
+    """
+    low, high = bounds
+    if len(text) <= 18 and text.isdigit() and text.isascii():
+        # The common case: plain digits, short enough for int() to be
+        # cheap whatever they are.
+        value = int(text)
+    else:
+        digits = text.strip(WHITESPACE)
+        if _DIGITS.fullmatch(digits) is None:
+            raise DecodeError(_SYNTAX, f"{field} {quote(text)} is not a decimal integer")
+        # Leading zeros aside, a number longer than the bound is out of
+        # range; checking this first keeps int() away from huge strings.
+        significant = digits.lstrip("0")
+        if len(significant) > len(str(high)):
+            raise DecodeError(_SYNTAX, f"{field} is out of range ({low} to {high})")
+        value = int(significant) if significant else 0
+    if low <= value <= high:
+        return value
+    raise DecodeError(_SYNTAX, f"{field} is out of range ({low} to {high})")
+
+
+# Canonical addresses by the text they were given as.  Bounded, so that
+# hostile input cannot grow it; emptied when full.
+_IP_CACHE: Dict[str, str] = {}
+_IP_CACHE_SIZE = 4096
+
+
+def ipAddress(text: str, field: str = "ip") -> str:
+    """
+    Parse an IPv4 or IPv6 address.
+
+    @param text: the text of the field; surrounding white space is ignored.
+    @param field: the field's name, for the error reason.
+    @return: the address in canonical text form (C{str(ip_address(text))});
+        an IPv4-mapped IPv6 address is written as the IPv4 address, as the
+        tracker writes the addresses it observes.
+    @raise DecodeError: the text is not an IP address.
+    """
+    canonical = _IP_CACHE.get(text)
+    if canonical is not None:
+        return canonical
+    try:
+        address = ipaddress.ip_address(text.strip(WHITESPACE))
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        canonical = str(address)
+    except ValueError:
+        raise DecodeError(
+            _SYNTAX, f"{field} {quote(text)} is not an IP address"
+        ) from None
+    if len(_IP_CACHE) >= _IP_CACHE_SIZE:
+        _IP_CACHE.clear()
+    _IP_CACHE[text] = canonical
+    return canonical
+
+
+def peerMode(text: str) -> PeerMode:
+    """
+    Parse a PeerMode (C{LEECH}, C{SEED} or C{LIVESEED}, any case).
+
+    @param text: the text of the field.
+    @raise DecodeError: the text names no mode.
+    """
+    mode = _PEER_MODES.get(text.strip(WHITESPACE).upper())
+    if mode is None:
+        raise DecodeError(_SYNTAX, f"PeerMode {quote(text)} is not LEECH, SEED or LIVESEED")
+    return mode
+
+
+def addressType(text: str) -> AddressType:
+    """
+    Parse an address type (C{HOST}, C{REFLEXIVE} or C{PROXY}, any case).
+
+    @param text: the text of the field.
+    @raise DecodeError: the text names no address type.
+    """
+    kind = _ADDRESS_TYPES.get(text.strip(WHITESPACE).upper())
+    if kind is None:
+        raise DecodeError(
+            _SYNTAX, f"address type {quote(text)} is not HOST, REFLEXIVE or PROXY"
+        )
+    return kind
+
+
+def chunkRange(start: int, end: int) -> ChunkRange:
+    """
+    Make an inclusive chunk range, checking that it is not reversed.
+
+    @param start: the first chunk ID (already within L{CHUNK_ID}).
+    @param end: the last chunk ID (already within L{CHUNK_ID}).
+    @raise DecodeError: C{start} is greater than C{end}.
+    """
+    if start > end:
+        raise DecodeError(_SYNTAX, f"chunk range {start} to {end} is reversed")
+    return ChunkRange(start, end)
+
+
+def expireTime(text: str) -> Tuple[Optional[float], Optional[float]]:
+    """
+    Parse an ExpireTime: either non-negative decimal seconds (C{30},
+    C{2.5}) from now, at most L{EXPIRE_SECONDS}, or an ISO 8601 date-time,
+    an absolute end (a time without an offset is UTC).
+
+    Zero seconds is kept as C{0.0}: the message model and the tracker core
+    read C{0} and L{None} alike as "no expiry".
+
+    @param text: the text of the field.
+    @return: C{(seconds, None)} for a relative time, C{(None, posix)} for
+        an absolute one, where C{posix} is POSIX seconds.
+    @raise DecodeError: the text is neither.
+    """
+    value = text.strip(WHITESPACE)
+    if _SECONDS.fullmatch(value) is not None:
+        seconds = float(value)
+        if not seconds <= EXPIRE_SECONDS[1]:
+            raise DecodeError(
+                _SYNTAX, f"ExpireTime is more than {EXPIRE_SECONDS[1]} seconds"
+            )
+        return seconds, None
+    try:
+        when = datetime.fromisoformat(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        posix = when.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise DecodeError(
+            _SYNTAX,
+            f"ExpireTime {quote(text)} is neither seconds nor an ISO 8601 date-time",
+        ) from None
+    return None, posix
+
+
+def formatSeconds(seconds: float) -> str:
+    """
+    Write a number of seconds as plain decimal text that L{expireTime}
+    reads back to the same value: no exponent, no trailing C{.0}.
+
+    @param seconds: a finite, non-negative number.
+    @raise ValueError: C{seconds} is negative or not finite.
+    """
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"ExpireTime {seconds!r} is not a finite non-negative number")
+    if float(seconds).is_integer():
+        return str(int(seconds))
+    text = repr(float(seconds))
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text
+
+
+def formatTimestamp(posix: float) -> str:
+    """
+    Write POSIX seconds as an ISO 8601 UTC date-time (C{...Z}) that
+    L{expireTime} reads back; precision is one microsecond.
+
+    @param posix: the time.
+    @raise ValueError: the time cannot be written as a date-time.
+    """
+    try:
+        when = datetime.fromtimestamp(posix, timezone.utc)
+    except (ValueError, OverflowError, OSError) as e:
+        raise ValueError(f"ExpireTime {posix!r} is not a representable time: {e}") from None
+    return when.isoformat().replace("+00:00", "Z")
