@@ -319,7 +319,8 @@ class JoinRequest(Request):
     @ivar expireTime: seconds after which the membership ends; L{None} or
         0 for never.
     @ivar expireAt: an absolute end of the membership (POSIX seconds), from
-        an ISO 8601 ExpireTime; L{None} when not given.
+        an ISO 8601 ExpireTime; L{None} when not given.  At most one of
+        C{expireTime} and C{expireAt} is set.
     @ivar peerNum: how many peers a LEECH wants in the answer.
     """
 
@@ -443,6 +444,10 @@ class ErrorResponse(Response):
 
     errorCode: ResponseCode = ResponseCode.INTERNAL_ERROR
     reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.errorCode is ResponseCode.OK:
+            raise ValueError("an ErrorResponse cannot carry OK")
 
     @property  # type: ignore[misc]
     def code(self) -> ResponseCode:  # type: ignore[override]
