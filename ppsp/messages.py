@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import ClassVar, Optional, Tuple, Type, Union
+from typing import ClassVar, Optional, Tuple, Type, Union, get_args
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -593,34 +593,10 @@ AnyResponse = Union[
 
 #: The request class of each method.
 REQUEST_CLASSES: dict[Method, Type[Request]] = {
-    cls.method: cls
-    for cls in (
-        ConnectRequest,
-        DisconnectRequest,
-        JoinRequest,
-        JoinChunkRequest,
-        LeaveRequest,
-        FindRequest,
-        FindChunkRequest,
-        KeepAliveRequest,
-        StatReportRequest,
-        StatQueryRequest,
-    )
+    cls.method: cls for cls in get_args(AnyRequest)
 }
 
 #: The success response class of each method.
 RESPONSE_CLASSES: dict[Method, Type[Response]] = {
-    cls.method: cls  # type: ignore[misc]
-    for cls in (
-        ConnectResponse,
-        DisconnectResponse,
-        JoinResponse,
-        JoinChunkResponse,
-        LeaveResponse,
-        FindResponse,
-        FindChunkResponse,
-        KeepAliveResponse,
-        StatReportResponse,
-        StatQueryResponse,
-    )
+    cls.method: cls for cls in get_args(AnyResponse) if cls is not ErrorResponse
 }
