@@ -231,9 +231,13 @@ class IPeerStore(Interface):
         @return: the registered peer record, or L{None}.
         """
 
-    def addPeer(peer):
+    def addPeer(
+        peerID, token, observedIP, observedPort, addresses, statPort, connectedAt, deadline
+    ):
         """
-        Register a new peer record (its PeerID must not be registered).
+        Register a new peer (its PeerID must not be registered) and return
+        its record, whose attributes are those of
+        L{ppsp.tracker.store.PeerRecord}.
         """
 
     def removePeer(peerID, now):

@@ -17,7 +17,7 @@ from ppsp.interfaces import IPeerStore, IRequester, ISwarmMember, ISwarmView
 from ppsp.messages import ChunkRange, PeerMode
 from ppsp.tracker.core import mergeRanges
 from ppsp.tracker.deadlines import DeadlineBuckets
-from ppsp.tracker.store import MemoryPeerStore, PeerRecord, Swarm
+from ppsp.tracker.store import MemoryPeerStore, Swarm
 
 
 def makeStore(seed: int = 1) -> MemoryPeerStore:
@@ -27,8 +27,7 @@ def makeStore(seed: int = 1) -> MemoryPeerStore:
 def addPeers(store: MemoryPeerStore, swarm: Swarm, n: int, deadline: float = 1e9) -> List[Any]:
     members = []
     for i in range(n):
-        peer = PeerRecord(f"p{i}", "tok", "198.51.100.1", 1, (), None, 0.0, deadline)
-        store.addPeer(peer)
+        peer = store.addPeer(f"p{i}", "tok", "198.51.100.1", 1, (), None, 0.0, deadline)
         members.append(store.addMember(swarm, peer, PeerMode.SEED, None))
     return members
 
@@ -230,8 +229,7 @@ class DeadlineTests(SynchronousTestCase):
         its old bucket falls due; it is reported at its new deadline.
         """
         store = makeStore()
-        peer = PeerRecord("a", "t", "198.51.100.1", 1, (), None, 0.0, 180.0)
-        store.addPeer(peer)
+        peer = store.addPeer("a", "t", "198.51.100.1", 1, (), None, 0.0, 180.0)
         store.touchPeer(peer, 250.0)
         self.assertEqual(store.due(180.0), ([], [], []))
         self.assertEqual(store.due(249.0), ([], [], []))
@@ -244,6 +242,6 @@ class DeadlineTests(SynchronousTestCase):
         """
         store = makeStore()
         for i in range(10_000):
-            store.addPeer(PeerRecord(f"p{i}", "t", "198.51.100.1", 1, (), None, 0.0, 100.0 + i))
+            store.addPeer(f"p{i}", "t", "198.51.100.1", 1, (), None, 0.0, 100.0 + i)
         self.assertEqual(store.due(100.0)[0], ["p0"])
         self.assertEqual(len(store._peerDeadlines._heap), 9_999)

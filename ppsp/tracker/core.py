@@ -731,7 +731,7 @@ class Tracker:
             for member in peer.swarms.values():
                 member.info = None
         else:
-            peer = PeerRecord(
+            peer = store.addPeer(
                 request.peerID,
                 token,
                 origin.ip,
@@ -741,8 +741,8 @@ class Tracker:
                 now,
                 now + self.config.peerTimeout,
             )
+            # Cannot fail: a new peer keeps at most the message's Stats.
             self._storeStats(peer, parsed, None, now)
-            store.addPeer(peer)
         self._alive(peer, now)
         return ConnectResponse(
             request.transactionID,

@@ -477,12 +477,26 @@ class MemoryPeerStore:
         """
         return self._peers.get(peerID)
 
-    def addPeer(self, peer: PeerRecord) -> None:
+    def addPeer(
+        self,
+        peerID: str,
+        token: str,
+        observedIP: str,
+        observedPort: int,
+        addresses: Tuple[PeerAddress, ...],
+        statPort: Optional[int],
+        connectedAt: float,
+        deadline: float,
+    ) -> PeerRecord:
         """
-        Register C{peer} and file its liveness deadline.
+        Register a peer, file its liveness deadline and return its record.
         """
-        self._peers[peer.peerID] = peer
-        self._peerDeadlines.add(peer.peerID, peer.deadline)
+        peer = PeerRecord(
+            peerID, token, observedIP, observedPort, addresses, statPort, connectedAt, deadline
+        )
+        self._peers[peerID] = peer
+        self._peerDeadlines.add(peerID, deadline)
+        return peer
 
     def removePeer(self, peerID: str, now: float) -> List[Swarm]:
         """
