@@ -1017,6 +1017,16 @@ class RetryTests(SynchronousTestCase):
         self.assertEqual(self.h.send(LeaveRequest("x", "a", authToken=token, swarmID="s")).code, OK)
         self.assertEqual(set(self.h.store.getPeer("a").swarms), {"t"})
 
+    def test_otherMethodSameFieldsIsNew(self) -> None:
+        """
+        A DISCONNECT and a KEEPALIVE with the same TransactionID have the
+        same fields but are different requests.
+        """
+        self.h.connect("a")
+        token = self.h.tokens["a"]
+        self.assertEqual(self.h.send(DisconnectRequest("x", "a", authToken=token)).code, OK)
+        self.assertEqual(self.h.send(KeepAliveRequest("x", "a", authToken=token)).code, AUTH)
+
     def test_otherAddressIsNew(self) -> None:
         """
         The same request from another address is not a retry.

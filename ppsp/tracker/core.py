@@ -13,8 +13,8 @@ credentials are checked by an injected L{twisted.cred} checker.
 from __future__ import annotations
 
 import hmac
-import math
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import (
     Any,
@@ -272,7 +272,10 @@ class Tracker:
         self.checker: ICredentialsChecker = (
             checker if checker is not None else OpenPeerChecker()
         )
-        self._retry: Dict[Tuple[str, str, str], Tuple[Request, Any, float]] = {}
+        # (source IP, PeerID, TransactionID) -> (hash of the request, the
+        # answer, until when).  An OrderedDict, because pruning pops from
+        # the front, which costs O(1) there and O(deleted entries) in a dict.
+        self._retry: OrderedDict[Tuple[str, str, str], Tuple[int, Any, float]] = OrderedDict()
         self._rate = float(config.rateLimit)
         self._burst = float(
             config.rateBurst if config.rateBurst is not None else 2 * config.rateLimit
@@ -340,7 +343,7 @@ class Tracker:
         now = self.clock.seconds()
         key = (origin.ip, request.peerID, request.transactionID)
         retry = self._retry.get(key)
-        if retry is not None and retry[2] > now and retry[0] == request:
+        if retry is not None and retry[2] > now and retry[0] == _fingerprint(request):
             return retry[1]  # type: ignore[no-any-return]
         try:
             response = self._handlers[type(request)](request, origin, now)
@@ -389,7 +392,7 @@ class Tracker:
             first = next(iter(retry))
             if retry[first][2] > now:
                 break
-            del retry[first]
+            retry.popitem(last=False)
         if self._rate:
             full = self._burst / self._rate
             for ip in self._bucketDeadlines.popDue(now):
@@ -405,10 +408,10 @@ class Tracker:
 
     def _remember(self, response: Response, key: Tuple[str, str, str], request: Request, now: float) -> Response:
         retry = self._retry
-        retry.pop(key, None)
-        retry[key] = (request, response, now + self.config.retryWindow)
+        retry[key] = (_fingerprint(request), response, now + self.config.retryWindow)
+        retry.move_to_end(key)
         if len(retry) > self.config.retryCacheSize:
-            del retry[next(iter(retry))]
+            retry.popitem(last=False)
         self.countEvent(request.method.value)
         self.countEvent(response.code.text)
         return response
@@ -889,6 +892,16 @@ class Tracker:
         raise ProtocolError(
             ResponseCode.MESSAGE_NOT_SUPPORTED, "STAT_QUERY is sent by the tracker, not to it"
         )
+
+
+def _fingerprint(request: Request) -> int:
+    """
+    What the retry cache keeps of a request to recognise it again: a hash
+    of its class and its fields (two requests of different methods can have
+    equal fields).  Keeping the hash rather than the message keeps the cache
+    small.
+    """
+    return hash((type(request), request))
 
 
 def mergeRanges(ranges: Iterable[ChunkRange]) -> Tuple[ChunkRange, ...]:
