@@ -612,7 +612,7 @@ class Tracker:
             if len(result) >= count:
                 break
             if (
-                not isinstance(member, Membership)
+                (type(member) is not Membership and not isinstance(member, Membership))
                 or member.swarm is not swarm
                 or member._pos < 0
                 or member.peer is requester

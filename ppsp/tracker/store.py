@@ -411,17 +411,25 @@ def _sample(
     n = len(items)
     if n == 0 or count <= 0:
         return []
-    if 2 * count >= n:
-        pool = items if accept is None else [m for m in items if accept(m)]
-        if len(pool) <= count:
-            result = list(pool)
-            rng.shuffle(result)
-            return result
-        return rng.sample(pool, count)
-    seen: Set[int] = set()
-    chosen: List[Membership] = []
-    attempts = 4 * count + 32
     rnd = rng.random
+    if 2 * count >= n or n <= 64:
+        # Small swarm: a lazy Fisher-Yates shuffle of a copy visits the
+        # members in uniformly random order and stops once enough are
+        # accepted: O(count + rejections) draws after a C-speed copy.
+        pool = items[:]
+        chosen: List[Membership] = []
+        for i in range(n):
+            j = i + int(rnd() * (n - i))
+            m = pool[j]
+            pool[j] = pool[i]
+            if accept is None or accept(m):
+                chosen.append(m)
+                if len(chosen) >= count:
+                    break
+        return chosen
+    seen: Set[int] = set()
+    chosen = []
+    attempts = 4 * count + 32
     while attempts and len(chosen) < count:
         attempts -= 1
         i = int(rnd() * n)
