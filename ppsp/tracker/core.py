@@ -350,9 +350,9 @@ class Tracker:
         except ProtocolError as e:
             response = ErrorResponse(request.transactionID, e.code, e.reason)
         except Exception:
-            response = self._asyncError(Failure(), request)
+            response = self._failureResponse(Failure(), request)
         if isinstance(response, Deferred):
-            response.addErrback(self._asyncError, request)
+            response.addErrback(self._failureResponse, request)
             response.addCallback(self._remember, key, request, now)
         else:
             self._remember(response, key, request, now)
@@ -424,7 +424,7 @@ class Tracker:
         counters = self.counters
         counters[name] = counters.get(name, 0) + 1
 
-    def _asyncError(self, failure: Failure, request: Request) -> Response:
+    def _failureResponse(self, failure: Failure, request: Request) -> Response:
         e = failure.value
         if isinstance(e, ProtocolError):
             return ErrorResponse(request.transactionID, e.code, e.reason)
