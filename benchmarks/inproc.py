@@ -1,0 +1,120 @@
+"""
+Helpers for the in-process benchmarks (no HTTP, no reactor): a L{Tracker}
+on a L{Clock} and the population of L{population} registered through
+C{tracker.handle}, as the HTTP resource would do it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from population import BenchPeer, benchPeer
+
+from ppsp.messages import ConnectResponse, ErrorResponse, Request, Response
+from ppsp.tracker.core import Origin, Tracker, TrackerConfig
+from ppsp.tracker.store import MemoryPeerStore
+
+#: Every benchmark peer talks from one public address, as behind one NAT;
+#: its peers then see the REFLEXIVE address (one per entry), as on the
+#: loopback benchmark.
+ORIGIN = Origin("198.51.100.7", 40000)
+
+_tids = itertools.count(1)
+
+
+def tid() -> str:
+    """
+    A fresh TransactionID, so that the retry cache never answers.
+    """
+    return "t%d" % next(_tids)
+
+
+def makeTracker(**config: Any) -> Tuple[Tracker, Clock]:
+    clock = Clock()
+    clock.advance(1_000_000)
+    tracker = Tracker(
+        clock, TrackerConfig(**config), store=MemoryPeerStore(random=random.Random(7))
+    )
+    return tracker, clock
+
+
+def send(tracker: Tracker, request: Request, origin: Origin = ORIGIN) -> Response:
+    """
+    Hand a request to the tracker; fail on anything but OK.
+    """
+    response = tracker.handle(request, origin)
+    if isinstance(response, Deferred):
+        raise RuntimeError("the tracker answered asynchronously")
+    if isinstance(response, ErrorResponse):
+        raise RuntimeError(f"{request!r} got {response!r}")
+    return response
+
+
+def clearRetryCache(tracker: Tracker) -> None:
+    """
+    Empty the retry cache (a private dictionary of the core), so that what
+    is measured next is not the cache.
+    """
+    retry = getattr(tracker, "_retry", None)
+    if retry is not None:
+        retry.clear()
+
+
+def register(
+    tracker: Tracker,
+    peers: Iterable[BenchPeer],
+    join: bool = True,
+    chunks: bool = True,
+) -> Dict[str, str]:
+    """
+    CONNECT (and JOIN, and JOIN_CHUNK) every peer.
+
+    @return: AuthToken by PeerID.
+    """
+    tokens = {}
+    for n, peer in enumerate(peers):
+        answer = send(tracker, peer.connect(tid()))
+        assert isinstance(answer, ConnectResponse)
+        token = tokens[peer.peerID] = answer.authToken
+        if join:
+            send(tracker, peer.join(tid(), token))
+            if chunks:
+                request = peer.joinChunk(tid(), token)
+                if request is not None:
+                    send(tracker, request)
+        if n % 20000 == 19999:
+            clearRetryCache(tracker)
+    clearRetryCache(tracker)
+    return tokens
+
+
+def timePerCall(
+    make: Callable[[int], Any],
+    call: Callable[[Any], Any],
+    n: int,
+    batches: int = 5,
+    prepare: Optional[Callable[[], None]] = None,
+) -> Tuple[float, List[float]]:
+    """
+    Time C{call(make(i))} for C{n} arguments made beforehand, in
+    C{batches} batches; return the median of the batches' microseconds
+    per call, and all of them.  The time is this process's CPU time, so
+    that other processes scheduled on the same core do not count.
+    """
+    results = []
+    for _ in range(batches):
+        args = [make(i) for i in range(n)]
+        if prepare is not None:
+            prepare()
+        started = time.process_time()
+        for a in args:
+            call(a)
+        results.append(1e6 * (time.process_time() - started) / n)
+    ordered = sorted(results)
+    return ordered[len(ordered) // 2], results
