@@ -180,7 +180,7 @@ class FindConstraints:
     ever sees them as candidates.
     """
 
-    __slots__ = ("chunkID", "stats", "_checks", "_now", "accepts")
+    __slots__ = ("chunkID", "stats", "_checks", "_now", "accepts", "accepted")
 
     def __init__(
         self,
@@ -193,15 +193,30 @@ class FindConstraints:
         self.stats = stats
         self._checks = checks
         self._now = now
+        #: The members L{accepts} said yes to, so that the tracker's own
+        #: check of a strategy's answer does not evaluate them twice.
+        self.accepted: set[Membership] = set()
+        remember = self.accepted.add
         if chunkID is None and not checks:
             # The common FIND: only liveness to check, so do it inline.
             def alive(member: Membership) -> bool:
                 expireAt = member.expireAt
-                return member.peer.deadline > now and (expireAt is None or expireAt > now)
+                if member.peer.deadline > now and (expireAt is None or expireAt > now):
+                    remember(member)
+                    return True
+                return False
 
             self.accepts: Callable[[Membership], bool] = alive
         else:
-            self.accepts = self._accepts
+            check = self._accepts
+
+            def accepts(member: Membership) -> bool:
+                if check(member):
+                    remember(member)
+                    return True
+                return False
+
+            self.accepts = accepts
 
     def _accepts(self, member: Membership) -> bool:
         """
@@ -590,6 +605,8 @@ class Tracker:
         """
         chosen = self.selector.select(swarm, requester, count, constraints)
         if isinstance(chosen, Deferred):
+            # Time may have passed: check every member afresh.
+            constraints.accepted.clear()
             return chosen.addCallback(
                 self._checkedList, swarm, requester, count, constraints
             )
@@ -607,6 +624,7 @@ class Tracker:
         seen: set[Any] = set()
         result: List[PeerInfo] = []
         accepts = constraints.accepts
+        accepted = constraints.accepted
         peerInfo = self._peerInfo
         for member in chosen:
             if len(result) >= count:
@@ -617,7 +635,7 @@ class Tracker:
                 or member._pos < 0
                 or member.peer is requester
                 or member in seen
-                or not accepts(member)
+                or (member not in accepted and not accepts(member))
             ):
                 continue
             seen.add(member)
@@ -859,20 +877,23 @@ class Tracker:
         constraints = self._constraints(chunkID, request.constraints, now)
         peer = self._session(request, now)
         swarm = self._getSwarm(request.swarmID)
-        if chunkID is not None:
-            alive = FindConstraints(chunkID, (), (), now)
-            if not swarm.sampleHolders(
-                chunkID, 1, lambda m: m.peer is not peer and alive.accepts(m)
-            ):
-                raise ProtocolError(_NOT_FOUND, "no peer holds this chunk")
-        self._alive(peer, now)
         cls = FindChunkResponse if isinstance(request, FindChunkRequest) else FindResponse
+
+        def answer(peers: Tuple[PeerInfo, ...]) -> Response:
+            # Only an empty list needs the question "does anyone hold it?".
+            if not peers and chunkID is not None:
+                alive = FindConstraints(chunkID, (), (), now).accepts
+                if not swarm.sampleHolders(
+                    chunkID, 1, lambda m: m.peer is not peer and alive(m)
+                ):
+                    raise ProtocolError(_NOT_FOUND, "no peer holds this chunk")
+            self._alive(peer, now)
+            return cls(request.transactionID, swarm.swarmID, peers, chunkID)
+
         peers = self._peerList(swarm, peer, self._listSize(request.peerNum), constraints)
         if isinstance(peers, Deferred):
-            return peers.addCallback(
-                lambda p: cls(request.transactionID, request.swarmID, p, chunkID)
-            )
-        return cls(request.transactionID, swarm.swarmID, peers, chunkID)
+            return peers.addCallback(answer)
+        return answer(peers)
 
     def _keepAlive(self, request: KeepAliveRequest, origin: Origin, now: float) -> Response:
         peer = self._session(request, now)
