@@ -128,7 +128,8 @@ class IFindConstraints(Interface):
     def accepts(member):
         """
         @param member: an L{ISwarmMember}.
-        @return: whether C{member} satisfies every constraint.
+        @return: whether C{member} satisfies every constraint; never true
+            for the requester or for a member that has expired.
         @rtype: L{bool}
         """
 

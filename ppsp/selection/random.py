@@ -31,14 +31,10 @@ class RandomSelector:
         constraints: IFindConstraints,
     ) -> List[Any]:
         """
-        Sample C{count} members other than the requester.
+        Sample C{count} members that the constraints accept (which never
+        include the requester).
         """
-        requesterID = requester.peerID
-        accepts = constraints.accepts
-
-        def accept(member: Any) -> bool:
-            return member.peerID != requesterID and accepts(member)
-
+        accept = constraints.accepts
         chunkID = constraints.chunkID
         if chunkID is not None:
             return swarm.sampleHolders(chunkID, count, accept)  # type: ignore[no-any-return]

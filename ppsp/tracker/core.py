@@ -175,9 +175,9 @@ class Origin:
 class FindConstraints:
     """
     The constraints of one FIND: the chunk asked for and the statistics
-    constraints, parsed.  L{accepts} also refuses members whose peer or
-    membership has expired but has not been swept yet, so that no strategy
-    ever sees them as candidates.
+    constraints, parsed.  L{accepts} also refuses the requester and members
+    whose peer or membership has expired but has not been swept yet, so
+    that no strategy ever sees them as candidates.
     """
 
     __slots__ = ("chunkID", "stats", "_checks", "_now", "accepts", "accepted")
@@ -188,6 +188,7 @@ class FindConstraints:
         stats: Tuple[Stat, ...],
         checks: Tuple[Tuple[str, Compare, StatValue], ...],
         now: float,
+        requester: Optional[PeerRecord] = None,
     ) -> None:
         self.chunkID = chunkID
         self.stats = stats
@@ -201,7 +202,12 @@ class FindConstraints:
             # The common FIND: only liveness to check, so do it inline.
             def alive(member: Membership) -> bool:
                 expireAt = member.expireAt
-                if member.peer.deadline > now and (expireAt is None or expireAt > now):
+                peer = member.peer
+                if (
+                    peer is not requester
+                    and peer.deadline > now
+                    and (expireAt is None or expireAt > now)
+                ):
                     remember(member)
                     return True
                 return False
@@ -211,7 +217,7 @@ class FindConstraints:
             check = self._accepts
 
             def accepts(member: Membership) -> bool:
-                if check(member):
+                if member.peer is not requester and check(member):
                     remember(member)
                     return True
                 return False
@@ -582,15 +588,15 @@ class Tracker:
 
     # Peer lists -------------------------------------------------------------
 
-    def _constraints(
-        self, chunkID: Optional[int], stats: Tuple[Stat, ...], now: float
-    ) -> FindConstraints:
+    def _constraintChecks(
+        self, stats: Tuple[Stat, ...]
+    ) -> Tuple[Tuple[str, Compare, StatValue], ...]:
         checks = []
         for name, _swarm, value, _scope in self._parseStats(stats, computed=True):
             prop = lookup(name)
             if prop is not None and prop.compare is not None:
                 checks.append((prop.name, prop.compare, value))
-        return FindConstraints(chunkID, stats, tuple(checks), now)
+        return tuple(checks)
 
     def _peerList(
         self,
@@ -825,7 +831,7 @@ class Tracker:
         if request.mode is not PeerMode.LEECH:
             return JoinResponse(request.transactionID, swarm.swarmID, None)
         peers = self._peerList(
-            swarm, peer, self._listSize(request.peerNum), FindConstraints(None, (), (), now)
+            swarm, peer, self._listSize(request.peerNum), FindConstraints(None, (), (), now, peer)
         )
         if isinstance(peers, Deferred):
             return peers.addCallback(
@@ -874,18 +880,17 @@ class Tracker:
         chunkID = request.chunkID
         if isinstance(request, FindChunkRequest) and chunkID is None:
             raise ProtocolError(_SYNTAX, "FIND_CHUNK without ChunkID")
-        constraints = self._constraints(chunkID, request.constraints, now)
+        checks = self._constraintChecks(request.constraints)
         peer = self._session(request, now)
+        constraints = FindConstraints(chunkID, request.constraints, checks, now, peer)
         swarm = self._getSwarm(request.swarmID)
         cls = FindChunkResponse if isinstance(request, FindChunkRequest) else FindResponse
 
         def answer(peers: Tuple[PeerInfo, ...]) -> Response:
             # Only an empty list needs the question "does anyone hold it?".
             if not peers and chunkID is not None:
-                alive = FindConstraints(chunkID, (), (), now).accepts
-                if not swarm.sampleHolders(
-                    chunkID, 1, lambda m: m.peer is not peer and alive(m)
-                ):
+                alive = FindConstraints(chunkID, (), (), now, peer).accepts
+                if not swarm.sampleHolders(chunkID, 1, alive):
                     raise ProtocolError(_NOT_FOUND, "no peer holds this chunk")
             self._alive(peer, now)
             return cls(request.transactionID, swarm.swarmID, peers, chunkID)
