@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from population import BenchPeer, benchPeer
+from population import BenchPeer
 
 from ppsp.messages import ConnectResponse, ErrorResponse, Request, Response
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig

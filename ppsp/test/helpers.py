@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Any, Optional, Tuple, cast
+from typing import Any, Optional, Tuple
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock

@@ -20,7 +20,6 @@ from ppsp.messages import (
     ConnectRequest,
     ConnectResponse,
     DisconnectRequest,
-    ErrorResponse,
     FindChunkRequest,
     FindChunkResponse,
     FindRequest,
@@ -39,7 +38,7 @@ from ppsp.messages import (
     StatReportRequest,
 )
 from ppsp.test.helpers import TrackerHarness, txid
-from ppsp.tracker.core import Origin, Tracker, TrackerConfig, mergeRanges
+from ppsp.tracker.core import Origin, TrackerConfig, mergeRanges
 
 OK = ResponseCode.OK
 AUTH = ResponseCode.AUTHENTICATION_REQUIRED

@@ -10,12 +10,11 @@ import os
 import sys
 from typing import Any, List, Optional, Sequence
 
-from twisted.application.service import IServiceCollection, MultiService
+from twisted.application.service import MultiService
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
-from twisted.web.resource import Resource
 
 from ppsp.codec._fields import validIdentifier
 from ppsp.selection import BUILTIN_SELECTORS, makeSelector
