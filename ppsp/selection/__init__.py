@@ -1,40 +1,59 @@
+# -*- test-case-name: ppsp.test.test_selection -*-
 """
-The built-in peer-selection strategies (L{ppsp.interfaces.IPeerSelector}),
-and how a C{--selector NAME[:ARGS]} specification becomes one.
+Peer-selection strategies (L{ppsp.interfaces.IPeerSelector}): the
+built-in ones, and how a C{--selector NAME[:ARGS]} specification becomes
+one.  Strategies are found as Twisted plugins providing
+L{ppsp.interfaces.IPeerSelectorPlugin}, in the L{ppsp.plugins} package
+(and every C{ppsp/plugins} directory on C{sys.path}) and in
+C{twisted.plugins}.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Any, Dict, Optional
 
-from ppsp.interfaces import IPeerSelector
+from twisted.plugin import getPlugins
+
+from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
 from ppsp.selection.random import RandomSelector
 
-__all__ = ["RandomSelector", "BUILTIN_SELECTORS", "makeSelector"]
+__all__ = ["RandomSelector", "availableSelectors", "makeSelector"]
 
 
-def _random(argstring: str) -> IPeerSelector:
-    if argstring:
-        raise ValueError("the random strategy takes no arguments")
-    return RandomSelector()
+def availableSelectors(packages: Optional[list[Any]] = None) -> Dict[str, Any]:
+    """
+    Every installed strategy plugin, by lower-cased name.  Where two
+    plugins share a name, the one found in L{ppsp.plugins} wins.
+
+    @param packages: the plugin packages to search; L{ppsp.plugins} and
+        C{twisted.plugins} by default.
+    """
+    if packages is None:
+        import ppsp.plugins
+        import twisted.plugins
+
+        packages = [twisted.plugins, ppsp.plugins]
+    found: Dict[str, Any] = {}
+    for package in packages:
+        for plugin in getPlugins(IPeerSelectorPlugin, package):
+            found[str(plugin.name).lower()] = plugin
+    return found
 
 
-#: The strategies that ship with ppsp: name to (description, factory).
-BUILTIN_SELECTORS: Dict[str, tuple[str, Callable[[str], IPeerSelector]]] = {
-    "random": ("Uniformly random peers among those that qualify.", _random),
-}
-
-
-def makeSelector(spec: str) -> IPeerSelector:
+def makeSelector(spec: str, packages: Optional[list[Any]] = None) -> IPeerSelector:
     """
     Build the strategy that a C{NAME[:ARGS]} specification names.
 
-    @raise KeyError: no strategy has that name.
+    @raise KeyError: no installed strategy has that name.
     @raise ValueError: the arguments are not valid for the strategy.
     """
     name, _, argstring = spec.partition(":")
+    plugins = availableSelectors(packages)
     try:
-        _description, factory = BUILTIN_SELECTORS[name.strip().lower()]
+        plugin = plugins[name.strip().lower()]
     except KeyError:
         raise KeyError(name) from None
-    return factory(argstring)
+    selector: IPeerSelector = plugin.makeSelector(argstring)
+    if not IPeerSelector.providedBy(selector):
+        raise ValueError(f"the plugin {name!r} made no IPeerSelector")
+    return selector

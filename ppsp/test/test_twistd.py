@@ -162,5 +162,29 @@ class TwistdTests(TestCase):
         self.assertEqual(reason.exitCode, 64)
         self.assertIn(b"--peer-timeout", process.output)
 
+    @inlineCallbacks
+    def test_thirdPartySelector(self) -> Any:
+        """
+        A strategy shipped as C{ppsp/plugins/NAME.py} in another directory
+        on the path (as a third party's package installs it) is listed by
+        C{--list-selectors}, which exits 0.
+        """
+        from ppsp.test.test_selection import THIRD_PARTY
+
+        root = FilePath(self.mktemp())
+        plugins = root.child("ppsp").child("plugins")
+        plugins.makedirs()
+        plugins.child("their_strategy.py").setContent(THIRD_PARTY.encode("utf-8"))
+        process = TrackerProcess()
+        env = environment()
+        env["PYTHONPATH"] += os.pathsep + root.path
+        argv = [os.path.join(BIN, "twist"), "ppsp-tracker", "--list-selectors"]
+        reactor.spawnProcess(process, argv[0], argv, env=env)
+        process.listening.addErrback(lambda f: None)
+        reason = yield process.ended
+        self.assertIsInstance(reason, ProcessDone, process.output)
+        self.assertIn(b"few     At most N peers.", process.output)
+        self.assertIn(b"random  Uniformly random peers", process.output)
+
     def _pid(self, process: TrackerProcess) -> int:
         return process.transport.pid  # type: ignore[union-attr,no-any-return]

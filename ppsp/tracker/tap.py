@@ -17,12 +17,12 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
 from ppsp.codec._fields import validIdentifier
-from ppsp.selection import BUILTIN_SELECTORS, makeSelector
+from ppsp.selection import availableSelectors, makeSelector
 from ppsp.tracker.core import Tracker, TrackerConfig
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
 
-__all__ = ["Options", "makeService", "readSwarmsFile"]
+__all__ = ["Options", "makeService", "readSwarmsFile", "formatSelectors"]
 
 
 def _positiveInt(text: str) -> int:
@@ -41,6 +41,17 @@ def _nonNegativeInt(text: str) -> int:
 
 _positiveInt.coerceDoc = "A whole number of at least 1."  # type: ignore[attr-defined]
 _nonNegativeInt.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
+
+
+def formatSelectors() -> str:
+    """
+    One line per installed strategy: its name and its description.
+    """
+    plugins = availableSelectors()
+    width = max((len(name) for name in plugins), default=0)
+    return "".join(
+        f"{name.ljust(width)}  {plugins[name].description}\n" for name in sorted(plugins)
+    )
 
 
 def readSwarmsFile(path: str) -> frozenset[str]:
@@ -99,6 +110,13 @@ class Options(usage.Options):
         ["access-log", None, "Log one line for every HTTP request."],
     ]
 
+    def opt_list_selectors(self) -> None:
+        """
+        List every installed peer-selection strategy and exit.
+        """
+        sys.stdout.write(formatSelectors())
+        raise SystemExit(0)
+
     def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
         """
         Parse the command line.  Run as a twistd (or twist) subcommand, a
@@ -129,7 +147,7 @@ class Options(usage.Options):
         except KeyError:
             raise usage.UsageError(
                 f"unknown selector {self['selector']!r}; known: "
-                + ", ".join(sorted(BUILTIN_SELECTORS))
+                + ", ".join(sorted(availableSelectors()))
             ) from None
         except ValueError as e:
             raise usage.UsageError(f"--selector {self['selector']!r}: {e}") from None

@@ -1,0 +1,1 @@
+Peer-selection strategies are Twisted plugins: ``twistd ppsp-tracker --selector NAME[:ARGS]`` picks any installed one, including a third party's ``ppsp/plugins/NAME.py``, and ``--list-selectors`` lists them.

@@ -1,0 +1,136 @@
+"""
+Tests for L{ppsp.selection} and L{ppsp.plugins}: strategies found as
+Twisted plugins, including a third party's dropped into its own
+C{ppsp/plugins} directory.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from twisted.plugin import IPlugin
+from twisted.python import usage
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+import ppsp.plugins
+from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
+from ppsp.plugins.ppsp_builtin import random as randomPlugin
+from ppsp.selection import RandomSelector, availableSelectors, makeSelector
+from ppsp.tracker.tap import Options, formatSelectors
+
+THIRD_PARTY = '''
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
+
+
+@implementer(IPeerSelector)
+class FirstN:
+    def __init__(self, n):
+        self.n = n
+
+    def select(self, swarm, requester, count, constraints):
+        return swarm.sample(min(count, self.n), constraints.accepts)
+
+
+@implementer(IPlugin, IPeerSelectorPlugin)
+class FirstNPlugin:
+    name = "Few"
+    description = "At most N peers."
+
+    def makeSelector(self, argstring):
+        return FirstN(int(argstring or "1"))
+
+
+few = FirstNPlugin()
+
+
+@implementer(IPlugin, IPeerSelectorPlugin)
+class Broken:
+    name = "broken"
+    description = "Makes no selector."
+
+    def makeSelector(self, argstring):
+        return object()
+
+
+broken = Broken()
+'''
+
+
+class BuiltinTests(SynchronousTestCase):
+    """
+    The built-in strategy is a plugin like any other.
+    """
+
+    def test_randomPlugin(self) -> None:
+        """
+        The C{random} plugin provides L{IPlugin} and L{IPeerSelectorPlugin}
+        and makes a L{RandomSelector}; arguments are refused.
+        """
+        self.assertTrue(verifyObject(IPeerSelectorPlugin, randomPlugin))
+        self.assertTrue(IPlugin.providedBy(randomPlugin))
+        selector = makeSelector("random")
+        self.assertIsInstance(selector, RandomSelector)
+        self.assertTrue(verifyObject(IPeerSelector, selector))
+        self.assertRaises(ValueError, makeSelector, "random:x")
+        self.assertRaises(KeyError, makeSelector, "nope")
+
+    def test_listing(self) -> None:
+        """
+        The listing names every strategy with its description.
+        """
+        self.assertIn("random", availableSelectors())
+        self.assertIn("random  Uniformly random peers", formatSelectors())
+
+
+class DropinTests(SynchronousTestCase):
+    """
+    A third party's C{ppsp/plugins/NAME.py}, in a directory on C{sys.path}
+    with no C{__init__.py}, is found and selectable by name.
+    """
+
+    def setUp(self) -> None:
+        root = FilePath(self.mktemp())
+        plugins = root.child("ppsp").child("plugins")
+        plugins.makedirs()
+        plugins.child("their_strategy.py").setContent(THIRD_PARTY.encode("utf-8"))
+        sys.path.insert(0, root.path)
+        self.addCleanup(sys.path.remove, root.path)
+        here = plugins.path
+        ppsp.plugins.__path__.append(here)
+        self.addCleanup(ppsp.plugins.__path__.remove, here)
+        self.addCleanup(sys.modules.pop, "ppsp.plugins.their_strategy", None)
+
+    def test_found(self) -> None:
+        """
+        The dropped-in plugins are listed next to the built-in one, and a
+        name matches case-insensitively with its arguments passed on.
+        """
+        found = availableSelectors()
+        self.assertEqual(set(found) >= {"random", "few", "broken"}, True, found)
+        selector: Any = makeSelector("FEW:3")
+        self.assertEqual(selector.n, 3)
+        self.assertIn("few", formatSelectors())
+
+    def test_brokenPlugin(self) -> None:
+        """
+        A plugin that makes something other than an L{IPeerSelector} is
+        refused when selected.
+        """
+        self.assertRaises(ValueError, makeSelector, "broken")
+
+    def test_option(self) -> None:
+        """
+        C{--selector} takes the third party's strategy; an unknown name is a
+        usage error that lists every known strategy.
+        """
+        options = Options()
+        options.parseOptions(["--selector", "few:2"])
+        self.assertEqual(options["selectorObject"].n, 2)
+        e = self.assertRaises(usage.UsageError, Options().parseOptions, ["--selector", "many"])
+        self.assertIn("broken, few, random", str(e))
