@@ -117,6 +117,23 @@ class DropinTests(SynchronousTestCase):
         self.assertEqual(selector.n, 3)
         self.assertIn("few", formatSelectors())
 
+    def test_swarmsFileStrategies(self) -> None:
+        """
+        A swarms file line may end with C{ selector=NAME[:ARGS]}: that swarm
+        gets its own strategy, the others the tracker's; SwarmIDs may hold
+        spaces.  An unknown strategy is a usage error naming the line.
+        """
+        swarms = FilePath(self.mktemp())
+        swarms.setContent(b"live channel 1 selector=few:2\nvod-7\n")
+        options = Options()
+        options.parseOptions(["--swarms", swarms.path])
+        self.assertEqual(options["config"].provisionedSwarms, frozenset({"live channel 1", "vod-7"}))
+        self.assertEqual(set(options["swarmSelectors"]), {"live channel 1"})
+        self.assertEqual(options["swarmSelectors"]["live channel 1"].n, 2)
+        swarms.setContent(b"ok\nlive selector=nope\n")
+        e = self.assertRaises(usage.UsageError, Options().parseOptions, ["--swarms", swarms.path])
+        self.assertIn(":2: unknown selector 'nope'", str(e))
+
     def test_brokenPlugin(self) -> None:
         """
         A plugin that makes something other than an L{IPeerSelector} is
@@ -134,3 +151,37 @@ class DropinTests(SynchronousTestCase):
         self.assertEqual(options["selectorObject"].n, 2)
         e = self.assertRaises(usage.UsageError, Options().parseOptions, ["--selector", "many"])
         self.assertIn("broken, few, random", str(e))
+
+
+class PerSwarmTests(SynchronousTestCase):
+    """
+    The tracker uses a swarm's own strategy for that swarm only.
+    """
+
+    def test_perSwarm(self) -> None:
+        """
+        FIND in a swarm with its own strategy asks that strategy; FIND in
+        another swarm asks the tracker's.
+        """
+        from zope.interface import implementer
+
+        from ppsp.messages import FindRequest, JoinRequest, PeerMode
+        from ppsp.test.helpers import TrackerHarness
+
+        asked: list[str] = []
+
+        @implementer(IPeerSelector)
+        class Recording:
+            def select(self, swarm: Any, requester: Any, count: int, constraints: Any) -> Any:
+                asked.append(swarm.swarmID)
+                return []
+
+        h = TrackerHarness(self)
+        h.tracker.swarmSelectors["quiet"] = Recording()
+        for p in "ab":
+            h.connect(p)
+            h.ok(JoinRequest, p, swarmID="quiet", mode=PeerMode.SEED)
+            h.ok(JoinRequest, p, swarmID="loud", mode=PeerMode.SEED)
+        self.assertEqual(h.ok(FindRequest, "a", swarmID="quiet").peers, ())
+        self.assertEqual([p.peerID for p in h.ok(FindRequest, "a", swarmID="loud").peers], ["b"])
+        self.assertEqual(asked, ["quiet"])

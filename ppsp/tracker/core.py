@@ -23,6 +23,7 @@ from typing import (
     FrozenSet,
     Iterable,
     List,
+    Mapping,
     Optional,
     Tuple,
     Union,
@@ -274,6 +275,8 @@ class Tracker:
         default.
     @param checker: the CONNECT credentials checker; the C{open} scheme by
         default.
+    @param swarmSelectors: strategies for individual swarms, by SwarmID;
+        the others use C{selector}.
     """
 
     log = Logger()
@@ -285,11 +288,14 @@ class Tracker:
         store: Optional[IPeerStore] = None,
         selector: Optional[IPeerSelector] = None,
         checker: Optional[ICredentialsChecker] = None,
+        swarmSelectors: Optional[Mapping[str, IPeerSelector]] = None,
     ) -> None:
         self.clock = clock
         self.config = config = config if config is not None else TrackerConfig()
         self.store: Any = store if store is not None else MemoryPeerStore()
         self.selector: IPeerSelector = selector if selector is not None else RandomSelector()
+        #: Swarms with a strategy of their own, by SwarmID.
+        self.swarmSelectors: Dict[str, IPeerSelector] = dict(swarmSelectors or {})
         self.checker: ICredentialsChecker = (
             checker if checker is not None else OpenPeerChecker()
         )
@@ -609,7 +615,8 @@ class Tracker:
         Ask the strategy for members, then enforce the invariants every
         strategy is held to and turn them into the requester's view.
         """
-        chosen = self.selector.select(swarm, requester, count, constraints)
+        selector = self.swarmSelectors.get(swarm.swarmID, self.selector)
+        chosen = selector.select(swarm, requester, count, constraints)
         if isinstance(chosen, Deferred):
             # Time may have passed: check every member afresh.
             constraints.accepted.clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from twisted.application.service import MultiService
 from twisted.application.internet import StreamServerEndpointService
@@ -17,6 +17,7 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
 from ppsp.codec._fields import validIdentifier
+from ppsp.interfaces import IPeerSelector
 from ppsp.selection import availableSelectors, makeSelector
 from ppsp.tracker.core import Tracker, TrackerConfig
 from ppsp.tracker.resource import TrackerResource, TrackerSite
@@ -54,31 +55,54 @@ def formatSelectors() -> str:
     )
 
 
-def readSwarmsFile(path: str) -> frozenset[str]:
-    """
-    Read a provisioned-swarms file: one SwarmID a line; blank lines and
-    lines starting with C{#} are skipped; surrounding white space is not
-    part of the ID.
+#: What separates a SwarmID from its strategy in a swarms file line.
+SELECTOR_MARK = " selector="
 
-    @raise usage.UsageError: the file cannot be read or holds an invalid
-        SwarmID.
+
+def readSwarmsFile(path: str) -> Dict[str, Optional[IPeerSelector]]:
+    """
+    Read a provisioned-swarms file: one SwarmID a line, optionally followed
+    by C{ selector=NAME[:ARGS]} to give that swarm its own strategy; blank
+    lines and lines starting with C{#} are skipped; surrounding white space
+    is not part of the ID.
+
+    @return: each SwarmID with its own strategy, or L{None} for the
+        tracker's.
+    @raise usage.UsageError: the file cannot be read, holds an invalid
+        SwarmID, or names a strategy that is unknown or refuses its
+        arguments.
     """
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise usage.UsageError(f"cannot read the swarms file {path!r}: {e}") from None
-    swarms = set()
+    swarms: Dict[str, Optional[IPeerSelector]] = {}
     for number, line in enumerate(lines, 1):
-        swarmID = line.strip()
-        if not swarmID or swarmID.startswith("#"):
+        text = line.strip()
+        if not text or text.startswith("#"):
             continue
+        swarmID, mark, spec = text.rpartition(SELECTOR_MARK)
+        if not mark:
+            swarmID, spec = text, ""
+        swarmID = swarmID.strip()
         if not validIdentifier(swarmID, 128):
             raise usage.UsageError(
                 f"{path}:{number}: not a valid SwarmID (1 to 128 printable characters)"
             )
-        swarms.add(swarmID)
-    return frozenset(swarms)
+        selector = None
+        if mark:
+            try:
+                selector = makeSelector(spec.strip())
+            except KeyError:
+                raise usage.UsageError(
+                    f"{path}:{number}: unknown selector {spec.strip()!r}; known: "
+                    + ", ".join(sorted(availableSelectors()))
+                ) from None
+            except ValueError as e:
+                raise usage.UsageError(f"{path}:{number}: selector {spec.strip()!r}: {e}") from None
+        swarms[swarmID] = selector
+    return swarms
 
 
 class Options(usage.Options):
@@ -102,7 +126,7 @@ class Options(usage.Options):
         ["rate-limit", None, 200, "Requests per second per address (burst twice that); 0 turns the throttle off.", _nonNegativeInt],
         ["max-swarm-size", None, 0, "The most members in one swarm; 0 for no cap.", _nonNegativeInt],
         ["empty-swarm-lifetime", None, 300, "Seconds an empty swarm is kept.", _positiveInt],
-        ["swarms", None, None, "File of provisioned SwarmIDs, one a line: only these swarms exist."],
+        ["swarms", None, None, "File of provisioned SwarmIDs, one a line, each optionally followed by ' selector=NAME[:ARGS]': only these swarms exist."],
         ["selector", None, "random", "Peer-selection strategy, NAME[:ARGS]."],
     ]
     optFlags: List[List[Any]] = [
@@ -140,8 +164,13 @@ class Options(usage.Options):
         except Exception as e:
             raise usage.UsageError(f"--listen {self['listen']!r} is not a valid endpoint: {e}") from None
         provisioned = None
+        self["swarmSelectors"] = {}
         if self["swarms"] is not None:
-            provisioned = readSwarmsFile(self["swarms"])
+            swarms = readSwarmsFile(self["swarms"])
+            provisioned = frozenset(swarms)
+            self["swarmSelectors"] = {
+                swarmID: selector for swarmID, selector in swarms.items() if selector is not None
+            }
         try:
             self["selectorObject"] = makeSelector(self["selector"])
         except KeyError:
@@ -194,7 +223,12 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
 
         reactor = _reactor
     config: TrackerConfig = options["config"]
-    tracker = Tracker(reactor, config, selector=options["selectorObject"])
+    tracker = Tracker(
+        reactor,
+        config,
+        selector=options["selectorObject"],
+        swarmSelectors=options["swarmSelectors"],
+    )
     resource = TrackerResource(tracker, maxBody=options["max-body"])
     site = TrackerSite(resource, maxBody=options["max-body"], accessLog=bool(options["access-log"]), reactor=reactor)
     settings = {
