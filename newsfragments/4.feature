@@ -1,1 +1,1 @@
-Peer-selection strategies are Twisted plugins: ``twistd ppsp-tracker --selector NAME[:ARGS]`` picks any installed one, including a third party's ``ppsp/plugins/NAME.py``, and ``--list-selectors`` lists them.
+Peer-selection strategies are Twisted plugins: ``twistd ppsp-tracker --selector NAME[:ARGS]`` picks any installed one, including a third party's ``ppsp/plugins/NAME.py``, ``--list-selectors`` lists them, and a swarms-file line may give its swarm its own strategy (``live-1 selector=NAME``).
