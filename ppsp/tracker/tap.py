@@ -55,6 +55,26 @@ def formatSelectors() -> str:
     )
 
 
+def selectorOption(spec: str, where: str) -> IPeerSelector:
+    """
+    The strategy a C{NAME[:ARGS]} option names.
+
+    @param where: what to put before an error message (the option, or the
+        file and line).
+    @raise usage.UsageError: the strategy is unknown (the message lists the
+        known ones) or refuses its arguments.
+    """
+    try:
+        return makeSelector(spec)
+    except KeyError:
+        raise usage.UsageError(
+            f"{where}unknown selector {spec!r}; known: "
+            + ", ".join(sorted(availableSelectors()))
+        ) from None
+    except ValueError as e:
+        raise usage.UsageError(f"{where}selector {spec!r}: {e}") from None
+
+
 #: What separates a SwarmID from its strategy in a swarms file line.
 SELECTOR_MARK = " selector="
 
@@ -90,18 +110,7 @@ def readSwarmsFile(path: str) -> Dict[str, Optional[IPeerSelector]]:
             raise usage.UsageError(
                 f"{path}:{number}: not a valid SwarmID (1 to 128 printable characters)"
             )
-        selector = None
-        if mark:
-            try:
-                selector = makeSelector(spec.strip())
-            except KeyError:
-                raise usage.UsageError(
-                    f"{path}:{number}: unknown selector {spec.strip()!r}; known: "
-                    + ", ".join(sorted(availableSelectors()))
-                ) from None
-            except ValueError as e:
-                raise usage.UsageError(f"{path}:{number}: selector {spec.strip()!r}: {e}") from None
-        swarms[swarmID] = selector
+        swarms[swarmID] = selectorOption(spec.strip(), f"{path}:{number}: ") if mark else None
     return swarms
 
 
@@ -171,15 +180,7 @@ class Options(usage.Options):
             self["swarmSelectors"] = {
                 swarmID: selector for swarmID, selector in swarms.items() if selector is not None
             }
-        try:
-            self["selectorObject"] = makeSelector(self["selector"])
-        except KeyError:
-            raise usage.UsageError(
-                f"unknown selector {self['selector']!r}; known: "
-                + ", ".join(sorted(availableSelectors()))
-            ) from None
-        except ValueError as e:
-            raise usage.UsageError(f"--selector {self['selector']!r}: {e}") from None
+        self["selectorObject"] = selectorOption(self["selector"], "--selector: ")
         try:
             self["config"] = TrackerConfig(
                 keepAliveInterval=self["keepalive-interval"],
