@@ -381,6 +381,16 @@ def soak(
             f"{r['p99_us'] / 1000:6.0f}  {gc if m else float('nan'):9.0f}  "
             f"{m.get('expire_us_per_request', float('nan')):13.0f}  {r['non200']:7d}"
         )
+    writeReport(outdir, report, lines)
+    if not all(r["valid"] for r in report["tracker"]["runs"]):
+        sys.exit(1)
+
+
+def writeReport(outdir: str, report: Dict[str, Any], lines: List[str]) -> None:
+    """
+    Print the summary table and write it, with the full report, to
+    C{outdir}.
+    """
     text = "\n".join(lines)
     print()
     print(text)
@@ -388,8 +398,6 @@ def soak(
         json.dump(report, f, indent=2)
     with open(os.path.join(outdir, "summary.txt"), "w") as f:
         f.write(text + "\n")
-    if not all(r["valid"] for r in report["tracker"]["runs"]):
-        sys.exit(1)
 
 
 def main(argv: List[str]) -> None:
@@ -513,13 +521,7 @@ def main(argv: List[str]) -> None:
     )
     if not valid:
         lines.append("INVALID: some requests did not get 200 (see results.json, bad_sample)")
-    text = "\n".join(lines)
-    print()
-    print(text)
-    with open(os.path.join(outdir, "results.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(outdir, "summary.txt"), "w") as f:
-        f.write(text + "\n")
+    writeReport(outdir, report, lines)
     log(f"wrote {outdir}/results.json and summary.txt")
     if not valid:
         sys.exit(1)

@@ -412,6 +412,18 @@ class JoinTests(SynchronousTestCase):
         self.h.advance(40)
         self.assertIn("s", self.h.store.getPeer("a").swarms)
 
+    def test_joinRefusedByStatsLimitChangesNothing(self) -> None:
+        """
+        A JOIN whose Stats would make the new membership keep too many
+        properties is refused before the membership is made.
+        """
+        h = TrackerHarness(self, maxStats=2)
+        h.connect("a")
+        h.ok(StatReportRequest, "a", stats=(Stat("x", "1"), Stat("y", "1")))
+        h.error(FORBIDDEN, JoinRequest, "a", swarmID="s", stats=(Stat("z", "1", "s"), Stat("UploadBandwidth", "5")))
+        self.assertEqual(h.store.getPeer("a").swarms, {})
+        self.assertIsNone(h.store.getSwarm("s"))
+
     def test_joinStatsScopedToSwarm(self) -> None:
         """
         Swarm-scoped Stats in a JOIN without a swarm attribute describe the

@@ -547,26 +547,37 @@ class Tracker:
                 parsed.append((prop.name, stat.swarm, value, prop.scope))
         return parsed
 
-    def _storeStats(
+    def _planStats(
         self,
         peer: PeerRecord,
         parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
-        defaultSwarm: Optional[Membership],
         now: float,
-    ) -> None:
+        joining: Optional[str] = None,
+        joined: Optional[Membership] = None,
+    ) -> List[Tuple[Any, Dict[str, StatValue]]]:
         """
-        Keep the latest value of each Stat: peer-scoped properties on the
-        peer; swarm-scoped ones (and unknown ones naming a swarm) on the
-        named membership, else on C{defaultSwarm}, else on the peer.  Every
-        check happens before the first write.
+        Decide where each Stat is kept, and check every rule, before
+        anything is written: peer-scoped properties go to the peer;
+        swarm-scoped ones (and unknown ones naming a swarm) to the named
+        membership, or, in a JOIN, without a swarm, to the membership of
+        the swarm being joined (target L{None}: it may not exist yet);
+        others to the peer.
+
+        @param joining: the SwarmID a JOIN is joining, if any.
+        @param joined: the peer's current membership of that swarm, if any.
+        @return: (target, values) pairs for L{_applyStats}.
+        @raise ProtocolError: a Stat names a swarm the peer has not joined,
+            or a target would keep more than C{maxStats} properties.
         """
-        if not parsed:
-            return
-        updates: Dict[int, Tuple[Any, Dict[str, StatValue]]] = {}
+        plan: Dict[int, Tuple[Any, Dict[str, StatValue]]] = {}
         for name, swarmID, value, scope in parsed:
             target: Any = peer
             if scope is not Scope.PEER:
-                if swarmID is not None:
+                if joining is not None and (
+                    swarmID == joining or (swarmID is None and scope is Scope.SWARM)
+                ):
+                    target = None
+                elif swarmID is not None:
                     member = peer.swarms.get(swarmID)
                     if member is None or (
                         member.expireAt is not None and member.expireAt <= now
@@ -575,18 +586,29 @@ class Tracker:
                             _FORBIDDEN, f"Stat for swarm {swarmID!r}, which the peer has not joined"
                         )
                     target = member
-                elif defaultSwarm is not None and scope is Scope.SWARM:
-                    target = defaultSwarm
-            entry = updates.get(id(target))
+            entry = plan.get(id(target))
             if entry is None:
-                entry = updates[id(target)] = (target, {})
+                entry = plan[id(target)] = (target, {})
             entry[1][name] = value
         limit = self.config.maxStats
-        for target, values in updates.values():
-            current = target.stats
-            if current is not None and len(current.keys() | values.keys()) > limit:
+        for target, values in plan.values():
+            current = joined if target is None else target
+            kept = current.stats if current is not None else None
+            if kept is not None and len(kept.keys() | values.keys()) > limit:
                 raise ProtocolError(_FORBIDDEN, f"more than {limit} properties kept")
-        for target, values in updates.values():
+        return list(plan.values())
+
+    def _applyStats(
+        self,
+        plan: List[Tuple[Any, Dict[str, StatValue]]],
+        joined: Optional[Membership] = None,
+    ) -> None:
+        """
+        Keep the latest value of each Stat as L{_planStats} decided.
+        """
+        for target, values in plan:
+            if target is None:
+                target = joined
             if target.stats is None:
                 target.stats = values
             else:
@@ -645,7 +667,7 @@ class Tracker:
             if (
                 (type(member) is not Membership and not isinstance(member, Membership))
                 or member.swarm is not swarm
-                or member._pos < 0
+                or not member.current
                 or member.peer is requester
                 or member in seen
                 or (member not in accepted and not accepts(member))
@@ -755,7 +777,7 @@ class Tracker:
             )
             if not (sameSession or bound or origin.ip == peer.observedIP):
                 raise ProtocolError(_FORBIDDEN, "this PeerID is held by another session")
-            self._storeStats(peer, parsed, None, now)
+            plan = self._planStats(peer, parsed, now)
             peer.token = token
             peer.observedIP = origin.ip
             peer.observedPort = origin.port
@@ -764,6 +786,7 @@ class Tracker:
             peer.connectedAt = now
             for member in peer.swarms.values():
                 member.info = None
+            self._applyStats(plan)
         else:
             peer = store.addPeer(
                 request.peerID,
@@ -776,7 +799,7 @@ class Tracker:
                 now + self.config.peerTimeout,
             )
             # Cannot fail: a new peer keeps at most the message's Stats.
-            self._storeStats(peer, parsed, None, now)
+            self._applyStats(self._planStats(peer, parsed, now))
         self._alive(peer, now)
         return ConnectResponse(
             request.transactionID,
@@ -822,8 +845,8 @@ class Tracker:
                 and len(swarm) >= config.maxSwarmSize
             ):
                 raise ProtocolError(_FORBIDDEN, "the swarm is full")
-        # Checks done before any write: validate the Stats' targets too.
-        self._checkStatTargets(peer, parsed, request.swarmID, now)
+        # The last check before any write.
+        plan = self._planStats(peer, parsed, now, request.swarmID, member)
         if swarm is None:
             swarm = store.addSwarm(request.swarmID, False, now)
         if member is None:
@@ -833,7 +856,7 @@ class Tracker:
                 member.mode = request.mode
                 member.info = None
             store.setMemberExpiry(member, expireAt)
-        self._storeStats(peer, parsed, member, now)
+        self._applyStats(plan, member)
         self._alive(peer, now)
         if request.mode is not PeerMode.LEECH:
             return JoinResponse(request.transactionID, swarm.swarmID, None)
@@ -845,22 +868,6 @@ class Tracker:
                 lambda p: JoinResponse(request.transactionID, request.swarmID, p)
             )
         return JoinResponse(request.transactionID, swarm.swarmID, peers)
-
-    def _checkStatTargets(
-        self,
-        peer: PeerRecord,
-        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
-        joining: str,
-        now: float,
-    ) -> None:
-        for _name, swarmID, _value, scope in parsed:
-            if swarmID is None or scope is Scope.PEER or swarmID == joining:
-                continue
-            member = peer.swarms.get(swarmID)
-            if member is None or (member.expireAt is not None and member.expireAt <= now):
-                raise ProtocolError(
-                    _FORBIDDEN, f"Stat for swarm {swarmID!r}, which the peer has not joined"
-                )
 
     def _joinChunk(self, request: JoinChunkRequest, origin: Origin, now: float) -> Response:
         peer = self._session(request, now)
@@ -917,7 +924,7 @@ class Tracker:
             raise ProtocolError(_SYNTAX, "STAT_REPORT without a Stat")
         parsed = self._parseStats(request.stats)
         peer = self._session(request, now)
-        self._storeStats(peer, parsed, None, now)
+        self._applyStats(self._planStats(peer, parsed, now))
         self._alive(peer, now)
         return StatReportResponse(request.transactionID)
 
