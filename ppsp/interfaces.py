@@ -19,6 +19,8 @@ __all__ = [
     "IPeerSelector",
     "IPeerSelectorPlugin",
     "IPeerStore",
+    "IStatsSource",
+    "IChunkSource",
 ]
 
 
@@ -325,4 +327,48 @@ class IPeerStore(Interface):
         """
         Ask L{due} to report C{swarm} again at C{deadline} (used to forget
         swarms that stayed empty).
+        """
+
+
+# The peer side -------------------------------------------------------------
+
+
+class IStatsSource(Interface):
+    """
+    Where a peer's statistics come from: the application embedding a
+    L{ppsp.peer.PeerService} provides one, and the service reads it for
+    each STAT_REPORT and to answer the tracker's STAT_QUERY.
+    """
+
+    def stats():
+        """
+        The peer's statistics as they are now.
+
+        @return: an iterable of L{ppsp.messages.Stat}; a Stat whose
+            C{swarm} is set describes the peer in that swarm only.
+        """
+
+
+class IChunkSource(Interface):
+    """
+    Which chunks a peer holds in each swarm.  The service sends JOIN_CHUNK
+    with the current set whenever the source says it changed, coalescing
+    bursts of changes into one message.
+    """
+
+    def chunks(swarmID):
+        """
+        The chunks the peer holds in a swarm now.
+
+        @param swarmID: the swarm.
+        @type swarmID: L{str}
+        @return: an iterable of L{ppsp.messages.ChunkRange} (possibly empty).
+        """
+
+    def watch(callback):
+        """
+        Call C{callback(swarmID)} each time the chunk set of a swarm
+        changes.
+
+        @return: a callable of no arguments that stops the calls.
         """
