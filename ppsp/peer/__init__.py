@@ -17,8 +17,16 @@ from ppsp.peer.client import (
     TrackerUnavailable,
     makeHTTPClient,
 )
+from ppsp.peer.service import PeerService
+from ppsp.peer.sources import ChunkSet, StaticStats
+from ppsp.peer.statquery import StatQueryResource, statQuerySite
 
 __all__ = [
+    "PeerService",
+    "StatQueryResource",
+    "statQuerySite",
+    "StaticStats",
+    "ChunkSet",
     "AuthenticationRequired",
     "BadTrackerResponse",
     "MessageForbidden",

@@ -532,7 +532,13 @@ class TrackerClient:
         outer: Deferred[_R] = Deferred(cancel)
 
         def forward(result: Any) -> None:
-            if not outer.called:
+            # Whatever a cancelled attempt failed with, the caller who
+            # cancelled sees CancelledError.
+            if outer.called:
+                return
+            if cancelled:
+                outer.errback(CancelledError())
+            else:
                 outer.callback(result)
 
         inner.addBoth(forward)

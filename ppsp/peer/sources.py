@@ -7,7 +7,7 @@ the chunks of each swarm and tells the service when they change.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Mapping, Tuple, Union
 
 from zope.interface import implementer
 
@@ -26,15 +26,15 @@ class StaticStats:
         property names to values.
     """
 
-    def __init__(self, stats: Union[Iterable[Stat], Dict[str, object]] = ()) -> None:
+    def __init__(self, stats: Union[Iterable[Stat], Mapping[str, object]] = ()) -> None:
         self._stats: Tuple[Stat, ...] = ()
         self.set(stats)
 
-    def set(self, stats: Union[Iterable[Stat], Dict[str, object]]) -> None:
+    def set(self, stats: Union[Iterable[Stat], Mapping[str, object]]) -> None:
         """
         Replace the statistics.
         """
-        if isinstance(stats, dict):
+        if isinstance(stats, Mapping):
             self._stats = tuple(Stat(name, str(value)) for name, value in stats.items())
         else:
             self._stats = tuple(stats)

@@ -6,10 +6,10 @@ tracker resource, through L{ppsp.testing.MemoryTracker}, on a L{Clock}.
 from __future__ import annotations
 
 import random
-from typing import Any, List, Tuple, Type
+from typing import Any, List, Tuple, Type, cast
 
 from twisted.internet.defer import Deferred
-from twisted.logger import LogLevel, globalLogPublisher
+from twisted.logger import ILogObserver, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from ppsp.messages import (
@@ -46,8 +46,9 @@ class Harness:
         self.clock = self.fake.clock
         self.services: List[PeerService] = []
         self.events: List[dict] = []
-        globalLogPublisher.addObserver(self.events.append)
-        testCase.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+        observer = cast(ILogObserver, self.events.append)
+        globalLogPublisher.addObserver(observer)
+        testCase.addCleanup(globalLogPublisher.removeObserver, observer)
 
     def peer(self, peerID: str, swarms: Any = ("s",), start: bool = True, **kw: Any) -> PeerService:
         kw.setdefault("random", random.Random(5))
