@@ -6,7 +6,7 @@ real tracker in memory.
 from __future__ import annotations
 
 import io
-from typing import Any, List
+from typing import List
 
 from twisted.internet.defer import Deferred
 from twisted.python import usage

@@ -1,0 +1,165 @@
+"""
+End to end: a real C{twistd ppsp-tracker} and two real C{twistd ppsp-peer}
+processes on 127.0.0.1 find each other, and find each other again after
+the tracker process is restarted; the command-line client talks to the
+same tracker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Any, List, Optional
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from ppsp.test.test_twistd import BIN, environment
+
+reactor: Any = _reactor
+
+
+class Process(ProcessProtocol):
+    """
+    A child process whose output is kept and can be waited on.
+    """
+
+    def __init__(self) -> None:
+        self.output = bytearray()
+        self.ended: Deferred[Any] = Deferred()
+        self._waiting: List[tuple[re.Pattern[bytes], int, Deferred[re.Match[bytes]]]] = []
+
+    def outReceived(self, data: bytes) -> None:
+        self.output.extend(data)
+        for entry in list(self._waiting):
+            pattern, start, d = entry
+            match = pattern.search(self.output, start)
+            if match:
+                self._waiting.remove(entry)
+                d.callback(match)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Any) -> None:
+        self.ended.callback(reason.value)
+        for pattern, start, d in self._waiting:
+            d.errback(RuntimeError(f"ended before {pattern.pattern!r}:\n{self.output.decode(errors='replace')}"))
+        self._waiting = []
+
+    def waitFor(self, pattern: bytes, start: int = 0, timeout: float = 30) -> "Deferred[re.Match[bytes]]":
+        """
+        Fire with the first match of C{pattern} in the output after offset
+        C{start}.
+        """
+        compiled = re.compile(pattern)
+        match = compiled.search(self.output, start)
+        d: Deferred[re.Match[bytes]] = Deferred()
+        if match:
+            d.callback(match)
+            return d
+        self._waiting.append((compiled, start, d))
+        d.addTimeout(timeout, reactor, onTimeoutCancel=lambda *a: self._timedOut(pattern))
+        return d
+
+    def _timedOut(self, pattern: bytes) -> None:
+        raise AssertionError(
+            f"no {pattern!r} in time; output so far:\n{self.output.decode(errors='replace')}"
+        )
+
+
+class PeerEndToEndTests(TestCase):
+    """
+    Trackers and peers as operators run them.
+    """
+
+    timeout = 120
+
+    def spawn(self, *args: str, module: Optional[str] = None) -> Process:
+        process = Process()
+        if module is not None:
+            argv = [sys.executable, "-m", module, *args]
+        else:
+            argv = [os.path.join(BIN, "twistd"), "-n", "--pidfile=", *args]
+        transport = reactor.spawnProcess(process, argv[0], argv, env=environment())
+
+        def stop() -> Any:
+            if not process.ended.called:
+                transport.signalProcess("TERM")
+            return process.ended
+
+        self.addCleanup(stop)
+        process.transport = transport
+        return process
+
+    def tracker(self, listen: str) -> Process:
+        return self.spawn("ppsp-tracker", "--listen", listen, "--keepalive-interval", "2", "--peer-timeout", "6")
+
+    def peer(self, url: str, peerID: str, swarm: str) -> Process:
+        return self.spawn(
+            "ppsp-peer",
+            "--tracker", url,
+            "--peer-id", peerID,
+            "--swarm", swarm,
+            "--find-interval", "1",
+            "--stat-listen", "tcp:0:interface=127.0.0.1",
+            "--stat", "UploadBandwidth=1000",
+        )
+
+    @inlineCallbacks
+    def test_peersFindEachOtherAcrossRestart(self) -> Any:
+        """
+        Two peers register with a real tracker and each logs a peer list
+        naming the other; the tracker is killed and started again on the
+        same port; both register again by themselves and again log lists
+        naming each other.  The command-line client sees both.
+        """
+        tracker = self.tracker("tcp:0:interface=127.0.0.1")
+        match = yield tracker.waitFor(rb"listening on 127\.0\.0\.1:(\d+)")
+        port = int(match.group(1))
+        url = f"http://127.0.0.1:{port}/"
+        seed = self.peer(url, "peer-seed", "live:SEED")
+        leech = self.peer(url, "peer-leech", "live")
+        yield seed.waitFor(rb"peer-seed registered with the tracker")
+        yield seed.waitFor(rb"answering STAT_QUERY on 127\.0\.0\.1:\d+")
+        yield leech.waitFor(rb"peer\(s\) for swarm live: peer-seed \(SEED 127\.0\.0\.1:")
+        yield seed.waitFor(rb"peer\(s\) for swarm live: peer-leech \(LEECH 127\.0\.0\.1:")
+
+        cli = self.spawn("--tracker", url, "find", "live", module="ppsp.client")
+        reason = yield cli.ended
+        self.assertEqual(getattr(reason, "exitCode", 0), 0, cli.output)
+        self.assertIn(b"2 peers in swarm live:", cli.output)
+        self.assertIn(b"peer-seed  SEED", cli.output)
+
+        tracker.transport.signalProcess("KILL")  # type: ignore[union-attr]
+        yield tracker.ended
+        yield leech.waitFor(rb"is unreachable", start=0)
+        seedMark, leechMark = len(seed.output), len(leech.output)
+        restarted = self.tracker(f"tcp:{port}:interface=127.0.0.1")
+        yield restarted.waitFor(rb"listening on 127\.0\.0\.1:%d" % (port,))
+        yield leech.waitFor(rb"peer-leech registered with the tracker", start=leechMark)
+        yield seed.waitFor(rb"peer-seed registered with the tracker", start=seedMark)
+        yield leech.waitFor(rb"for swarm live: peer-seed \(SEED", start=leechMark)
+        yield seed.waitFor(rb"for swarm live: peer-leech \(LEECH", start=seedMark)
+
+    @inlineCallbacks
+    def test_peerSaysGoodbye(self) -> Any:
+        """
+        A peer stopped with SIGTERM LEAVEs and DISCONNECTs before it exits.
+        """
+        tracker = self.tracker("tcp:0:interface=127.0.0.1")
+        match = yield tracker.waitFor(rb"listening on 127\.0\.0\.1:(\d+)")
+        url = f"http://127.0.0.1:{int(match.group(1))}/"
+        peer = self.peer(url, "peer-x", "live")
+        yield peer.waitFor(rb"peer-x registered with the tracker")
+        peer.transport.signalProcess("TERM")  # type: ignore[union-attr]
+        yield peer.ended
+        self.assertIn(b"left every swarm and disconnected from the tracker", peer.output)
+        # The tracker forgot it: a FIND lists nobody.
+        yield deferLater(reactor, 0.2, lambda: None)
+        cli = self.spawn("--tracker", url, "find", "live", module="ppsp.client")
+        yield cli.ended
+        self.assertIn(b"0 peers in swarm live", cli.output)
