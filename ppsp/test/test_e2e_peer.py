@@ -79,8 +79,14 @@ class PeerEndToEndTests(TestCase):
     timeout = 120
 
     def spawn(self, *args: str, module: Optional[str] = None) -> Process:
+        """
+        Start C{twistd -n ARGS}, or C{python -m MODULE ARGS}, or with an
+        empty C{module}, C{python ARGS}.
+        """
         process = Process()
-        if module is not None:
+        if module == "":
+            argv = [sys.executable, *args]
+        elif module is not None:
             argv = [sys.executable, "-m", module, *args]
         else:
             argv = [os.path.join(BIN, "twistd"), "-n", "--pidfile=", *args]
@@ -163,3 +169,27 @@ class PeerEndToEndTests(TestCase):
         cli = self.spawn("--tracker", url, "find", "live", module="ppsp.client")
         yield cli.ended
         self.assertIn(b"0 peers in swarm live", cli.output)
+
+    @inlineCallbacks
+    def test_tutorialProgram(self) -> Any:
+        """
+        The peer tutorial's program runs as written: two copies against a
+        real tracker, and the later one finds the earlier one holding the
+        chunk it needs next.
+        """
+        from ppsp.test.test_docs import EXAMPLES
+
+        if not EXAMPLES.exists():
+            raise self.skipTest("docs/examples/ is not beside this ppsp package")
+        program = EXAMPLES.child("streaming_peer.py").path
+        tracker = self.tracker("tcp:0:interface=127.0.0.1")
+        match = yield tracker.waitFor(rb"listening on 127\.0\.0\.1:(\d+)")
+        url = f"http://127.0.0.1:{int(match.group(1))}/"
+        first = self.spawn(program, url, "peer-a", "live-1", module="")
+        yield first.waitFor(rb"peer-a registered with the tracker")
+        yield deferLater(reactor, 1.5, lambda: None)
+        second = self.spawn(program, url, "peer-b", "live-1", module="")
+        yield second.waitFor(rb"found 1 peer\(s\) holding chunk \d+", timeout=30)
+        first.transport.signalProcess("INT")  # type: ignore[union-attr]
+        yield first.ended
+        self.assertIn(b"left every swarm and disconnected from the tracker", first.output)
