@@ -700,6 +700,23 @@ class TLSPolicy:
         )
 
 
+class _QuietFactory(webclient._HTTP11ClientFactory):
+    """
+    The pool's connection factory, without a log line for every
+    connection opened and closed.
+    """
+
+    noisy = False
+
+
+class _QuietPool(webclient.HTTPConnectionPool):
+    """
+    A connection pool whose connections do not log their start and stop.
+    """
+
+    _factory = _QuietFactory
+
+
 def makeHTTPClient(
     reactor: Any,
     tls: Optional[TLSPolicy] = None,
@@ -719,7 +736,7 @@ def makeHTTPClient(
     @param persistent: keep connections open between requests.
     @param connectTimeout: seconds a TCP connection may take.
     """
-    pool = webclient.HTTPConnectionPool(reactor, persistent=persistent)
+    pool = _QuietPool(reactor, persistent=persistent)
     pool.maxPersistentPerHost = 2
     pool.cachedConnectionTimeout = 120
     agent = webclient.Agent(

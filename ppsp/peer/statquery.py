@@ -126,8 +126,11 @@ class StatQueryResource(Resource):
 
 class _QuietSite(Site):
     """
-    A site without the per-request access log.
+    A site without the per-request access log, nor the start and stop
+    lines of its factory.
     """
+
+    noisy = False
 
     def log(self, request: Any) -> None:
         """

@@ -12,7 +12,7 @@ from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 
 from ppsp.codec import XML_CODEC
-from ppsp.messages import Method, PeerMode, StatQueryRequest
+from ppsp.messages import Method, PeerMode, StatQueryRequest, StatQueryResponse
 from ppsp.peer import StatQueryResource
 from ppsp.test.test_docs import EXAMPLES, _NO_EXAMPLES, loadExample
 from ppsp.testing import MemoryTracker
@@ -66,6 +66,7 @@ class StreamingPeerTests(SynchronousTestCase):
             treq.post("http://127.0.0.1:1/", data=XML_CODEC.encodeRequest(StatQueryRequest("q", "peer-a")))
         )
         answer = XML_CODEC.decodeResponse(self.successResultOf(response.content()), Method.STAT_QUERY)
+        assert isinstance(answer, StatQueryResponse)
         values = {s.property: s.value for s in answer.stats}
         self.assertEqual(values["PlaybackPosition"], "2")
         self.assertEqual(values["DownloadedBytes"], str(3 * 64 * 1024))
