@@ -1,0 +1,97 @@
+# -*- test-case-name: ppsp.test.test_auth -*-
+"""
+Credentials for a closed tracker (C{twistd ppsp-tracker --auth token:FILE}),
+from the command line::
+
+    python -m ppsp.auth new-secret > /etc/ppsp/secret
+    python -m ppsp.auth issue --secret-file /etc/ppsp/secret --peer-id peer-a --ttl 86400 > peer-a.cer
+    twistd -n ppsp-peer --tracker http://tracker:7000/ --peer-id peer-a --cer peer-a.cer --swarm live-1
+
+C{issue} prints one credential, bound to one PeerID, valid for C{--ttl}
+seconds; the peer presents it in C{<Cer>} at CONNECT.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from typing import Any, List, Optional, Sequence, TextIO
+
+from twisted.python import usage
+
+from ppsp.codec._fields import validIdentifier
+from ppsp.tracker.auth import issueToken, readSecret
+
+__all__ = ["Options", "main"]
+
+
+class _NewSecret(usage.Options):
+    """
+    Print a new random secret (32 bytes, base64url).
+    """
+
+
+class _Issue(usage.Options):
+    optParameters: List[List[Any]] = [
+        ["secret-file", "s", None, "File holding the tracker's secret."],
+        ["peer-id", "p", None, "The PeerID the credential speaks for."],
+        ["ttl", "t", 86400, "Seconds the credential stays valid.", int],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["secret-file"]:
+            raise usage.UsageError("--secret-file is required")
+        if not self["peer-id"] or not validIdentifier(self["peer-id"], 128):
+            raise usage.UsageError("--peer-id must be a valid PeerID")
+        if self["ttl"] < 1:
+            raise usage.UsageError("--ttl must be at least 1")
+        try:
+            self["secret"] = readSecret(self["secret-file"])
+        except (OSError, ValueError) as e:
+            raise usage.UsageError(f"--secret-file: {e}") from None
+
+
+class Options(usage.Options):
+    """
+    The options of C{python -m ppsp.auth}.
+    """
+
+    synopsis = "COMMAND [options]"
+    subCommands: List[List[Any]] = [
+        ["new-secret", None, _NewSecret, "Print a new random secret."],
+        ["issue", None, _Issue, "Print a credential for one PeerID."],
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("give a command: new-secret or issue")
+
+
+def main(
+    argv: Optional[Sequence[str]] = None,
+    out: TextIO = sys.stdout,
+    now: Optional[float] = None,
+    err: TextIO = sys.stderr,
+) -> int:
+    """
+    Run the command line; return the exit status (64 for a usage error).
+    """
+    options = Options()
+    try:
+        options.parseOptions(sys.argv[1:] if argv is None else argv)
+    except usage.UsageError as e:
+        err.write(f"{options}\nError: {e}\n")
+        return os.EX_USAGE
+    sub: Any = options.subOptions
+    if options.subCommand == "new-secret":
+        out.write(secrets.token_urlsafe(32) + "\n")
+        return 0
+    expires = int((time.time() if now is None else now) + sub["ttl"])
+    out.write(issueToken(sub["secret"], sub["peer-id"], expires) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

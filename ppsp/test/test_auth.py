@@ -1,0 +1,206 @@
+"""
+Tests for authentication: the C{token} scheme (L{TokenPeerChecker},
+L{issueToken}) and C{python -m ppsp.auth}.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, List, cast
+
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.task import Clock
+from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from ppsp import auth as cli
+from ppsp.messages import ConnectRequest, ConnectResponse, ErrorResponse, ResponseCode
+from ppsp.tracker.auth import (
+    PeerCredentials,
+    TokenPeerChecker,
+    issueToken,
+    readSecret,
+)
+from ppsp.tracker.core import Origin, Tracker
+
+SECRET = b"0123456789abcdef-operator-secret"
+
+
+class TokenCheckerTests(SynchronousTestCase):
+    """
+    L{TokenPeerChecker} accepts exactly the credentials issued for the
+    PeerID, before they expire.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        self.checker = TokenPeerChecker(SECRET, self.clock)
+
+    def check(self, peerID: str, cer: Any) -> Any:
+        return self.checker.requestAvatarId(PeerCredentials(peerID, cer, "198.51.100.1"))
+
+    def refused(self, peerID: str, cer: Any) -> str:
+        return str(self.failureResultOf(self.check(peerID, cer), UnauthorizedLogin).value)
+
+    def test_valid(self) -> None:
+        """
+        A credential issued for the PeerID is accepted, bound to it.
+        """
+        token = issueToken(SECRET, "peer-a", 1_000_100)
+        self.assertEqual(self.successResultOf(self.check("peer-a", token)), b"peer-a")
+
+    def test_otherPeer(self) -> None:
+        """
+        Another peer's credential is refused.
+        """
+        token = issueToken(SECRET, "peer-a", 1_000_100)
+        self.assertEqual(self.refused("peer-b", token), "credential is bound to another PeerID")
+
+    def test_expired(self) -> None:
+        """
+        A credential is refused from its expiry on.
+        """
+        token = issueToken(SECRET, "peer-a", 1_000_100)
+        self.clock.advance(100)
+        self.assertEqual(self.refused("peer-a", token), "credential expired")
+
+    def test_wrongSecret(self) -> None:
+        """
+        A credential signed with another secret, or altered, is refused.
+        """
+        other = issueToken(b"another-secret-of-16+bytes", "peer-a", 1_000_100)
+        self.assertEqual(self.refused("peer-a", other), "credential signature does not verify")
+        token = issueToken(SECRET, "peer-a", 1_000_100)
+        version, peer, expires, signature = token.split(".")
+        longer = ".".join([version, peer, str(int(expires) + 1000), signature])
+        self.assertEqual(self.refused("peer-a", longer), "credential signature does not verify")
+
+    def test_malformed(self) -> None:
+        """
+        No credential, or one that is not of this scheme, is refused.
+        """
+        self.assertEqual(self.refused("peer-a", None), "no credential")
+        for bad in ("", "x", "ppsp1.a.b.c", "ppsp2.cGVlci1h.1.AA", "ppsp1.%%%.1.AA", "ppsp1.cGVlci1h.-1.AA"):
+            self.assertIn(self.refused("peer-a", bad), ("no credential", "malformed credential"))
+
+    def test_shortSecret(self) -> None:
+        """
+        A secret under 16 bytes is refused, when issuing and when checking.
+        """
+        self.assertRaises(ValueError, TokenPeerChecker, b"short", self.clock)
+        self.assertRaises(ValueError, issueToken, b"short", "peer-a", 1)
+
+    def test_readSecret(self) -> None:
+        """
+        L{readSecret} strips white space and refuses short secrets.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(SECRET + b"\n")
+        self.assertEqual(readSecret(path), SECRET)
+        with open(path, "wb") as f:
+            f.write(b"short\n")
+        self.assertRaises(ValueError, readSecret, path)
+
+
+class ClosedTrackerTests(SynchronousTestCase):
+    """
+    A tracker with the token scheme: only credential holders CONNECT, and
+    credentials never reach the log.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        self.tracker = Tracker(self.clock, checker=TokenPeerChecker(SECRET, self.clock))
+        self.events: List[dict] = []
+        observer = cast(ILogObserver, self.events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+
+    def connect(self, peerID: str, cer: Any, ip: str = "198.51.100.1") -> Any:
+        return self.tracker.handle(ConnectRequest("t", peerID, cer=cer), Origin(ip, 4000))
+
+    def test_onlyWithCredential(self) -> None:
+        """
+        CONNECT without a credential or with another peer's is
+        AUTHENTICATION REQUIRED; with its own it succeeds.
+        """
+        token = issueToken(SECRET, "peer-a", 1_000_100)
+        for peerID, cer in (("peer-a", None), ("peer-b", token)):
+            response = self.connect(peerID, cer)
+            self.assertIsInstance(response, ErrorResponse)
+            self.assertEqual(response.code, ResponseCode.AUTHENTICATION_REQUIRED)
+        self.assertIsNone(self.tracker.store.getPeer("peer-b"))
+        self.assertIsInstance(self.connect("peer-a", token), ConnectResponse)
+
+    def test_credentialTakesOver(self) -> None:
+        """
+        The credential holder gets its PeerID back from another address at
+        once (a restarted peer), which the open scheme allows only from the
+        same address.
+        """
+        token = issueToken(SECRET, "peer-a", 1_000_100)
+        first = self.connect("peer-a", token)
+        second = self.connect("peer-a", token, ip="203.0.113.9")
+        self.assertIsInstance(second, ConnectResponse)
+        self.assertNotEqual(first.authToken, second.authToken)
+
+    def test_credentialNotLogged(self) -> None:
+        """
+        A refused CONNECT is logged with its reason, never its credential.
+        """
+        token = issueToken(SECRET, "peer-a", 1_000_100)
+        self.connect("peer-b", token)
+        text = " ".join(formatEvent(e) + repr(e) for e in self.events)
+        self.assertIn("CONNECT refused for peer-b", text)
+        self.assertNotIn(token, text)
+        self.assertNotIn(token.split(".")[3], text)
+
+
+class CommandLineTests(SynchronousTestCase):
+    """
+    C{python -m ppsp.auth}.
+    """
+
+    def test_issue(self) -> None:
+        """
+        C{issue} prints a credential that the checker accepts for that
+        PeerID until the TTL ends.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(SECRET)
+        out = io.StringIO()
+        status = cli.main(["issue", "--secret-file", path, "--peer-id", "peer-a", "--ttl", "60"], out, now=500.0)
+        self.assertEqual(status, 0)
+        token = out.getvalue().strip()
+        clock = Clock()
+        clock.advance(550)
+        checker = TokenPeerChecker(SECRET, clock)
+        d = checker.requestAvatarId(PeerCredentials("peer-a", token, "x"))
+        self.assertEqual(self.successResultOf(d), b"peer-a")
+        clock.advance(10)
+        d = checker.requestAvatarId(PeerCredentials("peer-a", token, "x"))
+        self.failureResultOf(d, UnauthorizedLogin)
+
+    def test_newSecret(self) -> None:
+        """
+        C{new-secret} prints a secret long enough for the scheme.
+        """
+        out = io.StringIO()
+        self.assertEqual(cli.main(["new-secret"], out), 0)
+        self.assertGreaterEqual(len(out.getvalue().strip()), 32)
+
+    def test_usage(self) -> None:
+        """
+        Missing or bad options exit 64.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(b"short")
+        for argv in ([], ["issue", "--peer-id", "a"], ["issue", "--secret-file", path, "--peer-id", "a"]):
+            err = io.StringIO()
+            self.assertEqual(cli.main(argv, io.StringIO(), err=err), 64)
+            self.assertIn("Error: ", err.getvalue())
