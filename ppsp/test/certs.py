@@ -26,6 +26,15 @@ class Issued:
     key: bytes
 
     @property
+    def der(self) -> bytes:
+        """
+        The certificate in DER.
+        """
+        return x509.load_pem_x509_certificate(self.certificate).public_bytes(
+            serialization.Encoding.DER
+        )
+
+    @property
     def pem(self) -> bytes:
         """
         The certificate followed by its key, as one PEM file.
@@ -81,10 +90,11 @@ class TestCA:
         dnsName: Optional[str] = None,
         ip: Optional[str] = None,
         days: int = 7,
+        uri: Optional[str] = None,
     ) -> Issued:
         """
-        A certificate for C{commonName}, with a DNS and an IP subject
-        alternative name when given.
+        A certificate for C{commonName}, with a DNS, an IP and a URI
+        subject alternative name when given.
         """
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -102,6 +112,8 @@ class TestCA:
             names.append(x509.DNSName(dnsName))
         if ip is not None:
             names.append(x509.IPAddress(ipaddress.ip_address(ip)))
+        if uri is not None:
+            names.append(x509.UniformResourceIdentifier(uri))
         if names:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())

@@ -5,7 +5,9 @@ L{issueToken}) and C{python -m ppsp.auth}.
 
 from __future__ import annotations
 
+import base64
 import io
+import time
 from typing import Any, List, cast
 
 from twisted.cred.error import UnauthorizedLogin
@@ -18,6 +20,7 @@ from ppsp.messages import ConnectRequest, ConnectResponse, ErrorResponse, Respon
 from ppsp.tracker.auth import (
     PeerCredentials,
     TokenPeerChecker,
+    X509PeerChecker,
     issueToken,
     readSecret,
 )
@@ -204,3 +207,98 @@ class CommandLineTests(SynchronousTestCase):
             err = io.StringIO()
             self.assertEqual(cli.main(argv, io.StringIO(), err=err), 64)
             self.assertIn("Error: ", err.getvalue())
+
+
+class X509CheckerTests(SynchronousTestCase):
+    """
+    L{X509PeerChecker}: the certificate in C{<Cer>} must be the
+    connection's, issued by the CA, valid now and bound to the PeerID.
+    """
+
+    def setUp(self) -> None:
+        from ppsp.test.certs import TestCA
+
+        self.ca = TestCA()
+        self.clock = Clock()
+        self.clock.advance(time.time())
+        self.checker = X509PeerChecker(self.ca.certificate, self.clock)
+        self.mine = self.ca.issue("peer-a")
+
+    def check(self, peerID: str, cer: Any, connection: Any) -> Any:
+        return self.checker.requestAvatarId(PeerCredentials(peerID, cer, "192.0.2.1", connection))
+
+    def refused(self, peerID: str, cer: Any, connection: Any) -> str:
+        return str(self.failureResultOf(self.check(peerID, cer, connection), UnauthorizedLogin).value)
+
+    def test_pemAndDer(self) -> None:
+        """
+        The connection's certificate, in PEM or base64 DER, speaks for the
+        PeerID of its common name.
+        """
+        pem = self.mine.certificate.decode("ascii")
+        der = base64.b64encode(self.mine.der).decode("ascii")
+        for cer in (pem, der):
+            self.assertEqual(self.successResultOf(self.check("peer-a", cer, self.mine.der)), b"peer-a")
+
+    def test_connectionCertificateAlone(self) -> None:
+        """
+        Without C{<Cer>}, the connection's certificate is checked.
+        """
+        self.assertEqual(self.successResultOf(self.check("peer-a", None, self.mine.der)), b"peer-a")
+
+    def test_uriBinding(self) -> None:
+        """
+        A C{urn:ppsp:peer:} URI name binds the PeerID, and then the common
+        name does not.
+        """
+        cert = self.ca.issue("operator-x", uri="urn:ppsp:peer:peer-b")
+        self.assertEqual(self.successResultOf(self.check("peer-b", None, cert.der)), b"peer-b")
+        self.assertEqual(self.refused("operator-x", None, cert.der), "the certificate is bound to another PeerID")
+
+    def test_otherPeer(self) -> None:
+        """
+        A certificate for another PeerID is refused.
+        """
+        self.assertEqual(self.refused("peer-b", None, self.mine.der), "the certificate is bound to another PeerID")
+
+    def test_notTheConnections(self) -> None:
+        """
+        A C{<Cer>} that is not the connection's certificate is refused (the
+        peer would not prove it holds the key).
+        """
+        other = self.ca.issue("peer-a")
+        self.assertEqual(
+            self.refused("peer-a", other.certificate.decode("ascii"), self.mine.der),
+            "the credential is not the connection's certificate",
+        )
+
+    def test_noTLSCertificate(self) -> None:
+        """
+        Without a TLS client certificate nothing is accepted.
+        """
+        self.assertEqual(
+            self.refused("peer-a", self.mine.certificate.decode("ascii"), None),
+            "no TLS client certificate on this connection",
+        )
+
+    def test_otherCA(self) -> None:
+        """
+        A certificate from another CA is refused.
+        """
+        from ppsp.test.certs import TestCA
+
+        stranger = TestCA("stranger").issue("peer-a")
+        self.assertEqual(self.refused("peer-a", None, stranger.der), "the certificate is not issued by a trusted CA")
+
+    def test_expired(self) -> None:
+        """
+        A certificate past its validity is refused.
+        """
+        self.clock.advance(8 * 86400)
+        self.assertEqual(self.refused("peer-a", None, self.mine.der), "the certificate is not valid now")
+
+    def test_garbage(self) -> None:
+        """
+        A C{<Cer>} that is no certificate is refused.
+        """
+        self.assertEqual(self.refused("peer-a", "not a cert!", self.mine.der), "the credential is not a certificate")

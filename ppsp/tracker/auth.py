@@ -32,6 +32,8 @@ __all__ = [
     "PeerCredentials",
     "OpenPeerChecker",
     "TokenPeerChecker",
+    "X509PeerChecker",
+    "peerIDsOf",
     "issueToken",
     "readSecret",
     "MIN_SECRET_BYTES",
@@ -46,6 +48,10 @@ class IPeerCredentials(ICredentials):
     peerID = Attribute("The PeerID the peer claims (L{str}).")
     cer = Attribute("The C{<Cer>} credential as sent, or L{None}.")
     originIP = Attribute("The IP address the tracker observed.")
+    certificate = Attribute(
+        "The DER bytes of the TLS client certificate of the request's "
+        "connection, or L{None}."
+    )
 
 
 @implementer(IPeerCredentials)
@@ -54,10 +60,17 @@ class PeerCredentials:
     The credentials of one CONNECT request.
     """
 
-    def __init__(self, peerID: str, cer: Optional[str], originIP: str) -> None:
+    def __init__(
+        self,
+        peerID: str,
+        cer: Optional[str],
+        originIP: str,
+        certificate: Optional[bytes] = None,
+    ) -> None:
         self.peerID = peerID
         self.cer = cer
         self.originIP = originIP
+        self.certificate = certificate
 
     def __repr__(self) -> str:
         # Never show the credential itself: it may be a secret.
@@ -208,3 +221,130 @@ class TokenPeerChecker:
         if peerID != credentials.peerID:
             return fail(UnauthorizedLogin("credential is bound to another PeerID"))
         return succeed(peerID.encode("utf-8"))
+
+
+#: The URI subject alternative name that binds a certificate to a PeerID:
+#: this prefix, then the PeerID.
+PEER_URI_PREFIX = "urn:ppsp:peer:"
+
+
+def peerIDsOf(certificate: Any) -> Tuple[str, ...]:
+    """
+    The PeerIDs a certificate speaks for: those of its URI subject
+    alternative names C{urn:ppsp:peer:<PeerID>}, or, when it has none, its
+    subject's common name.
+
+    @param certificate: a L{cryptography.x509.Certificate}.
+    """
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        uris = names.get_values_for_type(x509.UniformResourceIdentifier)
+    except x509.ExtensionNotFound:
+        uris = []
+    bound = tuple(u[len(PEER_URI_PREFIX):] for u in uris if u.startswith(PEER_URI_PREFIX))
+    if bound:
+        return bound
+    return tuple(
+        str(a.value) for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    )
+
+
+def _loadCertificate(text: str) -> Any:
+    """
+    A certificate from C{<Cer>}: PEM, or base64 DER.
+
+    @raise ValueError: neither.
+    """
+    from cryptography import x509
+
+    data = text.strip()
+    if len(data) > 16384:
+        raise ValueError("too long")
+    if data.startswith("-----BEGIN"):
+        return x509.load_pem_x509_certificate(data.encode("ascii"))
+    try:
+        der = base64.b64decode("".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64") from None
+    return x509.load_der_x509_certificate(der)
+
+
+@implementer(ICredentialsChecker)
+class X509PeerChecker:
+    """
+    The C{x509} scheme: the peer proves its identity with a certificate
+    that the operator's CA issued.
+
+    C{<Cer>} holds the certificate (PEM or base64 DER); it must be the
+    very certificate the peer presented as TLS client certificate on the
+    same connection (which proves it holds the private key), be issued
+    directly by one of the configured CAs, be valid now, and speak for
+    the PeerID (see L{peerIDsOf}).  Without C{<Cer>}, the connection's
+    certificate itself is checked (RFC 7846 peers send none).  This
+    scheme therefore needs a TLS listener that asks for client
+    certificates.
+
+    @param caCertificates: the PEM text of the trusted CA certificates.
+    @param clock: the time source for validity.
+    """
+
+    credentialInterfaces = (IPeerCredentials,)
+
+    #: The scheme named in C{WWW-Authenticate}.
+    scheme = "PPSP-X509"
+
+    def __init__(self, caCertificates: bytes, clock: IReactorTime) -> None:
+        from cryptography import x509
+
+        self._cas = x509.load_pem_x509_certificates(caCertificates)
+        self._clock = clock
+
+    def requestAvatarId(self, credentials: Any) -> "Deferred[Any]":
+        """
+        The PeerID the certificate is bound to, or L{UnauthorizedLogin}.
+        """
+        try:
+            return succeed(self._check(credentials).encode("utf-8"))
+        except UnauthorizedLogin as e:
+            return fail(e)
+
+    def _check(self, credentials: Any) -> str:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        connection = getattr(credentials, "certificate", None)
+        if connection is None:
+            raise UnauthorizedLogin("no TLS client certificate on this connection")
+        if credentials.cer:
+            try:
+                certificate = _loadCertificate(credentials.cer)
+            except ValueError:
+                raise UnauthorizedLogin("the credential is not a certificate") from None
+            if certificate.public_bytes(Encoding.DER) != connection:
+                raise UnauthorizedLogin("the credential is not the connection's certificate")
+        else:
+            try:
+                certificate = x509.load_der_x509_certificate(connection)
+            except ValueError:
+                raise UnauthorizedLogin("the connection's certificate is unreadable") from None
+        for ca in self._cas:
+            try:
+                certificate.verify_directly_issued_by(ca)
+                break
+            except Exception:
+                continue
+        else:
+            raise UnauthorizedLogin("the certificate is not issued by a trusted CA")
+        now = self._clock.seconds()
+        if not (
+            certificate.not_valid_before_utc.timestamp()
+            <= now
+            < certificate.not_valid_after_utc.timestamp()
+        ):
+            raise UnauthorizedLogin("the certificate is not valid now")
+        if credentials.peerID not in peerIDsOf(certificate):
+            raise UnauthorizedLogin("the certificate is bound to another PeerID")
+        return str(credentials.peerID)
