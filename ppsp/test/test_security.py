@@ -49,7 +49,7 @@ class RawClient(Protocol):
     def dataReceived(self, data: bytes) -> None:
         self.received.extend(data)
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Any = None) -> None:
         self.done.callback(bytes(self.received))
 
 
