@@ -17,7 +17,7 @@ statistics values) are the tracker core's business.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Optional, Tuple, Type, Union, get_args
 
 __all__ = [
@@ -43,6 +43,11 @@ __all__ = [
     "KeepAliveRequest",
     "StatReportRequest",
     "StatQueryRequest",
+    "SwarmActionType",
+    "SwarmAction",
+    "SwarmResult",
+    "PPSTPConnectRequest",
+    "PPSTPConnectResponse",
     "Response",
     "ErrorResponse",
     "ConnectResponse",
@@ -272,6 +277,12 @@ class Request:
     @ivar transactionID: chosen by the sender, echoed in the response.
     @ivar peerID: the sending peer (for STAT_QUERY, the queried peer).
     @ivar authToken: the session token issued by CONNECT, or L{None}.
+    @ivar sessionByAddress: when C{authToken} is L{None}, the session's
+        observed IP address stands for it (keyword only).  The JSON codec
+        sets it on every request it decodes: a peer written from RFC 7846
+        alone knows no session token, and the token of a JSON request
+        travels in the HTTP C{Authorization} header (PROTOCOL.md section
+        7).  A wrong token is refused whatever this says.
     """
 
     method: ClassVar[Method]
@@ -279,6 +290,7 @@ class Request:
     transactionID: str
     peerID: str
     authToken: Optional[str] = None
+    sessionByAddress: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +377,9 @@ class FindRequest(Request):
     @ivar peerNum: how many peers are wanted (L{None} or 0: the default).
     @ivar chunkID: only peers holding this chunk (then it is FIND_CHUNK).
     @ivar constraints: statistics the returned peers must satisfy.
+    @ivar requesterStats: statistics describing the requester itself (the
+        JSON C{peer_num} members other than C{peer_count}), kept as its
+        own, never constraints.
     """
 
     method: ClassVar[Method] = Method.FIND
@@ -373,6 +388,7 @@ class FindRequest(Request):
     peerNum: Optional[int] = None
     chunkID: Optional[int] = None
     constraints: Tuple[Stat, ...] = ()
+    requesterStats: Tuple[Stat, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,9 +563,14 @@ class KeepAliveResponse(Response):
 class StatReportResponse(Response):
     """
     OK to STAT_REPORT.
+
+    @ivar swarmIDs: the swarms the reported Stats named, in order, each
+        once (the JSON encoding answers one C{swarm_result} for each).
     """
 
     method: ClassVar[Optional[Method]] = Method.STAT_REPORT
+
+    swarmIDs: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,6 +583,103 @@ class StatQueryResponse(Response):
 
     peerID: str = ""
     stats: Tuple[Stat, ...] = ()
+
+
+# RFC 7846 (PPSTP) CONNECT ---------------------------------------------------
+#
+# The JSON encoding's CONNECT registers the peer *and* carries JOIN and LEAVE
+# actions for any number of swarms, which the XML profile sends as separate
+# messages.  It has a message pair of its own; the tracker core applies it
+# by running its CONNECT, JOIN, LEAVE (and DISCONNECT) operations.
+
+
+class SwarmActionType(enum.Enum):
+    """
+    What an RFC 7846 swarm action asks for.
+    """
+
+    JOIN = "JOIN"
+    LEAVE = "LEAVE"
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmAction:
+    """
+    One C{swarm_action} of an RFC 7846 CONNECT.
+
+    @ivar swarmID: the swarm.
+    @ivar action: JOIN or LEAVE.
+    @ivar mode: the peer's mode in the swarm (C{SEEDER} is L{PeerMode.SEED});
+        ignored for LEAVE.
+    """
+
+    swarmID: str
+    action: SwarmActionType = SwarmActionType.JOIN
+    mode: PeerMode = PeerMode.LEECH
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmResult:
+    """
+    The outcome of one swarm action (one C{swarm_result}).
+
+    @ivar swarmID: the swarm of the action.
+    @ivar code: L{ResponseCode.OK}, or why the action failed.
+    @ivar reason: a short sentence when the action failed.
+    @ivar peers: the peer list a JOIN answers with, or L{None}.
+    """
+
+    swarmID: str
+    code: ResponseCode = ResponseCode.OK
+    reason: str = ""
+    peers: Optional[Tuple[PeerInfo, ...]] = None
+
+    @property
+    def ok(self) -> bool:
+        """
+        Whether the action succeeded.
+        """
+        return self.code is ResponseCode.OK
+
+
+@dataclass(frozen=True, slots=True)
+class PPSTPConnectRequest(Request):
+    """
+    CONNECT as RFC 7846 defines it: register (or, from a registered PeerID,
+    carry on the session) and apply swarm actions in order.
+
+    @ivar swarmActions: the JOIN and LEAVE actions, at least one.
+    @ivar addresses: the addresses the peer announces, or L{None} when the
+        request carries no C{peer_addr} (a registered peer keeps its own).
+    @ivar peerNum: C{peer_num.peer_count}: how many peers a JOIN's list
+        holds (0: the default); L{None} when C{peer_num} is absent (then
+        only a LEECH gets a list).
+    @ivar requesterStats: the other C{peer_num} members, describing the
+        peer itself (C{AbilityNAT}, C{ConcurrentLinks}, C{OnlineTime},
+        C{UploadBandwidth}).
+    @ivar cer: the credential (from the HTTP C{Authorization} header), or
+        L{None}.
+    """
+
+    method: ClassVar[Method] = Method.CONNECT
+
+    swarmActions: Tuple[SwarmAction, ...] = ()
+    addresses: Optional[Tuple[PeerAddress, ...]] = None
+    peerNum: Optional[int] = None
+    requesterStats: Tuple[Stat, ...] = ()
+    cer: Optional[str] = None
+
+
+@dataclass(frozen=True, slots=True)
+class PPSTPConnectResponse(ConnectResponse):
+    """
+    OK to an RFC 7846 CONNECT: what L{ConnectResponse} carries, and one
+    result per swarm action, in the order of the actions.  C{authToken} is
+    empty when the request ended the registration (it left its last
+    swarm).
+    """
+
+    swarmResults: Tuple[SwarmResult, ...] = ()
 
 
 AnyRequest = Union[

@@ -4,14 +4,15 @@ The encodings of the PPSP tracker protocol, and the choice between them.
 
 A codec (an L{ICodec} provider) turns the message objects of
 L{ppsp.messages} into bytes and back.  L{XML_CODEC} is the XML encoding of
-PROTOCOL.md sections 2 to 5.  L{selectCodec} picks the codec of a request
-from its C{Content-Type} and, failing that, from its first byte
-(PROTOCOL.md section 1).
+PROTOCOL.md sections 2 to 5, L{JSON_CODEC} the JSON encoding of RFC 7846
+(PROTOCOL.md section 7).  L{selectCodec} picks the codec of a request from
+its C{Content-Type} and, failing that, from its first byte (PROTOCOL.md
+section 1).
 
-Codecs are registered by media type in a small registry: the JSON
-encoding of RFC 7846 is declared there already but not implemented yet,
-so a JSON request gets L{DecodeError} (INVALID SYNTAX) for now.  Adding it
-is one L{_registerCodec} call in place of its L{_declareUnsupported}.
+Codecs are registered by media type in a small registry
+(L{_registerCodec}); an encoding that is named but not implemented can be
+declared with L{_declareUnsupported}, so that selecting it is a
+L{DecodeError} (INVALID SYNTAX) that says so.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 from typing import Dict, Iterable, Optional, Union
 
 from ppsp.codec._fields import DecodeError
+from ppsp.codec.json import JSON_CONTENT_TYPE, JSONCodec
 from ppsp.codec.xml import XML_CONTENT_TYPE, XMLCodec
 from ppsp.interfaces import ICodec
 from ppsp.messages import ResponseCode
@@ -29,11 +31,17 @@ __all__ = [
     "XMLCodec",
     "XML_CODEC",
     "XML_CONTENT_TYPE",
+    "JSONCodec",
+    "JSON_CODEC",
+    "JSON_CONTENT_TYPE",
     "selectCodec",
 ]
 
 #: The XML codec.
 XML_CODEC = XMLCodec()
+
+#: The JSON codec (RFC 7846).
+JSON_CODEC = JSONCodec()
 
 
 class _Unsupported:
@@ -99,8 +107,8 @@ _registerCodec(
     [b"application/ppsp-tracker+xml", b"text/xml", b"application/xml"],
     b"<",
 )
-_declareUnsupported(
-    "the JSON encoding is not supported yet",
+_registerCodec(
+    JSON_CODEC,
     [b"application/ppsp-tracker+json", b"application/json"],
     b"{",
 )

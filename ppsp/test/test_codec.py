@@ -17,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from ppsp.codec import (
+    JSON_CODEC,
     XML_CODEC,
     XML_CONTENT_TYPE,
     DecodeError,
@@ -1687,30 +1688,28 @@ class SelectCodecTests(SynchronousTestCase):
 
     def test_jsonMediaTypes(self) -> None:
         """
-        The JSON media types select JSON, which is not supported yet:
-        INVALID SYNTAX saying so, whatever the body.
+        The JSON media types select the JSON codec of RFC 7846, in any
+        case, with or without parameters, whatever the body.
         """
         for contentType in [
             b"application/ppsp-tracker+json",
             b"application/json",
             b"Application/JSON; charset=utf-8",
         ]:
-            error = self.assertRaises(DecodeError, selectCodec, contentType, b"<x/>")
-            self.assertEqual(
-                (error.code, error.reason), (SYNTAX, "the JSON encoding is not supported yet")
-            )
+            self.assertIs(selectCodec(contentType, b"<x/>"), JSON_CODEC, contentType)
 
     def test_sniffing(self) -> None:
         """
         With no or another media type, the first non-blank byte decides:
         C{<} XML, C{{} JSON, anything else INVALID SYNTAX.
         """
+        for contentType in [None, b"", b"text/plain"]:
+            self.assertIs(selectCodec(contentType, b'\n {"a": 1}'), JSON_CODEC)
+            self.assertIs(selectCodec(contentType, b'\xef\xbb\xbf{}'), JSON_CODEC)
         for contentType in [None, b"", b"text/plain", b"application/octet-stream", b";"]:
             self.assertIs(selectCodec(contentType, b"<?xml?>"), XML_CODEC)
             self.assertIs(selectCodec(contentType, b" \r\n\t<x/>"), XML_CODEC)
             self.assertIs(selectCodec(contentType, b"\xef\xbb\xbf<x/>"), XML_CODEC)
-            error = self.assertRaises(DecodeError, selectCodec, contentType, b'\n {"a": 1}')
-            self.assertEqual(error.reason, "the JSON encoding is not supported yet")
             for body in [b"", b"   ", b"hello", b"\x00<x/>", b"[1]"]:
                 error = self.assertRaises(DecodeError, selectCodec, contentType, body)
                 self.assertEqual(error.code, SYNTAX)

@@ -32,10 +32,15 @@ from ppsp.messages import (
     LeaveRequest,
     PeerAddress,
     PeerMode,
+    PPSTPConnectRequest,
+    PPSTPConnectResponse,
     ResponseCode,
     Stat,
     StatQueryRequest,
     StatReportRequest,
+    StatReportResponse,
+    SwarmAction,
+    SwarmActionType,
 )
 from ppsp.test.helpers import TrackerHarness, txid
 from ppsp.tracker.core import Origin, TrackerConfig, mergeRanges
@@ -1128,3 +1133,86 @@ class ConfigTests(SynchronousTestCase):
         self.assertEqual(h.connect("a").keepAliveInterval, 10)
         h.advance(30)
         self.assertIsNone(h.store.getPeer("a"))
+
+
+class PPSTPConnectTests(SynchronousTestCase):
+    """
+    The core applies an RFC 7846 CONNECT (L{PPSTPConnectRequest}) with its
+    CONNECT, JOIN, LEAVE and DISCONNECT operations.
+    """
+
+    def connect(self, h: TrackerHarness, peerID: str, *actions: SwarmAction, tid: str = "", **kw: Any) -> Any:
+        return h.send(
+            PPSTPConnectRequest(tid or txid(), peerID, swarmActions=actions, sessionByAddress=True, **kw),
+            Origin("198.51.100.1", 40000),
+        )
+
+    def test_retryNotAppliedTwice(self) -> None:
+        """
+        A repeated RFC CONNECT (same address, PeerID, TransactionID and
+        content) gets the first answer and is not applied again: a LEAVE
+        retried after a re-JOIN does not leave.
+        """
+        h = TrackerHarness(self)
+        self.connect(h, "p", SwarmAction("s"), SwarmAction("t"))
+        first = self.connect(h, "p", SwarmAction("s", SwarmActionType.LEAVE), tid="L")
+        self.connect(h, "p", SwarmAction("s"))
+        again = self.connect(h, "p", SwarmAction("s", SwarmActionType.LEAVE), tid="L")
+        self.assertIs(again, first)
+        self.assertEqual(sorted(h.store.getPeer("p").swarms), ["s", "t"])
+
+    def test_joinUpdatesMode(self) -> None:
+        """
+        A JOIN action for a swarm the peer is in updates its mode, as an XML
+        JOIN does (ppsp does not follow RFC 7846 Table 6's "SEEDER JOIN from
+        TRACKING is invalid").
+        """
+        h = TrackerHarness(self)
+        self.connect(h, "p", SwarmAction("s"))
+        response = self.connect(h, "p", SwarmAction("s", mode=PeerMode.SEED))
+        self.assertIsInstance(response, PPSTPConnectResponse)
+        self.assertEqual(h.store.getPeer("p").swarms["s"].mode, PeerMode.SEED)
+
+    def test_asynchronousChecker(self) -> None:
+        """
+        With a checker that answers later, the swarm actions run when it
+        answers.
+        """
+        h = TrackerHarness(self)
+        pending: Deferred[Any] = Deferred()
+
+        class Later:
+            credentialInterfaces = ()
+
+            def requestAvatarId(self, credentials: Any) -> Any:
+                return pending
+
+        h.tracker.checker = Later()  # type: ignore[assignment]
+        result = h.tracker.handle(
+            PPSTPConnectRequest("x", "p", swarmActions=(SwarmAction("s"),)), Origin("198.51.100.1", 1)
+        )
+        assert isinstance(result, Deferred)
+        self.assertIsNone(h.store.getPeer("p"))
+        from twisted.cred.checkers import ANONYMOUS
+
+        pending.callback(ANONYMOUS)
+        response: Any = self.successResultOf(result)
+        self.assertEqual([r.swarmID for r in response.swarmResults], ["s"])
+        self.assertEqual(list(h.store.getPeer("p").swarms), ["s"])
+
+    def test_statReportNamesSwarms(self) -> None:
+        """
+        The answer to STAT_REPORT names each swarm its Stats named, once, in
+        order (the JSON encoding writes one swarm_result for each).
+        """
+        h = TrackerHarness(self)
+        h.connect("p")
+        h.ok(JoinRequest, "p", swarmID="a")
+        h.ok(JoinRequest, "p", swarmID="b")
+        response = h.ok(
+            StatReportRequest,
+            "p",
+            stats=(Stat("UploadedBytes", "1", "b"), Stat("UploadBandwidth", "2"), Stat("DownloadedBytes", "3", "a"), Stat("BufferLevel", "4", "b")),
+        )
+        self.assertEqual(response, StatReportResponse(response.transactionID, ("b", "a")))
+

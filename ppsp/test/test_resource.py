@@ -6,6 +6,7 @@ loopback connection.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from typing import Any, Dict, Optional, Tuple
@@ -192,14 +193,18 @@ class ErrorTests(SynchronousTestCase):
     def test_contentTypes(self) -> None:
         """
         The XML media types (any case, with parameters) are accepted; with
-        no or another type the first byte decides; a JSON request is refused
-        for now; anything else is INVALID SYNTAX.
+        no or another type the first byte decides; a JSON media type selects
+        the JSON codec, which answers a malformed JSON request in JSON
+        (error 01, 400); anything else is INVALID SYNTAX.
         """
         for i, ctype in enumerate([b"text/xml; charset=utf-8", b"APPLICATION/XML", b"application/ppsp-tracker+xml;charset=UTF-8", None, b"text/plain"]):
             response, content = self.h.post(message("CONNECT", str(i), f"p{i}"), contentType=ctype)
             self.assertEqual(response.code, 200, (ctype, content))
         response, content = self.h.post(b'{"PPSPTrackerProtocol": {}}', contentType=b"application/ppsp-tracker+json")
-        self.assertEqual((response.code, field(content, "Response")), (400, "INVALID SYNTAX"))
+        self.assertEqual(response.code, 400)
+        self.assertEqual(response.headers.getRawHeaders(b"content-type"), [b"application/ppsp-tracker+json"])
+        answer = json.loads(content)["PPSPTrackerProtocol"]
+        self.assertEqual((answer["response_type"], answer["error_code"]), (1, 1))
         response, content = self.h.post(b"hello", contentType=None)
         self.assertEqual((response.code, field(content, "Response")), (400, "INVALID SYNTAX"))
 

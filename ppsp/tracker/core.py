@@ -31,7 +31,7 @@ from typing import (
 
 from twisted.cred.checkers import ANONYMOUS, ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -61,6 +61,8 @@ from ppsp.messages import (
     PeerAddress,
     PeerInfo,
     PeerMode,
+    PPSTPConnectRequest,
+    PPSTPConnectResponse,
     ProtocolError,
     Request,
     Response,
@@ -69,6 +71,8 @@ from ppsp.messages import (
     StatQueryRequest,
     StatReportRequest,
     StatReportResponse,
+    SwarmActionType,
+    SwarmResult,
 )
 from ppsp.selection.random import RandomSelector
 from ppsp.tracker.addresses import addressScope
@@ -317,6 +321,7 @@ class Tracker:
             self.store.addSwarm(swarmID, True, now)
         self._handlers: Dict[type, Callable[[Any, Origin, float], _ResponseOrDeferred]] = {
             ConnectRequest: self._connect,
+            PPSTPConnectRequest: self._ppstpConnect,
             DisconnectRequest: self._disconnect,
             JoinRequest: self._join,
             JoinChunkRequest: self._joinChunk,
@@ -465,10 +470,14 @@ class Tracker:
             request.transactionID, ResponseCode.INTERNAL_ERROR, "the tracker failed"
         )
 
-    def _session(self, request: Request, now: float) -> PeerRecord:
+    def _session(
+        self, request: Request, now: float, origin: Optional[Origin] = None
+    ) -> PeerRecord:
         """
         The connected peer that sent C{request}, after checking its
-        AuthToken.
+        AuthToken.  A request marked C{sessionByAddress} (JSON) without a
+        token is accepted from the session's observed IP address
+        (C{origin}) only; a wrong token is refused whatever its source.
         """
         peer: Optional[PeerRecord] = self.store.getPeer(request.peerID)
         if peer is not None and peer.deadline <= now:
@@ -478,6 +487,12 @@ class Tracker:
             raise ProtocolError(_AUTH, "this PeerID is not connected; CONNECT first")
         token = request.authToken
         if token is None:
+            if (
+                request.sessionByAddress
+                and origin is not None
+                and origin.ip == peer.observedIP
+            ):
+                return peer
             raise ProtocolError(_FORBIDDEN, "AuthToken missing")
         if not hmac.compare_digest(token.encode("utf-8"), peer.token.encode("utf-8")):
             raise ProtocolError(_FORBIDDEN, "wrong AuthToken")
@@ -723,6 +738,36 @@ class Tracker:
         if len(request.addresses) > config.maxAddresses:
             raise ProtocolError(_FORBIDDEN, f"more than {config.maxAddresses} addresses")
         parsed = self._parseStats(request.stats)
+        return self._authenticate(request, origin, parsed)
+
+    def _ppstpConnect(
+        self, request: PPSTPConnectRequest, origin: Origin, now: float
+    ) -> _ResponseOrDeferred:
+        """
+        An RFC 7846 CONNECT: the CONNECT operation (registration, or the
+        takeover rule for a registered PeerID), then each swarm action as
+        the JOIN or LEAVE it stands for (L{_swarmActions}).
+        """
+        config = self.config
+        if request.addresses is not None and len(request.addresses) > config.maxAddresses:
+            raise ProtocolError(_FORBIDDEN, f"more than {config.maxAddresses} addresses")
+        if len(request.swarmActions) > 2 * config.maxSwarmsPerPeer:
+            raise ProtocolError(
+                _SYNTAX, f"more than {2 * config.maxSwarmsPerPeer} swarm actions"
+            )
+        parsed = self._parseStats(request.requesterStats)
+        return self._authenticate(request, origin, parsed)
+
+    def _authenticate(
+        self,
+        request: Union[ConnectRequest, PPSTPConnectRequest],
+        origin: Origin,
+        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+    ) -> _ResponseOrDeferred:
+        """
+        Check a CONNECT's credential with the checker, then go on with
+        L{_connected}, synchronously when the checker answers at once.
+        """
         credentials = PeerCredentials(request.peerID, request.cer, origin.ip)
         d: Deferred[Any] = maybeDeferred(self.checker.requestAvatarId, credentials)
         d.addBoth(self._connected, request, origin, parsed)
@@ -745,10 +790,10 @@ class Tracker:
     def _connected(
         self,
         avatarId: Any,
-        request: ConnectRequest,
+        request: Union[ConnectRequest, PPSTPConnectRequest],
         origin: Origin,
         parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
-    ) -> Response:
+    ) -> _ResponseOrDeferred:
         now = self.clock.seconds()
         if isinstance(avatarId, Failure):
             if avatarId.check(UnauthorizedLogin):
@@ -775,9 +820,16 @@ class Tracker:
             sameSession = request.authToken is not None and hmac.compare_digest(
                 request.authToken.encode("utf-8"), peer.token.encode("utf-8")
             )
+            rfc = isinstance(request, PPSTPConnectRequest)
+            if rfc and request.authToken is not None and not (sameSession or bound):
+                # JSON: a token that is sent must be right (PROTOCOL.md 7).
+                raise ProtocolError(_FORBIDDEN, "wrong AuthToken")
             if not (sameSession or bound or origin.ip == peer.observedIP):
                 raise ProtocolError(_FORBIDDEN, "this PeerID is held by another session")
             plan = self._planStats(peer, parsed, now)
+            if isinstance(request, PPSTPConnectRequest):
+                # The session goes on; only what the request carries changes.
+                return self._swarmActions(request, origin, peer, plan, now, fresh=False)
             peer.token = token
             peer.observedIP = origin.ip
             peer.observedPort = origin.port
@@ -788,18 +840,24 @@ class Tracker:
                 member.info = None
             self._applyStats(plan)
         else:
+            if isinstance(request, PPSTPConnectRequest):
+                addresses, statPort = request.addresses or (), None
+            else:
+                addresses, statPort = request.addresses, request.statPort
             peer = store.addPeer(
                 request.peerID,
                 token,
                 origin.ip,
                 origin.port,
-                request.addresses,
-                request.statPort,
+                addresses,
+                statPort,
                 now,
                 now + self.config.peerTimeout,
             )
             # Cannot fail: a new peer keeps at most the message's Stats.
             self._applyStats(self._planStats(peer, parsed, now))
+            if isinstance(request, PPSTPConnectRequest):
+                return self._swarmActions(request, origin, peer, [], now, fresh=True)
         self._alive(peer, now)
         return ConnectResponse(
             request.transactionID,
@@ -807,6 +865,112 @@ class Tracker:
             PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE),
             self.config.keepAliveInterval,
         )
+
+    def _swarmActions(
+        self,
+        request: PPSTPConnectRequest,
+        origin: Origin,
+        peer: PeerRecord,
+        plan: List[Tuple[Any, Dict[str, StatValue]]],
+        now: float,
+        fresh: bool,
+    ) -> _ResponseOrDeferred:
+        """
+        Apply the swarm actions of an RFC 7846 CONNECT in order, each as the
+        JOIN or LEAVE it stands for, and answer one L{SwarmResult} per
+        action (PROTOCOL.md section 7): a failed action fails alone, and the
+        request fails with MESSAGE FORBIDDEN (03) only when every action
+        failed; a new registration is then undone.  A registered peer's
+        announced addresses (when the request has them), observed address
+        and statistics change only when an action succeeded.  A request that
+        leaves the peer in no swarm, having left one, ends the registration
+        as DISCONNECT would; its answer carries no token.
+
+        @param plan: the request's statistics for a registered peer
+            (applied by the caller for a new one).
+        @param fresh: this request registered the peer.
+        """
+        tid = request.transactionID
+        token = peer.token
+        results: List[Any] = []
+        succeeded = left = 0
+        for action in request.swarmActions:
+            try:
+                if action.action is SwarmActionType.LEAVE:
+                    self._leave(LeaveRequest(tid, peer.peerID, token, swarmID=action.swarmID), origin, now)
+                    left += 1
+                    results.append(SwarmResult(action.swarmID))
+                else:
+                    results.append(self._joinAction(request, action.swarmID, action.mode, origin, peer, now))
+            except ProtocolError as e:
+                results.append(SwarmResult(action.swarmID, e.code, e.reason))
+                continue
+            succeeded += 1
+        if not succeeded:
+            if fresh:
+                self._dropPeer(peer, now)
+            raise ProtocolError(_FORBIDDEN, f"every swarm action failed: {results[0].reason}")
+        if not fresh:
+            if request.addresses is not None:
+                peer.addresses = request.addresses
+            peer.observedIP = origin.ip
+            peer.observedPort = origin.port
+            for member in peer.swarms.values():
+                member.info = None
+            self._applyStats(plan)
+        if left and not peer.swarms:
+            self._dropPeer(peer, now)
+            token = ""
+        else:
+            self._alive(peer, now)
+        reflexive = PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE)
+        interval = self.config.keepAliveInterval
+
+        def answer(done: List[SwarmResult]) -> Response:
+            return PPSTPConnectResponse(tid, token, reflexive, interval, tuple(done))
+
+        if any(isinstance(r, Deferred) for r in results):
+            return gatherResults(
+                [r if isinstance(r, Deferred) else succeed(r) for r in results],
+                consumeErrors=True,
+            ).addCallback(answer)
+        return answer(results)
+
+    def _joinAction(
+        self,
+        request: PPSTPConnectRequest,
+        swarmID: str,
+        mode: PeerMode,
+        origin: Origin,
+        peer: PeerRecord,
+        now: float,
+    ) -> Union[SwarmResult, "Deferred[SwarmResult]"]:
+        """
+        One JOIN swarm action: the JOIN operation, and for a SEEDER that
+        sent C{peer_num} the peer list a FIND would answer.
+        """
+        tid = request.transactionID
+        token = peer.token
+        joined: Any = self._join(
+            JoinRequest(tid, peer.peerID, token, swarmID=swarmID, mode=mode, peerNum=request.peerNum),
+            origin,
+            now,
+        )
+        if mode is not PeerMode.LEECH:
+            if request.peerNum is None:
+                return SwarmResult(swarmID)
+            joined = self._find(
+                FindRequest(tid, peer.peerID, token, swarmID=swarmID, peerNum=request.peerNum),
+                origin,
+                now,
+            )
+
+        def result(response: Any) -> SwarmResult:
+            return SwarmResult(swarmID, peers=response.peers)
+
+        if isinstance(joined, Deferred):
+            return joined.addCallback(result)
+        return result(joined)
 
     def _disconnect(self, request: DisconnectRequest, origin: Origin, now: float) -> Response:
         peer = self._session(request, now)
@@ -895,9 +1059,14 @@ class Tracker:
         if isinstance(request, FindChunkRequest) and chunkID is None:
             raise ProtocolError(_SYNTAX, "FIND_CHUNK without ChunkID")
         checks = self._constraintChecks(request.constraints)
-        peer = self._session(request, now)
+        facts = self._parseStats(request.requesterStats) if request.requesterStats else None
+        peer = self._session(request, now, origin)
         constraints = FindConstraints(chunkID, request.constraints, checks, now, peer)
         swarm = self._getSwarm(request.swarmID)
+        if facts:
+            # What the requester says about itself (JSON peer_num), kept as
+            # its statistics before the strategy looks at it.
+            self._applyStats(self._planStats(peer, facts, now))
         cls = FindChunkResponse if isinstance(request, FindChunkRequest) else FindResponse
 
         def answer(peers: Tuple[PeerInfo, ...]) -> Response:
@@ -915,7 +1084,7 @@ class Tracker:
         return answer(peers)
 
     def _keepAlive(self, request: KeepAliveRequest, origin: Origin, now: float) -> Response:
-        peer = self._session(request, now)
+        peer = self._session(request, now, origin)
         self._alive(peer, now)
         return KeepAliveResponse(request.transactionID, self.config.keepAliveInterval)
 
@@ -923,10 +1092,11 @@ class Tracker:
         if not request.stats:
             raise ProtocolError(_SYNTAX, "STAT_REPORT without a Stat")
         parsed = self._parseStats(request.stats)
-        peer = self._session(request, now)
+        peer = self._session(request, now, origin)
         self._applyStats(self._planStats(peer, parsed, now))
         self._alive(peer, now)
-        return StatReportResponse(request.transactionID)
+        swarmIDs = tuple(dict.fromkeys([s.swarm for s in request.stats if s.swarm is not None]))
+        return StatReportResponse(request.transactionID, swarmIDs)
 
     def _statQuery(self, request: StatQueryRequest, origin: Origin, now: float) -> Response:
         raise ProtocolError(

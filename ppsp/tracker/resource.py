@@ -9,10 +9,18 @@ facts (method, size, content type, client address, throttle), lets the
 codec turn the body into a request, lets the L{Tracker} answer it, and
 writes the answer.  Whatever goes wrong, the client gets the protocol's
 error response, never a traceback.
+
+Every answer, errors included, is written in the encoding of the request:
+the codec its C{Content-Type} selects, or, when it has none or another
+one, the one its first byte selects; XML when neither does.  For JSON
+(RFC 7846) requests the resource also reads the HTTP C{Authorization:
+Bearer} header into the message (the token, and for CONNECT also the
+credential); the tracker core decides what it is worth.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 from typing import Any, Optional
@@ -24,9 +32,18 @@ from twisted.web import server
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
-from ppsp.codec import XML_CODEC, DecodeError, selectCodec
+from ppsp.codec import JSON_CODEC, XML_CODEC, DecodeError, selectCodec
+from ppsp.codec import _fields as F
+from ppsp.codec.json import bearerToken
 from ppsp.interfaces import ICodec
-from ppsp.messages import ErrorResponse, ProtocolError, Response, ResponseCode
+from ppsp.messages import (
+    ErrorResponse,
+    PPSTPConnectRequest,
+    ProtocolError,
+    Request as Message,
+    Response,
+    ResponseCode,
+)
 from ppsp.tracker.core import Origin, Tracker
 
 __all__ = ["TrackerResource", "LimitedRequest", "TrackerSite", "DEFAULT_MAX_BODY"]
@@ -89,7 +106,7 @@ class TrackerResource(Resource):
                 request.setHeader(b"allow", b"POST")
                 body = self._reply(
                     request,
-                    XML_CODEC,
+                    _answerCodec(request.getHeader(b"content-type"), _peek(request)),
                     ErrorResponse(
                         "", ResponseCode.MESSAGE_NOT_SUPPORTED, "the tracker takes POST only"
                     ),
@@ -102,7 +119,9 @@ class TrackerResource(Resource):
             return self._post(request)
         except Exception:
             self.log.failure("tracker resource failed")
-            return self._internalError(request, XML_CODEC, "")
+            return self._internalError(
+                request, _answerCodec(request.getHeader(b"content-type"), _peek(request)), ""
+            )
 
     def _post(self, request: Request) -> Any:
         origin = _clientOrigin(request)
@@ -112,7 +131,7 @@ class TrackerResource(Resource):
             request.setHeader(b"retry-after", b"%d" % (max(1, math.ceil(retryAfter)),))
             return self._reply(
                 request,
-                self._codecFor(contentType),
+                _answerCodec(contentType, _peek(request)),
                 ErrorResponse(
                     "", ResponseCode.TEMPORARILY_OVERLOADED, "too many requests from this address"
                 ),
@@ -126,16 +145,18 @@ class TrackerResource(Resource):
         if len(body) > self.maxBody:
             return self._reply(
                 request,
-                self._codecFor(contentType),
+                _answerCodec(contentType, body),
                 _tooLarge(self.maxBody),
                 status=413,
             )
         try:
             codec = selectCodec(contentType, body)
             message = codec.decodeRequest(body)
+            if codec is JSON_CODEC:
+                message = _withAuthorization(message, request.getHeader(b"authorization"))
         except DecodeError as e:
             self.tracker.countEvent("undecodable")
-            return self._reply(request, self._codecFor(contentType), e.toResponse())
+            return self._reply(request, _answerCodec(contentType, body), e.toResponse())
         response = self.tracker.handle(message, origin)
         if not isinstance(response, Deferred):
             return self._reply(request, codec, response)
@@ -157,15 +178,6 @@ class TrackerResource(Resource):
         response.addCallback(write).addErrback(failed)
         return NOT_DONE_YET
 
-    def _codecFor(self, contentType: Optional[bytes]) -> ICodec:
-        """
-        The codec to write an error in, before the body could be decoded.
-        """
-        try:
-            return selectCodec(contentType, b"<")
-        except ProtocolError:
-            return XML_CODEC
-
     def _reply(
         self,
         request: Request,
@@ -174,7 +186,11 @@ class TrackerResource(Resource):
         status: Optional[int] = None,
     ) -> bytes:
         code = response.code
-        request.setResponseCode(status if status is not None else code.httpStatus)
+        if status is None:
+            # An encoding may map codes to statuses its own way (JSON: PROTOCOL.md 7).
+            statusOf = getattr(codec, "httpStatus", None)
+            status = code.httpStatus if statusOf is None else statusOf(code)
+        request.setResponseCode(status)
         request.setHeader(b"content-type", codec.contentType)
         request.setHeader(b"cache-control", _NO_STORE)
         if code is ResponseCode.AUTHENTICATION_REQUIRED:
@@ -188,7 +204,7 @@ class TrackerResource(Resource):
             return codec.encodeResponse(response)  # type: ignore[no-any-return]
         except Exception:
             self.log.failure("could not encode a response")
-            return self._internalError(request, XML_CODEC, response.transactionID)
+            return self._internalError(request, codec, response.transactionID)
 
     def _internalError(self, request: Request, codec: ICodec, transactionID: str) -> bytes:
         request.setResponseCode(500)
@@ -197,6 +213,59 @@ class TrackerResource(Resource):
         return codec.encodeResponse(  # type: ignore[no-any-return]
             ErrorResponse(transactionID, ResponseCode.INTERNAL_ERROR, "the tracker failed")
         )
+
+
+def _peek(request: Request) -> bytes:
+    """
+    The first bytes of a request's body, to sniff its encoding from before
+    the body is read (for an error answered early).
+    """
+    content = request.content
+    if content is None:
+        return b""
+    try:
+        content.seek(0)
+        head: bytes = content.read(64)
+        content.seek(0)
+    except Exception:
+        return b""
+    return head
+
+
+def _answerCodec(contentType: Optional[bytes], body: bytes) -> ICodec:
+    """
+    The codec to answer in when the request could not be decoded (or was
+    not read): the one that its C{Content-Type} or, failing that, its first
+    byte selects; XML when nothing does.
+    """
+    try:
+        return selectCodec(contentType, body)
+    except ProtocolError:
+        return XML_CODEC
+
+
+def _withAuthorization(message: Message, header: Optional[bytes]) -> Message:
+    """
+    Put the HTTP C{Authorization: Bearer} credential of a JSON request into
+    its message (PROTOCOL.md section 7): as the AuthToken, and for a
+    CONNECT also as the credential (C{cer}), for the authenticator.  A
+    credential that cannot be a token is the credential only.
+
+    @raise DecodeError: INVALID SYNTAX for a malformed header.
+    """
+    bearer = bearerToken(header)
+    if bearer is None:
+        return message
+    tokenOK = F.validIdentifier(bearer, F.IDENTIFIER_LENGTH)
+    if isinstance(message, PPSTPConnectRequest):
+        return dataclasses.replace(message, cer=bearer, authToken=bearer if tokenOK else None)
+    if not tokenOK:
+        raise DecodeError(
+            ResponseCode.INVALID_SYNTAX,
+            "the Authorization token is not a valid AuthToken",
+            message.transactionID,
+        )
+    return dataclasses.replace(message, authToken=bearer)
 
 
 def _tooLarge(maxBody: int) -> ErrorResponse:
@@ -252,11 +321,13 @@ class LimitedRequest(server.Request):
 
     def _reject(self, limit: int) -> None:
         self._rejected = True
-        body = XML_CODEC.encodeResponse(_tooLarge(limit))
+        # The headers are in; the body is not: the media type decides.
+        codec = _answerCodec(self.requestHeaders.getRawHeaders(b"content-type", [None])[0], b"")
+        body = codec.encodeResponse(_tooLarge(limit))
         transport: Any = self.channel.transport  # type: ignore[union-attr]
         transport.write(
             b"HTTP/1.1 413 Request Entity Too Large\r\n"
-            b"Content-Type: " + XML_CODEC.contentType + b"\r\n"
+            b"Content-Type: " + codec.contentType + b"\r\n"
             b"Cache-Control: no-store\r\n"
             b"Connection: close\r\n"
             b"Content-Length: %d\r\n\r\n" % (len(body),) + body
