@@ -24,7 +24,7 @@ import os
 import secrets
 import sys
 import time
-from typing import Any, Callable, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from twisted.internet.defer import Deferred
 from twisted.python import usage
@@ -45,9 +45,10 @@ from ppsp.peer.client import (
     TrackerClient,
     TrackerError,
     TrackerUnavailable,
+    UnsupportedRequest,
     makeHTTPClient,
 )
-from ppsp.peer.tap import parseAddress
+from ppsp.peer.tap import codecNamed, parseAddress
 
 __all__ = ["Options", "run", "main", "describePeer"]
 
@@ -194,6 +195,7 @@ class Options(usage.Options):
         ["trust-root", None, None, "PEM file of the CA of the tracker's certificate."],
         ["client-certificate", None, None, "PEM file with a TLS client certificate and key."],
         ["timeout", None, 10.0, "Seconds a request may take.", float],
+        ["encoding", "e", "xml", "xml (the draft's profile) or json (RFC 7846)."],
     ]
     optFlags: List[List[Any]] = [
         ["keep", "k", "Do not DISCONNECT at the end: keep the session (its token is printed)."],
@@ -226,6 +228,10 @@ class Options(usage.Options):
                     self["credential"] = f.read().strip()
             except OSError as e:
                 raise usage.UsageError(f"--cer: {e}") from None
+        try:
+            self["codec"] = codecNamed(self["encoding"])
+        except KeyError:
+            raise usage.UsageError(f"--encoding {self['encoding']!r} is not xml or json") from None
 
 
 def describePeer(peer: PeerInfo) -> str:
@@ -247,6 +253,13 @@ def _describe(response: Response) -> List[str]:
         if address is not None:
             lines.append(f"the tracker sees this peer at {address.ip}:{address.port}")
         lines.append(f"send KEEPALIVE every {response.keepAliveInterval} s")
+        for result in getattr(response, "swarmResults", ()):
+            if result.ok:
+                count = len(result.peers or ())
+                lines.append(f"joined swarm {result.swarmID}" + (f" ({count} peer{'s' if count != 1 else ''})" if result.peers is not None else ""))
+                lines.extend("  " + describePeer(p) for p in result.peers or ())
+            else:
+                lines.append(f"swarm {result.swarmID}: {result.code.text}: {result.reason}")
     elif isinstance(response, KeepAliveResponse):
         lines.append(f"send KEEPALIVE every {response.keepAliveInterval} s")
     elif isinstance(response, (FindResponse, JoinResponse)) and response.peers is not None:
@@ -274,6 +287,9 @@ async def run(options: Options, client: TrackerClient, out: TextIO, clock: Any) 
         except TrackerError as e:
             say(f"{label} -> {e.code.text}" + (f": {e.reason}" if e.reason else ""))
             return None
+        except UnsupportedRequest as e:
+            say(f"{label} -> not sent: {e}")
+            return None
         elapsed = (clock.seconds() - started) * 1000
         say(f"{label} -> OK ({elapsed:.0f} ms)")
         for line in _describe(response):
@@ -285,11 +301,19 @@ async def run(options: Options, client: TrackerClient, out: TextIO, clock: Any) 
         if options["token"] is not None:
             client.authToken = options["token"]
         else:
+            swarms: Dict[str, PeerMode] = {}
+            if client.rfc7846:
+                # An RFC 7846 peer registers by joining a swarm.
+                if "swarm" not in sub:
+                    say("RFC 7846 JSON registers a peer only with a swarm: use a command with SWARM")
+                    return 1
+                swarms = {sub["swarm"]: sub.get("peerMode", PeerMode.LEECH)}
             connected = await step(
                 f"CONNECT as {client.peerID}",
                 lambda: client.connect(
                     sub.get("addresses", ()) if command == "connect" else (),
                     sub.get("stat-port") if command == "connect" else None,
+                    swarms=swarms,
                 ),
             )
             if connected is None:
@@ -354,6 +378,7 @@ def main(argv: Optional[Sequence[str]] = None, reactor: Any = None, out: TextIO 
             options["tracker"],
             options["peer-id"],
             reactor,
+            codec=options["codec"],
             cer=options["credential"],
             timeout=options["timeout"],
             attempts=2,

@@ -63,6 +63,15 @@ class ICodec(Interface):
         @rtype: L{bytes}
         """
 
+    def requestHeaders(request):
+        """
+        The HTTP headers to send with C{request}: its C{Content-Type}, and
+        whatever else the encoding carries outside the body (the JSON
+        encoding's C{Authorization}).
+
+        @rtype: L{dict} of L{bytes} to L{list} of L{bytes}
+        """
+
     def decodeResponse(body, method):
         """
         Decode the response to a request of C{method}.

@@ -1267,6 +1267,13 @@ class XMLCodec:
                 _SYNTAX, F.safeReason(f"the request could not be decoded: {e!r}")
             ) from e
 
+    def requestHeaders(self, request: Request) -> Dict[bytes, List[bytes]]:
+        """
+        The HTTP headers to send with C{request}: its C{Content-Type} (the
+        XML profile carries everything else in the body).
+        """
+        return {b"Content-Type": [XML_CONTENT_TYPE]}
+
     def decodeResponse(self, body: bytes, method: Method) -> Response:
         """
         Decode the response to a request of C{method}.

@@ -21,6 +21,7 @@ from typing import (
     Dict,
     Iterable,
     List,
+    Mapping,
     Optional,
     Tuple,
     Type,
@@ -30,7 +31,7 @@ from typing import (
 
 from treq.client import HTTPClient
 from twisted.internet import error as ierror
-from twisted.internet.defer import CancelledError, Deferred, TimeoutError
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.ssl import (
@@ -69,12 +70,16 @@ from ppsp.messages import (
     LeaveResponse,
     PeerAddress,
     PeerMode,
+    PPSTPConnectRequest,
+    PPSTPConnectResponse,
     Request,
     Response,
     ResponseCode,
     Stat,
     StatReportRequest,
     StatReportResponse,
+    SwarmAction,
+    SwarmActionType,
 )
 
 __all__ = [
@@ -86,6 +91,7 @@ __all__ = [
     "TemporarilyOverloaded",
     "BadTrackerResponse",
     "TrackerUnavailable",
+    "UnsupportedRequest",
     "makeHTTPClient",
     "TLSPolicy",
 ]
@@ -160,6 +166,14 @@ class BadTrackerResponse(TrackerError):
     """
 
 
+class UnsupportedRequest(ValueError):
+    """
+    The client's encoding cannot carry the request (RFC 7846 JSON has no
+    JOIN_CHUNK, FIND_CHUNK, FIND constraints, StatPort or STAT_QUERY, and
+    names only some statistics).  Nothing was sent.
+    """
+
+
 class TrackerUnavailable(Exception):
     """
     No attempt reached the tracker: every attempt failed in transport or
@@ -181,6 +195,10 @@ class TrackerUnavailable(Exception):
             f"attempt(s): {_describe(self.lastFailure)}"
         )
 
+
+#: The statistics an RFC 7846 CONNECT carries about the peer (in
+#: C{peer_num}).
+_CONNECT_FACTS = frozenset({"AbilityNAT", "ConcurrentLinks", "UploadBandwidth"})
 
 _ERRORS: Dict[ResponseCode, Type[TrackerError]] = {
     ResponseCode.AUTHENTICATION_REQUIRED: AuthenticationRequired,
@@ -330,9 +348,18 @@ class TrackerClient:
         self.reflexiveAddress: Optional[PeerAddress] = None
         #: The KEEPALIVE interval the tracker announced last.
         self.keepAliveInterval: int = 60
+        #: The swarms this client joined and has not left, with its mode.
+        self.swarms: Dict[str, PeerMode] = {}
         self._prefix = secrets.token_hex(4)
         self._serial = itertools.count(1)
-        self._headers = Headers({b"Content-Type": [codec.contentType]})
+
+    @property
+    def rfc7846(self) -> bool:
+        """
+        Whether the client speaks the JSON encoding of RFC 7846, whose
+        CONNECT carries the JOINs and LEAVEs.
+        """
+        return bool(self.codec.name == "json")
 
     def newTransactionID(self) -> str:
         """
@@ -347,13 +374,28 @@ class TrackerClient:
         addresses: Iterable[PeerAddress] = (),
         statPort: Optional[int] = None,
         stats: Iterable[Stat] = (),
+        swarms: Mapping[str, PeerMode] = {},
     ) -> "Deferred[ConnectResponse]":
         """
         CONNECT: register, and keep the AuthToken, the reflexive address
         and the KEEPALIVE interval of the answer.  The current AuthToken
         goes along, so that a peer that is still registered takes its
         session over.
+
+        In RFC 7846 JSON, the CONNECT also joins C{swarms} (at least one;
+        the XML profile ignores them: JOIN them with L{join}); the answer
+        is a L{PPSTPConnectResponse} with one result per swarm, and
+        C{statPort} cannot be carried.  Of C{stats}, those RFC 7846 sends
+        at CONNECT (AbilityNAT, ConcurrentLinks, UploadBandwidth) go along.
         """
+        if self.rfc7846:
+            return self._ppstp(  # type: ignore[return-value]
+                [SwarmAction(s, SwarmActionType.JOIN, m) for s, m in swarms.items()],
+                addresses=tuple(addresses),
+                requesterStats=tuple(
+                    st for st in stats if st.property in _CONNECT_FACTS and st.swarm is None
+                ),
+            )
         request = ConnectRequest(
             self.newTransactionID(),
             self.peerID,
@@ -375,13 +417,24 @@ class TrackerClient:
     def disconnect(self) -> "Deferred[DisconnectResponse]":
         """
         DISCONNECT: leave every swarm and end the registration; forget the
-        AuthToken.
+        AuthToken.  In RFC 7846 JSON, a CONNECT that leaves every swarm
+        this client joined.
         """
         request = DisconnectRequest(self.newTransactionID(), self.peerID, self.authToken)
 
-        def disconnected(response: DisconnectResponse) -> DisconnectResponse:
+        def disconnected(response: Any) -> DisconnectResponse:
             self.authToken = None
-            return response
+            self.swarms.clear()
+            return DisconnectResponse(request.transactionID)
+
+        if self.rfc7846:
+            leaves = [SwarmAction(s, SwarmActionType.LEAVE) for s in self.swarms]
+            if not leaves:
+                # A JSON registration exists only with a swarm.
+                d: Deferred[Any] = Deferred()
+                d.callback(None)
+                return d.addCallback(disconnected)
+            return self._ppstp(leaves).addCallback(disconnected)
 
         return self.send(request, DisconnectResponse).addCallback(disconnected)
 
@@ -395,8 +448,25 @@ class TrackerClient:
     ) -> "Deferred[JoinResponse]":
         """
         JOIN a swarm (or update the membership's mode and expiry).  The
-        answer to a LEECH join carries a peer list.
+        answer to a LEECH join carries a peer list.  In RFC 7846 JSON, a
+        CONNECT with one JOIN action (which registers the peer when it is
+        not); C{expireTime} and C{stats} cannot be carried there.
         """
+        if self.rfc7846:
+            return self._ppstp(
+                [SwarmAction(swarmID, SwarmActionType.JOIN, mode)], peerNum, single=True
+            ).addCallback(
+                lambda response: JoinResponse(
+                    response.transactionID,
+                    swarmID,
+                    (response.swarmResults[0].peers or ()) if mode is PeerMode.LEECH else None,
+                )
+            )
+
+        def joined(response: JoinResponse) -> JoinResponse:
+            self.swarms[swarmID] = mode
+            return response
+
         return self.send(
             JoinRequest(
                 self.newTransactionID(),
@@ -409,7 +479,7 @@ class TrackerClient:
                 stats=tuple(stats),
             ),
             JoinResponse,
-        )
+        ).addCallback(joined)
 
     def joinChunk(
         self, swarmID: str, chunks: Iterable[Union[ChunkRange, int]]
@@ -428,12 +498,22 @@ class TrackerClient:
 
     def leave(self, swarmID: str) -> "Deferred[LeaveResponse]":
         """
-        LEAVE a swarm.
+        LEAVE a swarm.  In RFC 7846 JSON, a CONNECT with one LEAVE action;
+        leaving the last swarm ends the registration.
         """
+
+        def left(response: Any) -> LeaveResponse:
+            self.swarms.pop(swarmID, None)
+            return LeaveResponse(response.transactionID)
+
+        if self.rfc7846:
+            return self._ppstp(
+                [SwarmAction(swarmID, SwarmActionType.LEAVE)], single=True
+            ).addCallback(left)
         return self.send(
             LeaveRequest(self.newTransactionID(), self.peerID, self.authToken, swarmID=swarmID),
             LeaveResponse,
-        )
+        ).addCallback(left)
 
     def find(
         self,
@@ -509,6 +589,53 @@ class TrackerClient:
             StatReportResponse,
         )
 
+    # RFC 7846 ---------------------------------------------------------------
+
+    def _ppstp(
+        self,
+        actions: List[SwarmAction],
+        peerNum: Optional[int] = None,
+        addresses: Optional[Tuple[PeerAddress, ...]] = None,
+        requesterStats: Tuple[Stat, ...] = (),
+        single: bool = False,
+    ) -> "Deferred[PPSTPConnectResponse]":
+        """
+        One RFC 7846 CONNECT with C{actions}; keep the session it answers
+        with and the swarms whose actions succeeded.
+
+        @param single: fail with the error of the (one) action when it
+            failed, as the XML JOIN or LEAVE it stands for would.
+        """
+        request = PPSTPConnectRequest(
+            self.newTransactionID(),
+            self.peerID,
+            self.authToken,
+            swarmActions=tuple(actions),
+            addresses=addresses,
+            peerNum=peerNum,
+            requesterStats=requesterStats,
+            cer=self.cer if self.authToken is None else None,
+        )
+
+        def connected(response: PPSTPConnectResponse) -> PPSTPConnectResponse:
+            self.authToken = response.authToken or None
+            self.reflexiveAddress = response.reflexiveAddress
+            self.keepAliveInterval = response.keepAliveInterval
+            for action, result in zip(actions, response.swarmResults):
+                if not result.ok:
+                    if single:
+                        cls = _ERRORS.get(result.code, TrackerError)
+                        raise cls(result.code, result.reason, request)
+                elif action.action is SwarmActionType.JOIN:
+                    self.swarms[action.swarmID] = action.mode
+                else:
+                    self.swarms.pop(action.swarmID, None)
+            if self.authToken is None:
+                self.swarms.clear()
+            return response
+
+        return self.send(request, PPSTPConnectResponse).addCallback(connected)
+
     # The exchange ---------------------------------------------------------
 
     def send(self, request: Request, expected: Type[_R]) -> "Deferred[_R]":
@@ -521,9 +648,13 @@ class TrackerClient:
             L{TrackerUnavailable} (no attempt got an answer).  Cancelling
             it stops the attempts.
         """
-        body = self.codec.encodeRequest(request)
+        try:
+            body = self.codec.encodeRequest(request)
+        except ValueError as e:
+            return fail(UnsupportedRequest(f"{self.codec.name}: {e}"))
+        headers = Headers(self.codec.requestHeaders(request))
         cancelled: List[bool] = []
-        inner = Deferred.fromCoroutine(self._send(request, body, expected, cancelled))
+        inner = Deferred.fromCoroutine(self._send(request, body, headers, expected, cancelled))
 
         def cancel(_: object) -> None:
             cancelled.append(True)
@@ -545,13 +676,18 @@ class TrackerClient:
         return outer
 
     async def _send(
-        self, request: Request, body: bytes, expected: Type[_R], cancelled: List[bool]
+        self,
+        request: Request,
+        body: bytes,
+        headers: Headers,
+        expected: Type[_R],
+        cancelled: List[bool],
     ) -> _R:
         attempt = 0
         while True:
             attempt += 1
             try:
-                status, headers, content = await self._attempt(body)
+                status, answerHeaders, content = await self._attempt(body, headers)
                 response = self._decode(request, status, content)
             except (_TRANSPORT_ERRORS + (_GatewayError,)) as e:
                 if cancelled:
@@ -569,12 +705,12 @@ class TrackerClient:
                     response.code is ResponseCode.TEMPORARILY_OVERLOADED
                     and attempt < self.attempts
                 ):
-                    await self._sleep(max(self._delay(attempt), _retryAfter(headers) or 0.0))
+                    await self._sleep(max(self._delay(attempt), _retryAfter(answerHeaders) or 0.0))
                     continue
                 cls = _ERRORS.get(response.code, TrackerError)
                 error = cls(response.code, response.reason, request)
                 if isinstance(error, TemporarilyOverloaded):
-                    error.retryAfter = _retryAfter(headers)
+                    error.retryAfter = _retryAfter(answerHeaders)
                 raise error
             if not isinstance(response, expected):
                 raise BadTrackerResponse(
@@ -597,16 +733,16 @@ class TrackerClient:
         call = self.clock.callLater(seconds, d.callback, None)
         return d
 
-    def _attempt(self, body: bytes) -> "Deferred[Tuple[int, Any, bytes]]":
+    def _attempt(self, body: bytes, headers: Headers) -> "Deferred[Tuple[int, Any, bytes]]":
         """
         One POST, and its answer's body, within C{timeout} seconds.
         """
-        d = Deferred.fromCoroutine(self._exchange(body))
+        d = Deferred.fromCoroutine(self._exchange(body, headers))
         d.addTimeout(self.timeout, self.clock)
         return d
 
-    async def _exchange(self, body: bytes) -> Tuple[int, Any, bytes]:
-        response = await self.http.post(self.url, data=body, headers=self._headers)
+    async def _exchange(self, body: bytes, headers: Headers) -> Tuple[int, Any, bytes]:
+        response = await self.http.post(self.url, data=body, headers=headers)
         reader = _Body(MAX_RESPONSE_BYTES)
         response.deliverBody(reader)
         content = await reader.done

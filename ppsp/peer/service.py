@@ -46,6 +46,7 @@ from ppsp.peer.client import (
     TrackerClient,
     TrackerError,
     TrackerUnavailable,
+    UnsupportedRequest,
 )
 from ppsp.peer.sources import ChunkSet
 
@@ -149,6 +150,7 @@ class PeerService(Service):
         self._flushing = False
         self._unwatch: Optional[Callable[[], None]] = None
         self._goodbyes: List[Deferred[Any]] = []
+        self._warned: Set[str] = set()
         self._abandoned = False
 
     @property
@@ -357,6 +359,9 @@ class PeerService(Service):
             self._scheduleFlush()
 
     async def _registerOnce(self) -> None:
+        if self.client.rfc7846:
+            await self._registerRFC7846()
+            return
         await self.client.connect(self.addresses, self.statPort, self._stats())
         for swarmID, mode in list(self.swarms.items()):
             try:
@@ -372,6 +377,26 @@ class PeerService(Service):
         # Chunk sets go again: the tracker may have lost them.  An empty
         # set needs no message, as a fresh membership holds no chunk.
         self._dirty.update(s for s in self.swarms if tuple(self.chunks.chunks(s)))
+
+    async def _registerRFC7846(self) -> None:
+        """
+        Register in RFC 7846 JSON: one CONNECT that joins every swarm (a
+        peer in no swarm has no registration there).
+        """
+        if not self.swarms:
+            return
+        response = await self.client.connect(
+            self.addresses, self.statPort, self._stats(), swarms=self.swarms
+        )
+        for result in getattr(response, "swarmResults", ()):
+            if not result.ok:
+                self.log.error(
+                    "could not join swarm {swarmID}: {reason}",
+                    swarmID=result.swarmID,
+                    reason=f"{result.code.text}: {result.reason}",
+                )
+            elif result.peers is not None:
+                self._received(result.swarmID, result.peers)
 
     async def _joinOne(self, swarmID: str, mode: PeerMode) -> None:
         response = await self.client.join(swarmID, mode, peerNum=self.peerNum)
@@ -436,15 +461,25 @@ class PeerService(Service):
         self._schedule("keepalive", self.client.keepAliveInterval, self._keepAlive)
 
     def _keepAlive(self) -> None:
+        if self.client.authToken is None:
+            # RFC 7846 JSON, in no swarm: nothing to keep alive yet.
+            self._scheduleKeepAlive()
+            return
         d = self.client.keepAlive()
         d.addCallbacks(lambda _: self._scheduleKeepAlive(), self._failed)
 
     def _statReport(self) -> None:
         stats = self._stats()
-        if stats:
+        if stats and self.client.authToken is not None:
             d: Deferred[Any] = self.client.statReport(stats)
         else:
             d = succeed(None)
+
+        def unsupported(failure: Failure) -> None:
+            failure.trap(UnsupportedRequest)
+            self._warnOnce("stats", "statistics not reported: {reason}", reason=_reason(failure.value))
+
+        d.addErrback(unsupported)
         d.addCallbacks(
             lambda _: self._schedule("stats", self.statReportInterval, self._statReport),
             self._failed,
@@ -471,6 +506,9 @@ class PeerService(Service):
         swarms = [s for s in self._dirty if s in self.swarms]
         self._dirty.clear()
         if not swarms:
+            return
+        if self.client.rfc7846:
+            self._warnOnce("chunks", "RFC 7846 JSON has no JOIN_CHUNK: chunk sets are not announced")
             return
         self._flushing = True
         d = DeferredList(
@@ -499,6 +537,15 @@ class PeerService(Service):
                 self._scheduleFlush()
 
         d.addCallback(done)
+
+    def _warnOnce(self, key: str, format: str, **fields: Any) -> None:
+        """
+        Log a warning the first time only.
+        """
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        self.log.warn(format, **fields)
 
     def _failed(self, failure: Failure) -> None:
         if failure.check(CancelledError) or failure.value is None:

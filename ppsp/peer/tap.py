@@ -24,14 +24,16 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python import usage
 
+from ppsp.codec import JSON_CODEC, XML_CODEC
 from ppsp.codec._fields import validIdentifier
+from ppsp.interfaces import ICodec
 from ppsp.messages import PeerAddress, PeerMode, Stat
 from ppsp.peer.client import TLSPolicy, TrackerClient, makeHTTPClient
 from ppsp.peer.service import PeerService
 from ppsp.peer.sources import StaticStats
 from ppsp.peer.statquery import StatQueryResource, statQuerySite
 
-__all__ = ["Options", "makeService", "PeerDaemon", "parseAddress", "parseSwarm"]
+__all__ = ["Options", "makeService", "PeerDaemon", "parseAddress", "parseSwarm", "codecNamed"]
 
 
 def _nonNegative(text: str) -> float:
@@ -91,6 +93,15 @@ def parseSwarm(text: str) -> Tuple[str, PeerMode]:
     return swarmID, peerMode
 
 
+def codecNamed(name: str) -> ICodec:
+    """
+    The codec an C{--encoding} option names: C{xml} or C{json}.
+
+    @raise KeyError: neither.
+    """
+    return {"xml": XML_CODEC, "json": JSON_CODEC}[name.strip().lower()]
+
+
 class Options(usage.Options):
     """
     The options of C{twistd ppsp-peer}.
@@ -113,6 +124,7 @@ class Options(usage.Options):
         ["stat-report-interval", None, 60.0, "Seconds between STAT_REPORTs of the --stat values.", _positive],
         ["peer-num", None, None, "How many peers to ask for (the tracker's default otherwise).", int],
         ["timeout", None, 10.0, "Seconds one request may take.", _positive],
+        ["encoding", "e", "xml", "xml (the draft's profile) or json (RFC 7846)."],
     ]
 
     def __init__(self) -> None:
@@ -203,6 +215,10 @@ class Options(usage.Options):
             raise usage.UsageError(f"cannot load the TLS files: {e}") from None
         if self["peer-num"] is not None and self["peer-num"] < 1:
             raise usage.UsageError("--peer-num must be at least 1")
+        try:
+            self["codec"] = codecNamed(self["encoding"])
+        except KeyError:
+            raise usage.UsageError(f"--encoding {self['encoding']!r} is not xml or json") from None
 
 
 class PeerDaemon(Service):
@@ -300,6 +316,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> PeerDaemon:
         options["tracker"],
         options["peer-id"],
         reactor,
+        codec=options["codec"],
         cer=options["credential"],
         timeout=options["timeout"],
     )

@@ -32,7 +32,7 @@ class CommandLineTests(SynchronousTestCase):
     def cli(self, *argv: str) -> tuple[int, List[str]]:
         options = Options()
         options.parseOptions(["--tracker", self.fake.url, *argv])
-        client = self.fake.client(options["peer-id"], attempts=1)
+        client = self.fake.client(options["peer-id"], attempts=1, codec=options["codec"])
         out = io.StringIO()
         status = self.successResultOf(
             Deferred.fromCoroutine(run(options, client, out, self.fake.clock))
@@ -126,3 +126,27 @@ class CommandLineTests(SynchronousTestCase):
             ["find"],
         ):
             self.assertRaises(usage.UsageError, Options().parseOptions, argv)
+
+    def test_json(self) -> None:
+        """
+        With C{--encoding json}, the client registers by joining the
+        command's swarm, and prints the answers the same way.
+        """
+        options = Options()
+        options.parseOptions(["--tracker", self.fake.url, "--encoding", "json", "--peer-id", "j", "find", "live"])
+        client = self.fake.client("j", attempts=1, codec=options["codec"])
+        out = io.StringIO()
+        status = self.successResultOf(Deferred.fromCoroutine(run(options, client, out, self.fake.clock)))
+        lines = out.getvalue().splitlines()
+        self.assertEqual(status, 0, lines)
+        self.assertIn("  joined swarm live (1 peer)", lines)
+        self.assertIn("FIND live -> OK (0 ms)", lines)
+        self.assertIsNone(self.fake.tracker.store.getPeer("j"))
+
+    def test_jsonNeedsSwarm(self) -> None:
+        """
+        A JSON command without a swarm cannot register, and says so.
+        """
+        status, lines = self.cli("--encoding", "json", "keepalive")
+        self.assertEqual(status, 1)
+        self.assertIn("only with a swarm", lines[0])

@@ -193,3 +193,23 @@ class PeerEndToEndTests(TestCase):
         first.transport.signalProcess("INT")  # type: ignore[union-attr]
         yield first.ended
         self.assertIn(b"left every swarm and disconnected from the tracker", first.output)
+
+    @inlineCallbacks
+    def test_jsonAndXMLPeers(self) -> Any:
+        """
+        A JSON peer (RFC 7846) and an XML peer find each other through one
+        running tracker.
+        """
+        tracker = self.tracker("tcp:0:interface=127.0.0.1")
+        match = yield tracker.waitFor(rb"listening on 127\.0\.0\.1:(\d+)")
+        url = f"http://127.0.0.1:{int(match.group(1))}/"
+        xml = self.peer(url, "peer-xml", "live:SEED")
+        json = self.spawn(
+            "ppsp-peer", "--tracker", url, "--peer-id", "peer-json", "--swarm", "live",
+            "--encoding", "json", "--find-interval", "1",
+        )
+        yield json.waitFor(rb"for swarm live: peer-xml \(SEED 127\.0\.0\.1:")
+        yield xml.waitFor(rb"for swarm live: peer-json \(LEECH 127\.0\.0\.1:")
+        json.transport.signalProcess("TERM")  # type: ignore[union-attr]
+        yield json.ended
+        self.assertIn(b"left every swarm and disconnected from the tracker", json.output)

@@ -26,7 +26,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 from twisted.web.iweb import IAgent
 from zope.interface import implementer
 
-from ppsp.codec import XML_CODEC
+from ppsp.codec import JSON_CODEC, XML_CODEC
 from ppsp.messages import (
     ChunkRange,
     ConnectRequest,
@@ -36,6 +36,7 @@ from ppsp.messages import (
     KeepAliveResponse,
     PeerAddress,
     PeerMode,
+    PPSTPConnectResponse,
     ResponseCode,
     Stat,
 )
@@ -49,6 +50,7 @@ from ppsp.peer.client import (
     TrackerClient,
     TrackerError,
     TrackerUnavailable,
+    UnsupportedRequest,
     makeHTTPClient,
 )
 from ppsp.test.certs import TestCA
@@ -538,3 +540,91 @@ class TLSTests(TestCase):
         anonymous = self.client(port, TLSPolicy.fromFiles(trust))
         with self.assertRaises(TrackerUnavailable):
             yield anonymous.connect()
+
+
+class RFC7846ClientTests(SynchronousTestCase):
+    """
+    The client speaking RFC 7846 JSON: swarm actions ride on CONNECT, the
+    session travels in the C{Authorization} header, and XML and JSON peers
+    share swarms.
+    """
+
+    def setUp(self) -> None:
+        self.fake = MemoryTracker()
+
+    def client(self, peerID: str) -> TrackerClient:
+        return self.fake.client(peerID, codec=JSON_CODEC)
+
+    def test_connectJoins(self) -> None:
+        """
+        CONNECT joins the swarms given, and the tracker has the peer in
+        them; later requests carry the token (from the header).
+        """
+        client = self.client("j")
+        response = self.successResultOf(client.connect(swarms={"s": PeerMode.SEED, "t": PeerMode.LEECH}))
+        assert isinstance(response, PPSTPConnectResponse)
+        self.assertEqual([r.swarmID for r in response.swarmResults], ["s", "t"])
+        self.assertEqual(client.swarms, {"s": PeerMode.SEED, "t": PeerMode.LEECH})
+        peer = self.fake.tracker.store.getPeer("j")
+        self.assertEqual(set(peer.swarms), {"s", "t"})
+        self.successResultOf(client.keepAlive())
+        self.assertEqual(self.fake.received[-1].authToken, client.authToken)
+        self.assertIsNotNone(client.authToken)
+
+    def test_joinLeaveDisconnect(self) -> None:
+        """
+        join and leave are CONNECTs with one action; leaving the last swarm
+        ends the registration, and disconnect leaves every swarm.
+        """
+        client = self.client("j")
+        joined = self.successResultOf(client.join("s"))
+        self.assertEqual(joined.swarmID, "s")
+        self.assertEqual(joined.peers, ())
+        self.successResultOf(client.join("t", PeerMode.SEED))
+        self.successResultOf(client.leave("s"))
+        self.assertEqual(set(self.fake.tracker.store.getPeer("j").swarms), {"t"})
+        self.successResultOf(client.leave("t"))
+        self.assertIsNone(client.authToken)
+        self.assertIsNone(self.fake.tracker.store.getPeer("j"))
+        self.successResultOf(client.join("u"))
+        self.successResultOf(client.disconnect())
+        self.assertIsNone(self.fake.tracker.store.getPeer("j"))
+        self.assertEqual(client.swarms, {})
+
+    def test_failedActionIsTheError(self) -> None:
+        """
+        A LEAVE of an unknown swarm fails, with the action's reason (the
+        request as a whole is refused with 03, MESSAGE FORBIDDEN, when its
+        only action fails).
+        """
+        client = self.client("j")
+        self.successResultOf(client.join("s"))
+        error = self.failureResultOf(client.leave("other"), MessageForbidden).value
+        self.assertIn("unknown SwarmID", error.reason)
+        self.assertEqual(client.swarms, {"s": PeerMode.LEECH})
+
+    def test_mixedSwarm(self) -> None:
+        """
+        An XML peer and a JSON peer of one swarm find each other.
+        """
+        xml = connected(self, self.fake, "x")
+        self.successResultOf(xml.join("s", PeerMode.SEED))
+        json = self.client("j")
+        joined = self.successResultOf(json.join("s"))
+        self.assertEqual([p.peerID for p in joined.peers or ()], ["x"])
+        found = self.successResultOf(xml.find("s"))
+        self.assertEqual([p.peerID for p in found.peers], ["j"])
+
+    def test_unsupported(self) -> None:
+        """
+        What RFC 7846 cannot carry fails with L{UnsupportedRequest}, and
+        nothing is sent.
+        """
+        client = self.client("j")
+        self.successResultOf(client.join("s"))
+        before = len(self.fake.received)
+        self.failureResultOf(client.findChunk("s", 1), UnsupportedRequest)
+        self.failureResultOf(client.joinChunk("s", [1]), UnsupportedRequest)
+        self.failureResultOf(client.statReport([Stat("Vendor", "x")]), UnsupportedRequest)
+        self.assertEqual(len(self.fake.received), before)
+        self.successResultOf(client.statReport([Stat("UploadBandwidth", "10")]))

@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import ILogObserver, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from ppsp.codec import JSON_CODEC
 from ppsp.messages import (
     ChunkRange,
     ConnectRequest,
@@ -23,6 +24,7 @@ from ppsp.messages import (
     LeaveRequest,
     PeerInfo,
     PeerMode,
+    PPSTPConnectRequest,
     Request,
     Stat,
     StatReportRequest,
@@ -439,3 +441,76 @@ class StopTests(SynchronousTestCase):
         self.h.fake.advance(30, step=0.5)
         self.failureResultOf(d, TrackerUnavailable)
         self.assertIn(service.state, (UNREACHABLE, CONNECTING))
+
+
+class RFC7846ServiceTests(SynchronousTestCase):
+    """
+    The service speaking RFC 7846 JSON.
+    """
+
+    def setUp(self) -> None:
+        self.h = Harness(self)
+
+    def peer(self, peerID: str, swarms: Any = ("s",), **kw: Any) -> PeerService:
+        client = self.h.fake.client(peerID, codec=JSON_CODEC, random=random.Random(6))
+        service = PeerService(client, self.h.clock, swarms, random=random.Random(5), **kw)
+        self.h.services.append(service)
+        service.startService()
+        return service
+
+    def test_lifecycle(self) -> None:
+        """
+        One CONNECT registers and joins every swarm; KEEPALIVEs (empty
+        STAT_REPORTs) keep it; after a tracker restart it registers again;
+        stopping leaves every swarm, which ends the registration.
+        """
+        service = self.peer("j", {"s": PeerMode.SEED, "t": PeerMode.LEECH})
+        self.assertEqual(service.state, REGISTERED)
+        [connect] = self.h.sent(PPSTPConnectRequest, "j")
+        self.assertEqual(len(connect.swarmActions), 2)  # type: ignore[attr-defined]
+        self.h.fake.advance(200)
+        self.assertIsNotNone(self.h.fake.tracker.store.getPeer("j"))
+        self.h.fake.restart()
+        self.h.fake.advance(61)
+        self.assertEqual(set(self.h.fake.tracker.store.getPeer("j").swarms), {"s", "t"})
+        self.successResultOf(service.stopService())
+        self.assertIsNone(self.h.fake.tracker.store.getPeer("j"))
+        self.assertEqual(self.h.clock.getDelayedCalls(), [])
+
+    def test_mixedPeersFindEachOther(self) -> None:
+        """
+        A JSON peer and an XML peer of one swarm find each other.
+        """
+        xml = self.h.peer("x", {"s": PeerMode.SEED})
+        json = self.peer("j")
+        self.assertEqual([p.peerID for p in self.successResultOf(json.find("s"))], ["x"])
+        self.assertEqual([p.peerID for p in self.successResultOf(xml.find("s"))], ["j"])
+
+    def test_whatJSONCannotSay(self) -> None:
+        """
+        Chunk sets and statistics RFC 7846 does not name are skipped with
+        one warning each; the peer stays registered.
+        """
+        chunks = ChunkSet()
+        service = self.peer(
+            "j",
+            chunkSource=chunks,
+            statsSource=StaticStats({"Vendor": "x"}),
+            statReportInterval=10,
+        )
+        chunks.add("s", 1)
+        self.h.fake.advance(30)
+        self.assertEqual(service.state, REGISTERED)
+        warnings = self.h.messages(LogLevel.warn)
+        self.assertEqual(len([w for w in warnings if "JOIN_CHUNK" in w]), 1)
+        self.assertEqual(len([w for w in warnings if "statistics not reported" in w]), 1)
+
+    def test_noSwarmNoRegistration(self) -> None:
+        """
+        In no swarm, a JSON peer has no registration; a join registers it.
+        """
+        service = self.peer("j", ())
+        self.h.fake.advance(120)
+        self.assertEqual(self.h.fake.received, [])
+        self.successResultOf(service.join("s"))
+        self.assertIn("s", self.h.fake.tracker.store.getPeer("j").swarms)

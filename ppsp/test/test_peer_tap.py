@@ -151,3 +151,22 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(reactor.tcpServers, [])
         self.assertIsNone(service.peer.statPort)
         self.successResultOf(service.stopService())
+
+
+class EncodingOptionTests(SynchronousTestCase):
+    """
+    C{--encoding}.
+    """
+
+    def test_encoding(self) -> None:
+        """
+        C{--encoding json} makes the client speak RFC 7846; XML is the
+        default; anything else is a usage error.
+        """
+        from ppsp.codec import JSON_CODEC, XML_CODEC
+
+        self.assertIs(parse()["codec"], XML_CODEC)
+        self.assertIs(parse("--encoding", "JSON")["codec"], JSON_CODEC)
+        self.assertRaises(usage.UsageError, Options().parseOptions, [*BASE, "--encoding", "yaml"])
+        service = makeService(parse("-e", "json"), MemoryReactorClock())
+        self.assertTrue(service.peer.client.rfc7846)
