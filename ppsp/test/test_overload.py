@@ -6,12 +6,13 @@ load is back to normal.
 
 from __future__ import annotations
 
-from typing import List, cast
+from typing import Any, List, cast
 
 from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from ppsp.messages import PeerMode
 from ppsp.tracker.overload import LoadShedder
 
 
@@ -83,3 +84,64 @@ class LoadShedderTests(SynchronousTestCase):
         shedder.check()
         levels = [e["log_level"] for e in self.events if e.get("log_namespace", "").endswith("LoadShedder")]
         self.assertEqual(levels, [LogLevel.warn, LogLevel.info])
+
+
+class ResourceSheddingTests(SynchronousTestCase):
+    """
+    The resource asks its L{LoadShedder} before any work, and counts the
+    requests it answers asynchronously as in flight.
+    """
+
+    def test_refusedWhileInFlight(self) -> None:
+        """
+        With one request in flight (a strategy still deciding) and a limit
+        of one, the next request gets TEMPORARILY OVERLOADED with
+        C{Retry-After} at once, and is not applied; once the first is
+        answered, requests are taken again.
+        """
+        from treq.testing import StubTreq
+        from twisted.internet.defer import Deferred
+        from zope.interface import implementer
+
+        from ppsp.codec import XML_CODEC
+        from ppsp.interfaces import IPeerSelector
+        from ppsp.messages import ConnectRequest, FindRequest, JoinRequest, Method
+        from ppsp.tracker.core import Tracker
+        from ppsp.tracker.resource import TrackerResource
+
+        pending: List[Deferred[List[object]]] = []
+
+        @implementer(IPeerSelector)
+        class Slow:
+            def select(self, swarm: object, requester: object, count: int, constraints: object) -> Deferred[List[object]]:
+                d: Deferred[List[object]] = Deferred()
+                pending.append(d)
+                return d
+
+        clock = Clock()
+        tracker = Tracker(clock, selector=Slow())
+        shedder = LoadShedder(clock, maxInFlight=1, maxLag=0, retryAfter=4)
+        treq: Any = StubTreq(TrackerResource(tracker, shedder=shedder))
+
+        def post(request: Any) -> Any:
+            return treq.post("http://t/", data=XML_CODEC.encodeRequest(request),
+                             headers={b"Content-Type": [XML_CODEC.contentType]})
+
+        token = XML_CODEC.decodeResponse(
+            self.successResultOf(self.successResultOf(post(ConnectRequest("1", "a"))).content()),
+            Method.CONNECT,
+        ).authToken  # type: ignore[attr-defined]
+        self.successResultOf(post(JoinRequest("2", "a", token, swarmID="s", mode=PeerMode.SEED)))
+        first = post(FindRequest("3", "a", token, swarmID="s"))
+        self.assertNoResult(first)
+        self.assertEqual(shedder.inFlight, 1)
+        refused = self.successResultOf(post(JoinRequest("4", "a", token, swarmID="t")))
+        self.assertEqual(refused.code, 503)
+        self.assertEqual(refused.headers.getRawHeaders(b"retry-after"), [b"4"])
+        self.assertIsNone(tracker.store.getSwarm("t"))
+        pending[0].callback([])
+        treq.flush()
+        self.assertEqual(self.successResultOf(first).code, 200)
+        self.assertEqual(shedder.inFlight, 0)
+        again = post(JoinRequest("5", "a", token, swarmID="t", mode=PeerMode.SEED))
+        self.assertEqual(self.successResultOf(again).code, 200)

@@ -153,3 +153,172 @@ class FloodTests(TestCase):
         self.assertEqual(honestCodes, [200] * 20)
         self.assertIn(503, codes)
         self.assertGreater(codes.count(503), codes.count(401))
+
+
+class SlowClientTests(TestCase):
+    """
+    A client that trickles its request is dropped after the request
+    deadline, while others are served.
+    """
+
+    timeout = 30
+
+    @inlineCallbacks
+    def test_slowloris(self) -> Any:
+        """
+        A request sent a byte at a time (each byte restarting twisted.web's
+        idle timeout) is dropped after C{requestTimeout}; a normal request
+        on another connection meanwhile gets its answer.
+        """
+        tracker = Tracker(reactor, TrackerConfig())
+        site = TrackerSite(TrackerResource(tracker), requestTimeout=1.0)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        number = port.getHost().port
+        slow = RawClient(b"")
+        yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", number), slow)
+        started = reactor.seconds()
+        trickle = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789"
+
+        timers: List[Any] = []
+
+        def send(i: int) -> None:
+            if slow.done.called or i >= len(trickle):
+                return
+            slow.transport.write(trickle[i:i + 1])  # type: ignore[union-attr]
+            timers.append(reactor.callLater(0.2, send, i + 1))
+
+        self.addCleanup(lambda: [t.cancel() for t in timers if t.active()])
+
+        send(0)
+        body = message("CONNECT", "1", "quick")
+        quick = RawClient(
+            b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: " + XML
+            + b"\r\nContent-Length: %d\r\n\r\n" % (len(body),) + body
+        )
+        yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", number), quick)
+        answer = yield quick.done
+        self.assertIn(b"200 OK", answer)
+        yield slow.done
+        elapsed = reactor.seconds() - started
+        self.assertLess(elapsed, 3.0)
+        self.assertGreaterEqual(elapsed, 0.9)
+        self.assertEqual(slow.received, b"")
+
+
+class ForwardedForTests(TestCase):
+    """
+    Behind a trusted proxy, the rightmost untrusted C{X-Forwarded-For}
+    entry is the client; from anywhere else the header is ignored.
+    """
+
+    @inlineCallbacks
+    def connect(self, trusted: Any, forwarded: bytes) -> Any:
+        tracker = Tracker(reactor, TrackerConfig())
+        port = reactor.listenTCP(
+            0, TrackerSite(TrackerResource(tracker, trustedProxies=trusted)), interface="127.0.0.1"
+        )
+        self.addCleanup(port.stopListening)
+        body = message("CONNECT", "1", "p")
+        client = RawClient(
+            b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: " + XML
+            + b"\r\nX-Forwarded-For: " + forwarded
+            + b"\r\nContent-Length: %d\r\n\r\n" % (len(body),) + body
+        )
+        yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), client)
+        yield client.done
+        return tracker.store.getPeer("p").observedIP
+
+    @inlineCallbacks
+    def test_trustedProxy(self) -> Any:
+        """
+        The proxy at 127.0.0.1 is trusted, and so is 10.0.0.0/8: the
+        client is the rightmost entry outside both.
+        """
+        ip = yield self.connect(["127.0.0.0/8", "10.0.0.0/8"], b"198.51.100.1, 203.0.113.5, 10.1.2.3")
+        self.assertEqual(ip, "203.0.113.5")
+
+    @inlineCallbacks
+    def test_untrustedPeer(self) -> Any:
+        """
+        A header from a peer that is not a trusted proxy is ignored: it
+        cannot choose the address the tracker observes.
+        """
+        ip = yield self.connect(["10.0.0.0/8"], b"203.0.113.5")
+        self.assertEqual(ip, "127.0.0.1")
+
+    @inlineCallbacks
+    def test_garbageEntry(self) -> Any:
+        """
+        An entry that is not an IP address stops the walk at the last
+        trusted hop.
+        """
+        ip = yield self.connect(["127.0.0.0/8", "10.0.0.0/8"], b"203.0.113.5, junk, 10.1.2.3")
+        self.assertEqual(ip, "10.1.2.3")
+
+
+class X509OverTLSTests(TestCase):
+    """
+    The x509 scheme on a real TLS listener that asks for client
+    certificates.
+    """
+
+    timeout = 30
+
+    def setUp(self) -> None:
+        from twisted.internet.ssl import Certificate, CertificateOptions, PrivateCertificate
+
+        from ppsp.test.certs import TestCA
+        from ppsp.tracker.auth import X509PeerChecker
+
+        self.ca = TestCA()
+        server = PrivateCertificate.loadPEM(self.ca.issue("localhost", dnsName="localhost").pem)
+        context = CertificateOptions(
+            privateKey=server.privateKey.original,
+            certificate=server.original,
+            verify=True,
+            requireCertificate=True,
+            caCerts=[Certificate.loadPEM(self.ca.certificate).original],
+        )
+        self.tracker = Tracker(reactor, TrackerConfig(), checker=X509PeerChecker(self.ca.certificate, reactor))
+        port = reactor.listenSSL(0, TrackerSite(TrackerResource(self.tracker)), context, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.url = f"https://localhost:{port.getHost().port}/"
+
+    def client(self, peerID: str, certificateOf: str, cer: Any) -> Any:
+        from ppsp.peer.client import TLSPolicy, TrackerClient, makeHTTPClient
+        from twisted.internet.ssl import Certificate, PrivateCertificate
+
+        mine = self.ca.issue(certificateOf)
+        tls = TLSPolicy(Certificate.loadPEM(self.ca.certificate), PrivateCertificate.loadPEM(mine.pem))
+        http, pool = makeHTTPClient(reactor, tls)
+        self.addCleanup(pool.closeCachedConnections)
+        credential = mine.certificate.decode("ascii") if cer == "own" else cer
+        return TrackerClient(http, self.url, peerID, reactor, cer=credential, attempts=1)
+
+    @inlineCallbacks
+    def test_ownCertificate(self) -> Any:
+        """
+        A peer whose Cer is its own TLS client certificate, bound to its
+        PeerID, connects; so does one that sends no Cer.
+        """
+        yield self.client("peer-a", "peer-a", "own").connect()
+        yield self.client("peer-b", "peer-b", None).connect()
+        self.assertIsNotNone(self.tracker.store.getPeer("peer-a"))
+        self.assertIsNotNone(self.tracker.store.getPeer("peer-b"))
+
+    @inlineCallbacks
+    def test_borrowedCertificate(self) -> Any:
+        """
+        A peer that shows another peer's certificate in Cer (without its
+        key, it cannot present it over TLS) is refused, and so is one whose
+        certificate names another PeerID.
+        """
+        from ppsp.peer.client import AuthenticationRequired
+
+        other = self.ca.issue("peer-a").certificate.decode("ascii")
+        with self.assertRaises(AuthenticationRequired):
+            yield self.client("peer-a", "peer-x", other).connect()
+        with self.assertRaises(AuthenticationRequired):
+            yield self.client("peer-a", "peer-x", None).connect()
+        self.assertIsNone(self.tracker.store.getPeer("peer-a"))

@@ -170,10 +170,15 @@ class TrackerConfig:
 class Origin:
     """
     Where a request came from, as the tracker observed it.
+
+    @ivar certificate: the DER bytes of the TLS client certificate of the
+        request's connection, when it has one and the request is a CONNECT
+        (the only request that authenticates).
     """
 
     ip: str
     port: int
+    certificate: Optional[bytes] = None
 
 
 @implementer(IFindConstraints)
@@ -768,7 +773,7 @@ class Tracker:
         Check a CONNECT's credential with the checker, then go on with
         L{_connected}, synchronously when the checker answers at once.
         """
-        credentials = PeerCredentials(request.peerID, request.cer, origin.ip)
+        credentials = PeerCredentials(request.peerID, request.cer, origin.ip, origin.certificate)
         d: Deferred[Any] = maybeDeferred(self.checker.requestAvatarId, credentials)
         d.addBoth(self._connected, request, origin, parsed)
         done: List[Any] = []

@@ -23,13 +23,15 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Tuple, Union
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
+from twisted.internet.protocol import connectionDone
+from twisted.web.http import HTTPChannel
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from ppsp.codec import JSON_CODEC, XML_CODEC, DecodeError, selectCodec
@@ -37,6 +39,7 @@ from ppsp.codec import _fields as F
 from ppsp.codec.json import bearerToken
 from ppsp.interfaces import ICodec
 from ppsp.messages import (
+    ConnectRequest,
     ErrorResponse,
     PPSTPConnectRequest,
     ProtocolError,
@@ -45,8 +48,9 @@ from ppsp.messages import (
     ResponseCode,
 )
 from ppsp.tracker.core import Origin, Tracker
+from ppsp.tracker.overload import LoadShedder
 
-__all__ = ["TrackerResource", "LimitedRequest", "TrackerSite", "DEFAULT_MAX_BODY"]
+__all__ = ["TrackerResource", "LimitedRequest", "TrackerSite", "DeadlineChannel", "DEFAULT_MAX_BODY"]
 
 #: The default body limit, in bytes (PROTOCOL.md section 1).
 DEFAULT_MAX_BODY = 64 * 1024
@@ -54,25 +58,78 @@ DEFAULT_MAX_BODY = 64 * 1024
 _NO_STORE = b"no-store"
 
 
-def _clientOrigin(request: Request) -> Origin:
+_Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def _canonicalIP(text: str) -> Optional[str]:
     """
-    The address the request came from.  IPv4-mapped IPv6 addresses are
-    written as IPv4; an address without a host (a UNIX socket) is
-    loopback.
+    An IP address in canonical text, IPv4-mapped IPv6 written as IPv4, or
+    L{None} when C{text} is not an IP address.
+    """
+    try:
+        ip = ipaddress.ip_address(text.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def _trusted(ip: str, networks: Sequence[_Network]) -> bool:
+    address = ipaddress.ip_address(ip)
+    return any(address in network for network in networks)
+
+
+def _clientOrigin(request: Request, trustedProxies: Sequence[_Network] = ()) -> Origin:
+    """
+    The address the request came from: the TCP peer, unless that is a
+    trusted proxy, in which case the rightmost address of the
+    C{X-Forwarded-For} header that is not a trusted proxy itself (the
+    port is then unknown: 0).  A header entry that is not an IP address
+    stops the walk, and the last trusted hop counts.  IPv4-mapped IPv6
+    addresses are written as IPv4; an address without a host (a UNIX
+    socket) is loopback.
     """
     address = request.getClientAddress()
     host = getattr(address, "host", None)
     port = getattr(address, "port", 0) or 0
     if not host:
         return Origin("127.0.0.1", 0)
-    if ":" in host:
-        try:
-            ip6 = ipaddress.IPv6Address(host.split("%", 1)[0])
-        except ValueError:
-            return Origin(host, port)
-        mapped = ip6.ipv4_mapped
-        host = str(mapped) if mapped is not None else str(ip6)
-    return Origin(host, port)
+    ip = _canonicalIP(host)
+    if ip is None:
+        return Origin(host, port)
+    if not trustedProxies or not _trusted(ip, trustedProxies):
+        return Origin(ip, port)
+    forwarded = request.requestHeaders.getRawHeaders(b"x-forwarded-for") or []
+    hops = [h for value in forwarded for h in value.decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        candidate = _canonicalIP(hop)
+        if candidate is None:
+            break
+        ip = candidate
+        if not _trusted(ip, trustedProxies):
+            return Origin(ip, 0)
+    return Origin(ip, 0 if hops else port)
+
+
+def _peerCertificate(request: Request) -> Optional[bytes]:
+    """
+    The DER bytes of the TLS client certificate of the request's
+    connection, or L{None}.
+    """
+    transport = getattr(request.channel, "transport", None)
+    getCertificate = getattr(transport, "getPeerCertificate", None)
+    if getCertificate is None:
+        return None
+    try:
+        certificate = getCertificate()
+    except Exception:
+        return None
+    if certificate is None:
+        return None
+    from OpenSSL import crypto
+
+    return crypto.dump_certificate(crypto.FILETYPE_ASN1, certificate)  # type: ignore[no-any-return]
 
 
 class TrackerResource(Resource):
@@ -86,16 +143,31 @@ class TrackerResource(Resource):
 
     @param tracker: the L{Tracker} that answers requests.
     @param maxBody: the largest body accepted, in bytes.
+    @param trustedProxies: networks (CIDR text or L{ipaddress} networks)
+        of proxies whose C{X-Forwarded-For} header names the client.
+    @param shedder: a L{LoadShedder} that refuses requests early when the
+        tracker falls behind, or L{None}.
     """
 
     isLeaf = True
     allowedMethods = (b"POST",)
     log = Logger()
 
-    def __init__(self, tracker: Tracker, maxBody: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        tracker: Tracker,
+        maxBody: int = DEFAULT_MAX_BODY,
+        trustedProxies: Sequence[Union[str, _Network]] = (),
+        shedder: Optional[LoadShedder] = None,
+    ) -> None:
         super().__init__()
         self.tracker = tracker
         self.maxBody = maxBody
+        self.trustedProxies: Tuple[_Network, ...] = tuple(
+            ipaddress.ip_network(n, strict=False) if isinstance(n, str) else n
+            for n in trustedProxies
+        )
+        self.shedder = shedder
 
     def render(self, request: Request) -> Any:
         """
@@ -124,17 +196,17 @@ class TrackerResource(Resource):
             )
 
     def _post(self, request: Request) -> Any:
-        origin = _clientOrigin(request)
         contentType = request.getHeader(b"content-type")
+        shedder = self.shedder
+        if shedder is not None:
+            retryAfter = shedder.check()
+            if retryAfter is not None:
+                return self._overloaded(request, contentType, retryAfter, "the tracker is overloaded")
+        origin = _clientOrigin(request, self.trustedProxies)
         retryAfter = self.tracker.admit(origin.ip)
         if retryAfter is not None:
-            request.setHeader(b"retry-after", b"%d" % (max(1, math.ceil(retryAfter)),))
-            return self._reply(
-                request,
-                _answerCodec(contentType, _peek(request)),
-                ErrorResponse(
-                    "", ResponseCode.TEMPORARILY_OVERLOADED, "too many requests from this address"
-                ),
+            return self._overloaded(
+                request, contentType, retryAfter, "too many requests from this address"
             )
         content = request.content
         if content is None:
@@ -157,12 +229,20 @@ class TrackerResource(Resource):
         except DecodeError as e:
             self.tracker.countEvent("undecodable")
             return self._reply(request, _answerCodec(contentType, body), e.toResponse())
+        if isinstance(message, (ConnectRequest, PPSTPConnectRequest)):
+            certificate = _peerCertificate(request)
+            if certificate is not None:
+                origin = dataclasses.replace(origin, certificate=certificate)
         response = self.tracker.handle(message, origin)
         if not isinstance(response, Deferred):
             return self._reply(request, codec, response)
         transactionID = message.transactionID
         gone: list[Failure] = []
-        request.notifyFinish().addErrback(gone.append)
+        finished = request.notifyFinish()
+        finished.addErrback(gone.append)
+        if shedder is not None:
+            shedder.started()
+            finished.addBoth(shedder.finished)
 
         def write(result: Response) -> None:
             if not gone:
@@ -177,6 +257,16 @@ class TrackerResource(Resource):
 
         response.addCallback(write).addErrback(failed)
         return NOT_DONE_YET
+
+    def _overloaded(
+        self, request: Request, contentType: Optional[bytes], retryAfter: float, reason: str
+    ) -> bytes:
+        request.setHeader(b"retry-after", b"%d" % (max(1, math.ceil(retryAfter)),))
+        return self._reply(
+            request,
+            _answerCodec(contentType, _peek(request)),
+            ErrorResponse("", ResponseCode.TEMPORARILY_OVERLOADED, reason),
+        )
 
     def _reply(
         self,
@@ -335,25 +425,85 @@ class LimitedRequest(server.Request):
         transport.loseConnection()
 
 
+class DeadlineChannel(HTTPChannel):
+    """
+    An HTTP connection that must deliver each request, headers and body,
+    within its site's C{requestTimeout} seconds of the request's first
+    byte, or be dropped.  The idle timeout of twisted.web restarts on
+    every byte received, so a client that trickles a request a byte at a
+    time ("slowloris") would otherwise hold the connection for ever.
+    """
+
+    log = Logger()
+    _deadline: Optional[Any] = None
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Start the deadline at the first byte of a request.
+        """
+        if self._deadline is None:
+            limit = getattr(getattr(self, "site", None), "requestTimeout", None)
+            if limit:
+                self._deadline = self.callLater(limit, self._tooSlow)
+        super().dataReceived(data)
+
+    def allContentReceived(self) -> None:
+        """
+        The request is complete: the deadline is met.
+        """
+        self._cancelDeadline()
+        super().allContentReceived()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """
+        Forget the deadline with the connection.
+        """
+        self._cancelDeadline()
+        super().connectionLost(reason)
+
+    def _cancelDeadline(self) -> None:
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()
+
+    def _tooSlow(self) -> None:
+        self._deadline = None
+        peer = self.transport.getPeer() if self.transport is not None else None
+        self.log.info(
+            "dropped a connection from {peer}: its request took more than {limit} s",
+            peer=getattr(peer, "host", "?"),
+            limit=getattr(getattr(self, "site", None), "requestTimeout", None),
+        )
+        if self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+
+
 class TrackerSite(Site):
     """
     A L{Site} set up for a tracker: bodies over C{maxBody} are refused while
-    they arrive (L{LimitedRequest}), POST bodies are not parsed as forms,
-    and the per-request access log is off unless asked for.
+    they arrive (L{LimitedRequest}), a request must arrive whole within
+    C{requestTimeout} seconds (L{DeadlineChannel}), an idle connection is
+    closed after C{timeout} seconds (twisted.web's own timeout, 60 by
+    default), POST bodies are not parsed as forms, and the per-request
+    access log is off unless asked for.
 
     @param resource: the root resource.
     @param maxBody: the largest request body, in bytes.
     @param accessLog: log one line per request.
+    @param requestTimeout: seconds a request may take to arrive; L{None}
+        for no limit.
     @param kwargs: passed to L{Site} (C{reactor}, C{timeout}, …).
     """
 
     requestFactory = LimitedRequest
+    protocol = DeadlineChannel  # type: ignore[assignment]
 
     def __init__(
         self,
         resource: Resource,
         maxBody: int = DEFAULT_MAX_BODY,
         accessLog: bool = False,
+        requestTimeout: Optional[float] = 10.0,
         **kwargs: Any,
     ) -> None:
         try:
@@ -362,6 +512,7 @@ class TrackerSite(Site):
             super().__init__(resource, **kwargs)
         self.maxBody = maxBody
         self.accessLog = accessLog
+        self.requestTimeout = requestTimeout
 
     def log(self, request: Any) -> None:
         """
