@@ -180,6 +180,61 @@ class ISwarmView(Interface):
         @return: whether any member announced C{chunkID}.
         """
 
+    def membership(requester):
+        """
+        The requester's own membership of this swarm, in O(1).
+
+        @param requester: an L{IRequester}.
+        @return: an L{ISwarmMember}, or L{None} when the requester is not a
+            member.
+        """
+
+    def modeCount(mode):
+        """
+        @param mode: a L{ppsp.messages.PeerMode}.
+        @return: the number of members in C{mode}, in O(1).
+        """
+
+    def modeMembers(mode):
+        """
+        The members whose mode is C{mode} (SEED or LIVESEED), from the
+        swarm's per-mode index, in O(1): a live, read-only sequence in a
+        stable order (a removal moves the last member into the removed
+        one's place), so that a strategy may walk it round-robin.  Do not
+        change it or keep it beyond one call.
+
+        @raise ValueError: C{mode} is LEECH; LEECHes are the remainder of
+            the swarm and are not indexed (use L{sampleMode}).
+        """
+
+    def sampleMode(mode, count, accept=None):
+        """
+        Like L{sample}, among the members in C{mode}: O(count) for SEED and
+        LIVESEED (from the per-mode index), O(count) expected for LEECH
+        while LEECHes are most of the swarm.
+
+        @rtype: L{list} of L{ISwarmMember}
+        """
+
+    def sampleGroup(key, group, count, accept=None):
+        """
+        Like L{sample}, among the members for which C{key(member) ==
+        group}.  The first call with a key function (compared by equality:
+        pass the same function every time) partitions the swarm by it in
+        O(swarm size); the swarm then keeps that partition up to date as
+        members join and leave, so that later calls cost O(count).  The key
+        must depend only on facts that do not change during a membership
+        (such as the peer's observed address).
+
+        @rtype: L{list} of L{ISwarmMember}
+        """
+
+    def groupSize(key, group):
+        """
+        @return: the number of members filed under C{group} in the
+            partition by C{key} (see L{sampleGroup}).
+        """
+
     def __iter__():
         """
         Every member, in no particular order.  This costs O(swarm size):
@@ -315,6 +370,13 @@ class IPeerStore(Interface):
     def setChunks(swarm, member, ranges):
         """
         Replace the chunk set of a membership and update the chunk index.
+        """
+
+    def setMemberMode(member, mode):
+        """
+        Change the L{ppsp.messages.PeerMode} of a membership (a JOIN of a
+        swarm the peer is already in), keeping the swarm's per-mode index
+        up to date.
         """
 
     def setMemberExpiry(member, expireAt):

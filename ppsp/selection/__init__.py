@@ -6,6 +6,14 @@ one.  Strategies are found as Twisted plugins providing
 L{ppsp.interfaces.IPeerSelectorPlugin}, in the L{ppsp.plugins} package
 (and every C{ppsp/plugins} directory on C{sys.path}) and in
 C{twisted.plugins}.
+
+The built-in strategies, one module each (imported only when used):
+L{ppsp.selection.random} (C{random}, the default),
+L{ppsp.selection.roles} (C{roles}), L{ppsp.selection.locality}
+(C{locality}), L{ppsp.selection.capacity} (C{capacity}),
+L{ppsp.selection.chunks} (C{chunks}) and L{ppsp.selection.composite}
+(C{composite}).  Their arguments and behaviour are in each module's
+documentation and in the "Choosing a strategy" page of the docs.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ C{ppsp/plugins} directory.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -62,6 +63,39 @@ broken = Broken()
 '''
 
 
+LIAR = '''
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
+
+
+@implementer(IPeerSelector)
+class Liar:
+    """
+    Ignores the constraints: every member twice, the requester first,
+    expired ones included, far more than asked for.
+    """
+
+    def select(self, swarm, requester, count, constraints):
+        everyone = list(swarm)
+        mine = [m for m in everyone if m.peerID == requester.peerID]
+        return mine + everyone + everyone
+
+
+@implementer(IPlugin, IPeerSelectorPlugin)
+class LiarPlugin:
+    name = "liar"
+    description = "Breaks every rule."
+
+    def makeSelector(self, argstring):
+        return Liar()
+
+
+liar = LiarPlugin()
+'''
+
+
 class BuiltinTests(SynchronousTestCase):
     """
     The built-in strategy is a plugin like any other.
@@ -82,10 +116,17 @@ class BuiltinTests(SynchronousTestCase):
 
     def test_listing(self) -> None:
         """
-        The listing names every strategy with its description.
+        The listing names every built-in strategy with its description,
+        one a line, in alphabetical order.
         """
-        self.assertIn("random", availableSelectors())
-        self.assertIn("random  Uniformly random peers", formatSelectors())
+        builtins = ["capacity", "chunks", "composite", "locality", "random", "roles"]
+        self.assertTrue(set(builtins) <= set(availableSelectors()))
+        listing = formatSelectors()
+        self.assertIsNotNone(re.search(r"^random +Uniformly random peers", listing, re.M))
+        names = [line.split()[0] for line in listing.splitlines()]
+        self.assertEqual([n for n in names if n in builtins], builtins)
+        for name in builtins:
+            self.assertIsNotNone(re.search(rf"^{name} +\S", listing, re.M), name)
 
 
 class DropinTests(SynchronousTestCase):
@@ -99,12 +140,14 @@ class DropinTests(SynchronousTestCase):
         plugins = root.child("ppsp").child("plugins")
         plugins.makedirs()
         plugins.child("their_strategy.py").setContent(THIRD_PARTY.encode("utf-8"))
+        plugins.child("their_liar.py").setContent(LIAR.encode("utf-8"))
         sys.path.insert(0, root.path)
         self.addCleanup(sys.path.remove, root.path)
         here = plugins.path
         ppsp.plugins.__path__.append(here)
         self.addCleanup(ppsp.plugins.__path__.remove, here)
         self.addCleanup(sys.modules.pop, "ppsp.plugins.their_strategy", None)
+        self.addCleanup(sys.modules.pop, "ppsp.plugins.their_liar", None)
 
     def test_found(self) -> None:
         """
@@ -112,7 +155,7 @@ class DropinTests(SynchronousTestCase):
         name matches case-insensitively with its arguments passed on.
         """
         found = availableSelectors()
-        self.assertEqual(set(found) >= {"random", "few", "broken"}, True, found)
+        self.assertEqual(set(found) >= {"random", "few", "broken", "liar"}, True, found)
         selector: Any = makeSelector("FEW:3")
         self.assertEqual(selector.n, 3)
         self.assertIn("few", formatSelectors())
@@ -141,6 +184,29 @@ class DropinTests(SynchronousTestCase):
         """
         self.assertRaises(ValueError, makeSelector, "broken")
 
+    def test_brokenPluginCannotBreakInvariants(self) -> None:
+        """
+        A discovered plugin whose strategy ignores the constraints (the
+        requester, duplicates, expired peers, too many) still yields lists
+        that keep every invariant: the tracker enforces them.
+        """
+        from ppsp.messages import FindRequest, JoinRequest, KeepAliveRequest, PeerMode
+        from ppsp.test.helpers import TrackerHarness
+
+        h = TrackerHarness(self)
+        h.tracker.selector = makeSelector("liar")
+        for i in range(6):
+            h.connect(f"p{i}")
+            h.ok(JoinRequest, f"p{i}", swarmID="s", mode=PeerMode.SEED)
+        h.clock.advance(170)
+        for p in ("p0", "p1", "p2"):
+            h.ok(KeepAliveRequest, p)
+        h.clock.advance(15)  # p3, p4 and p5 have expired, not yet swept
+        r = h.ok(FindRequest, "p0", swarmID="s", peerNum=50)
+        self.assertEqual([p.peerID for p in r.peers], ["p1", "p2"])
+        r = h.ok(FindRequest, "p0", swarmID="s", peerNum=1)
+        self.assertEqual([p.peerID for p in r.peers], ["p1"])
+
     def test_option(self) -> None:
         """
         C{--selector} takes the third party's strategy; an unknown name is a
@@ -150,7 +216,9 @@ class DropinTests(SynchronousTestCase):
         options.parseOptions(["--selector", "few:2"])
         self.assertEqual(options["selectorObject"].n, 2)
         e = self.assertRaises(usage.UsageError, Options().parseOptions, ["--selector", "many"])
-        self.assertIn("broken, few, random", str(e))
+        self.assertIn(
+            "known: broken, capacity, chunks, composite, few, liar, locality, random, roles", str(e)
+        )
 
 
 class PerSwarmTests(SynchronousTestCase):

@@ -202,6 +202,205 @@ class ChunkIndexTests(SynchronousTestCase):
         self.assertEqual(swarm._chunkIndex, {})
 
 
+class ModeIndexTests(SynchronousTestCase):
+    """
+    The per-mode index holds exactly the SEED and LIVESEED members, through
+    joins, leaves and mode changes, and never the LEECHes.
+    """
+
+    def check(self, swarm: Swarm) -> None:
+        """
+        Compare every per-mode view of C{swarm} with a scan.
+        """
+        members = list(swarm)
+        for mode in PeerMode:
+            expected = {m.peerID for m in members if m.mode is mode}
+            self.assertEqual(swarm.modeCount(mode), len(expected), mode)
+            self.assertEqual({m.peerID for m in swarm.sampleMode(mode, 10_000)}, expected, mode)
+            if mode is not PeerMode.LEECH:
+                listed = [m.peerID for m in swarm.modeMembers(mode)]
+                self.assertEqual(sorted(listed), sorted(expected), mode)
+        # Only the modes that have members are indexed, and LEECH never.
+        indexed = set(swarm._modes or {})
+        self.assertNotIn(PeerMode.LEECH, indexed)
+        self.assertEqual(
+            indexed, {m.mode for m in members if m.mode is not PeerMode.LEECH}
+        )
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["join", "leave", "mode", "setMode", "removePeer"]),
+                st.integers(0, 11),
+                st.sampled_from(list(PeerMode)),
+            ),
+            max_size=60,
+        )
+    )
+    def test_matchesScan(self, operations: List[Any]) -> None:
+        """
+        After any sequence of joins, leaves, peer removals and mode changes
+        (set on the membership, as the core does, or through
+        L{MemoryPeerStore.setMemberMode}), the index agrees with a scan.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        for op, i, mode in operations:
+            peerID = f"p{i}"
+            peer = store.getPeer(peerID)
+            if peer is None:
+                peer = store.addPeer(peerID, "tok", "198.51.100.1", 1, (), None, 0.0, 1e9)
+            member = peer.swarms.get("s")
+            if op == "join" and member is None:
+                store.addMember(swarm, peer, mode, None)
+            elif op == "leave" and member is not None:
+                store.removeMember(swarm, peer, 1.0)
+            elif op == "mode" and member is not None:
+                member.mode = mode
+            elif op == "setMode" and member is not None:
+                store.setMemberMode(member, mode)
+            elif op == "removePeer":
+                store.removePeer(peerID, 1.0)
+            self.check(swarm)
+
+    def test_rejoinThroughTracker(self) -> None:
+        """
+        A JOIN in another mode by a member (the core's re-JOIN) moves it
+        between the indexed modes.
+        """
+        from ppsp.messages import JoinRequest
+        from ppsp.test.helpers import TrackerHarness
+
+        h = TrackerHarness(self)
+        for p, mode in (("a", PeerMode.SEED), ("b", PeerMode.LEECH), ("c", PeerMode.LIVESEED)):
+            h.connect(p)
+            h.ok(JoinRequest, p, swarmID="s", mode=mode)
+        swarm = h.store.getSwarm("s")
+        h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.LEECH)
+        h.ok(JoinRequest, "b", swarmID="s", mode=PeerMode.SEED)
+        self.assertEqual([m.peerID for m in swarm.modeMembers(PeerMode.SEED)], ["b"])
+        self.assertEqual([m.peerID for m in swarm.modeMembers(PeerMode.LIVESEED)], ["c"])
+        self.assertEqual(swarm.modeCount(PeerMode.LEECH), 1)
+        self.check(swarm)
+
+    def test_leechRefused(self) -> None:
+        """
+        LEECHes are not indexed: asking for their list is an error that
+        points to L{Swarm.sampleMode}.
+        """
+        swarm = makeStore().addSwarm("s", False, 0.0)
+        e = self.assertRaises(ValueError, swarm.modeMembers, PeerMode.LEECH)
+        self.assertIn("sampleMode", str(e))
+
+    def test_seedSampleCost(self) -> None:
+        """
+        Sampling 10 seeds among 10,000 members of which 100 are seeds looks
+        at no LEECH: the predicate sees only seeds.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        for i in range(10_000):
+            peer = store.addPeer(f"p{i}", "tok", "198.51.100.1", 1, (), None, 0.0, 1e9)
+            store.addMember(swarm, peer, PeerMode.SEED if i % 100 == 0 else PeerMode.LEECH, None)
+        seen: List[Any] = []
+
+        def accept(m: Any) -> bool:
+            seen.append(m)
+            return True
+
+        self.assertEqual(len(swarm.sampleMode(PeerMode.SEED, 10, accept)), 10)
+        self.assertTrue(all(m.mode is PeerMode.SEED for m in seen))
+        self.assertEqual(swarm.modeCount(PeerMode.LEECH), 9_900)
+
+    def test_membership(self) -> None:
+        """
+        L{Swarm.membership} finds a requester's own current membership, and
+        nothing once it left.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        other = store.addSwarm("t", False, 0.0)
+        (member,) = addPeers(store, swarm, 1)
+        self.assertIs(swarm.membership(member.peer), member)
+        self.assertIsNone(other.membership(member.peer))
+        store.removeMember(swarm, member.peer, 1.0)
+        self.assertIsNone(swarm.membership(member.peer))
+        self.assertIsNone(swarm.membership(object()))
+
+
+def _lastOctet(member: Any) -> Any:
+    return int(member.observedIP.rsplit(".", 1)[1]) % 3
+
+
+class PartitionTests(SynchronousTestCase):
+    """
+    L{Swarm.sampleGroup} partitions a swarm by a key and keeps the
+    partition up to date.
+    """
+
+    def test_followsChanges(self) -> None:
+        """
+        The groups agree with a scan after the partition is built, and
+        after later joins and leaves.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        peers = [
+            store.addPeer(f"p{i}", "tok", f"198.51.100.{i}", 1, (), None, 0.0, 1e9)
+            for i in range(1, 31)
+        ]
+        for peer in peers[:20]:
+            store.addMember(swarm, peer, PeerMode.LEECH, None)
+
+        def check() -> None:
+            for group in (0, 1, 2):
+                expected = {m.peerID for m in swarm if _lastOctet(m) == group}
+                found = {m.peerID for m in swarm.sampleGroup(_lastOctet, group, 100)}
+                self.assertEqual(found, expected)
+                self.assertEqual(swarm.groupSize(_lastOctet, group), len(expected))
+
+        check()
+        for peer in peers[20:]:
+            store.addMember(swarm, peer, PeerMode.LEECH, None)
+        for peer in peers[::4]:
+            store.removeMember(swarm, peer, 1.0)
+        check()
+        self.assertEqual(swarm.sampleGroup(_lastOctet, 7, 5), [])
+
+    def test_staleKeyChecked(self) -> None:
+        """
+        A member whose key changed since it was filed is not returned for
+        its old group.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        (member,) = addPeers(store, swarm, 1)
+        self.assertEqual(swarm.sampleGroup(_lastOctet, 1, 5), [member])
+        member.peer.observedIP = "198.51.100.2"
+        self.assertEqual(swarm.sampleGroup(_lastOctet, 1, 5), [])
+
+    def test_bounded(self) -> None:
+        """
+        A swarm keeps at most L{MAX_PARTITIONS} partitions, and a key that
+        raises files members under L{None}.
+        """
+        from ppsp.tracker.store import MAX_PARTITIONS
+
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        addPeers(store, swarm, 3)
+        keys = [(lambda m, k=k: k) for k in range(MAX_PARTITIONS + 2)]
+        for k, key in enumerate(keys):
+            self.assertEqual(len(swarm.sampleGroup(key, k, 5)), 3)
+        self.assertEqual(len(swarm._partitions or {}), MAX_PARTITIONS)
+
+        def broken(m: Any) -> Any:
+            raise RuntimeError("no key")
+
+        self.assertEqual(len(swarm.sampleGroup(broken, None, 5)), 3)
+
+
 class DeadlineTests(SynchronousTestCase):
     """
     Deadline buckets pop what is due and nothing else.

@@ -183,8 +183,8 @@ class TwistdTests(TestCase):
         process.listening.addErrback(lambda f: None)
         reason = yield process.ended
         self.assertIsInstance(reason, ProcessDone, process.output)
-        self.assertIn(b"few     At most N peers.", process.output)
-        self.assertIn(b"random  Uniformly random peers", process.output)
+        self.assertRegex(process.output.decode(), r"(?m)^few +At most N peers\.")
+        self.assertRegex(process.output.decode(), r"(?m)^random +Uniformly random peers")
 
     def _pid(self, process: TrackerProcess) -> int:
         return process.transport.pid  # type: ignore[union-attr,no-any-return]

@@ -190,7 +190,7 @@ class FindConstraints:
     that no strategy ever sees them as candidates.
     """
 
-    __slots__ = ("chunkID", "stats", "_checks", "_now", "accepts", "accepted")
+    __slots__ = ("chunkID", "stats", "now", "_checks", "_now", "accepts", "accepted")
 
     def __init__(
         self,
@@ -204,6 +204,9 @@ class FindConstraints:
         self.stats = stats
         self._checks = checks
         self._now = now
+        #: The time of the request (strategies that spread hand-outs over
+        #: time read it).
+        self.now = now
         #: The members L{accepts} said yes to, so that the tracker's own
         #: check of a strategy's answer does not evaluate them twice.
         self.accepted: set[Membership] = set()
@@ -1022,7 +1025,7 @@ class Tracker:
             member = store.addMember(swarm, peer, request.mode, expireAt)
         else:
             if member.mode is not request.mode:
-                member.mode = request.mode
+                store.setMemberMode(member, request.mode)
                 member.info = None
             store.setMemberExpiry(member, expireAt)
         self._applyStats(plan, member)

@@ -10,6 +10,13 @@ Costs (n = swarm size, N = peers asked for):
     a swap with the last element);
   - finding holders of a chunk: through a chunk index of buckets at
     several granularities, never a scan of the swarm;
+  - finding the SEED and LIVESEED members: through a per-mode index that
+    holds only those (seeds are few; the LEECHes are the remainder and
+    cost nothing in it), kept up to date by join, leave and mode change;
+  - grouping members by a strategy's key (for example their network):
+    a partition that the swarm builds on first use (O(n) once) and keeps
+    up to date on every join and leave (O(1) each), only in the swarms
+    where a strategy asks for one;
   - expiry: deadline buckets (L{ppsp.tracker.deadlines}), no timer per peer
     and no scan of all peers.
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 import random as _random
 from bisect import bisect_right
 from typing import (
+    Any,
     Callable,
     Dict,
     Hashable,
@@ -47,6 +55,13 @@ StatValue = Union[int, str]
 #: which it spans at most C{_MAX_BUCKETS_PER_RANGE} buckets.
 _LEVELS = tuple(range(0, 65, 4))
 _MAX_BUCKETS_PER_RANGE = 4
+
+#: The most partitions (L{Swarm.sampleGroup}) a swarm keeps; asking for
+#: another drops the one registered first.
+MAX_PARTITIONS = 4
+
+_LEECH = PeerMode.LEECH
+_MISSING = object()
 
 
 @implementer(IRequester)
@@ -125,7 +140,9 @@ class Membership:
     @ivar peer: the L{PeerRecord}.
     @ivar peerID: the peer's PeerID.
     @ivar swarm: the L{Swarm}.
-    @ivar mode: the peer's mode in this swarm.
+    @ivar mode: the peer's mode in this swarm.  Setting it (as
+        L{MemoryPeerStore.setMemberMode} does) keeps the swarm's per-mode
+        index up to date.
     @ivar expireAt: when the membership ends (clock seconds) or L{None}.
     @ivar chunks: the merged, sorted chunk ranges the peer holds here.
     @ivar stats: the latest swarm-scoped statistics, or L{None}.
@@ -133,7 +150,7 @@ class Membership:
         requester, owned by the tracker core, or L{None}.
     """
 
-    __slots__ = ("peer", "peerID", "swarm", "mode", "expireAt", "chunks", "stats", "info", "_pos")
+    __slots__ = ("peer", "peerID", "swarm", "_mode", "expireAt", "chunks", "stats", "info", "_pos")
 
     def __init__(
         self, peer: PeerRecord, swarm: "Swarm", mode: PeerMode, expireAt: Optional[float]
@@ -142,12 +159,27 @@ class Membership:
         #: The member's PeerID (a PeerID never changes for a record).
         self.peerID = peer.peerID
         self.swarm = swarm
-        self.mode = mode
+        self._mode = mode
         self.expireAt = expireAt
         self.chunks: Tuple[ChunkRange, ...] = ()
         self.stats: Optional[Dict[str, StatValue]] = None
         self.info: Optional[Dict[Hashable, Optional[PeerInfo]]] = None
         self._pos = -1
+
+    @property
+    def mode(self) -> PeerMode:
+        """
+        The member's mode in its swarm.
+        """
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: PeerMode) -> None:
+        old = self._mode
+        if old is not mode:
+            self._mode = mode
+            if self._pos >= 0:
+                self.swarm._modeChanged(self, old, mode)
 
     @property
     def observedIP(self) -> str:
@@ -257,7 +289,16 @@ class Swarm:
         has members.
     """
 
-    __slots__ = ("swarmID", "provisioned", "emptySince", "_members", "_chunkIndex", "_random")
+    __slots__ = (
+        "swarmID",
+        "provisioned",
+        "emptySince",
+        "_members",
+        "_chunkIndex",
+        "_random",
+        "_modes",
+        "_partitions",
+    )
 
     def __init__(
         self, swarmID: str, provisioned: bool, random: _random.Random, now: float
@@ -268,6 +309,10 @@ class Swarm:
         self._members: List[Membership] = []
         self._chunkIndex: Dict[Tuple[int, int], _RandomSet] = {}
         self._random = random
+        # The members in each mode other than LEECH (created on first use).
+        self._modes: Optional[Dict[PeerMode, _RandomSet]] = None
+        # The partitions strategies asked for, by key function.
+        self._partitions: Optional[Dict[Callable[[Any], Hashable], _Partition]] = None
 
     def __len__(self) -> int:
         return len(self._members)
@@ -284,9 +329,23 @@ class Swarm:
         member._pos = len(self._members)
         self._members.append(member)
         self.emptySince = None
+        mode = member._mode
+        if mode is not _LEECH:
+            self._fileMode(member, mode)
+        partitions = self._partitions
+        if partitions:
+            for partition in partitions.values():
+                partition.file(member)
 
     def _remove(self, member: Membership, now: float) -> None:
         self._unindex(member)
+        mode = member._mode
+        if mode is not _LEECH:
+            self._unfileMode(member, mode)
+        partitions = self._partitions
+        if partitions:
+            for partition in partitions.values():
+                partition.unfile(member)
         pos = member._pos
         members = self._members
         last = members.pop()
@@ -296,6 +355,33 @@ class Swarm:
         member._pos = -1
         if not members:
             self.emptySince = now
+
+    def _fileMode(self, member: Membership, mode: PeerMode) -> None:
+        modes = self._modes
+        if modes is None:
+            modes = self._modes = {}
+        bucket = modes.get(mode)
+        if bucket is None:
+            bucket = modes[mode] = _RandomSet()
+        bucket.add(member)
+
+    def _unfileMode(self, member: Membership, mode: PeerMode) -> None:
+        modes = self._modes
+        if modes is not None:
+            bucket = modes.get(mode)
+            if bucket is not None:
+                bucket.discard(member)
+                if not bucket:
+                    del modes[mode]
+
+    def _modeChanged(self, member: Membership, old: PeerMode, new: PeerMode) -> None:
+        """
+        Refile a current member whose mode changed from C{old} to C{new}.
+        """
+        if old is not _LEECH:
+            self._unfileMode(member, old)
+        if new is not _LEECH:
+            self._fileMode(member, new)
 
     def _index(self, member: Membership) -> None:
         index = self._chunkIndex
@@ -325,6 +411,120 @@ class Swarm:
         scan from a random start when the predicate rejects most draws.
         """
         return _sample(self._members, count, accept, self._random)
+
+    def membership(self, requester: Any) -> Optional[Membership]:
+        """
+        The requester's own membership of this swarm, or L{None}.  O(1).
+        """
+        swarms = getattr(requester, "swarms", None)
+        if swarms is None:
+            return None
+        member = swarms.get(self.swarmID)
+        if member is None or member.swarm is not self or member._pos < 0:
+            return None
+        return member  # type: ignore[no-any-return]
+
+    def modeCount(self, mode: PeerMode) -> int:
+        """
+        The number of members in C{mode}.  O(1): the SEED and LIVESEED
+        members are indexed, the LEECHes are the remainder.
+        """
+        modes = self._modes
+        if mode is not _LEECH:
+            if modes is None:
+                return 0
+            bucket = modes.get(mode)
+            return len(bucket) if bucket is not None else 0
+        others = sum(len(b) for b in modes.values()) if modes else 0
+        return len(self._members) - others
+
+    def modeMembers(self, mode: PeerMode) -> Sequence[Membership]:
+        """
+        The members in C{mode} (SEED or LIVESEED), in the index's order:
+        a live, read-only sequence that the caller must neither change nor
+        keep beyond the call.  A removal moves the last member into the
+        removed one's place; otherwise the order is stable, so a strategy
+        may walk it round-robin.  O(1).
+
+        @raise ValueError: C{mode} is LEECH (LEECHes are not indexed: use
+            L{sampleMode}).
+        """
+        if mode is _LEECH:
+            raise ValueError("LEECH members are not indexed; use sampleMode")
+        modes = self._modes
+        bucket = modes.get(mode) if modes is not None else None
+        return bucket.items if bucket is not None else ()
+
+    def sampleMode(
+        self,
+        mode: PeerMode,
+        count: int,
+        accept: Optional[Callable[[Membership], bool]] = None,
+    ) -> List[Membership]:
+        """
+        Like L{sample}, among the members in C{mode}.  SEED and LIVESEED
+        members are drawn from the per-mode index, O(count); LEECHes from
+        the whole swarm, O(count) expected while they are the majority.
+        """
+        if mode is not _LEECH:
+            return _sample(self.modeMembers(mode), count, accept, self._random)
+
+        def leech(m: Membership) -> bool:
+            return m._mode is _LEECH and (accept is None or accept(m))
+
+        return _sample(self._members, count, leech, self._random)
+
+    def _partition(self, key: Callable[[Any], Hashable]) -> "_Partition":
+        partitions = self._partitions
+        if partitions is None:
+            partitions = self._partitions = {}
+        partition = partitions.get(key)
+        if partition is None:
+            if len(partitions) >= MAX_PARTITIONS:
+                del partitions[next(iter(partitions))]
+            partition = partitions[key] = _Partition(key)
+            for member in self._members:
+                partition.file(member)
+        return partition
+
+    def groupSize(self, key: Callable[[Any], Hashable], group: Hashable) -> int:
+        """
+        The number of members filed under C{group} in the partition of
+        the swarm by C{key} (see L{sampleGroup}).
+        """
+        bucket = self._partition(key).groups.get(group)
+        return len(bucket) if bucket is not None else 0
+
+    def sampleGroup(
+        self,
+        key: Callable[[Any], Hashable],
+        group: Hashable,
+        count: int,
+        accept: Optional[Callable[[Membership], bool]] = None,
+    ) -> List[Membership]:
+        """
+        Up to C{count} distinct members, at random, among those for which
+        C{key(member) == group} and C{accept(member)}.
+
+        The first call with a key function (compared by equality, so pass
+        the same function each time) builds a partition of the swarm by
+        that key, in O(swarm size); the swarm then files every joining
+        member and unfiles every leaving one, O(1) each, so that later
+        calls cost O(count) expected.  A swarm keeps at most
+        L{MAX_PARTITIONS} partitions.  The key must depend only on facts
+        of the membership that do not change; a member whose key changes
+        anyway is still checked against C{group} before it is returned.
+        A key that raises files the member under L{None}.
+        """
+        partition = self._partition(key)
+        bucket = partition.groups.get(group)
+        if bucket is None or count <= 0:
+            return []
+
+        def inGroup(m: Membership) -> bool:
+            return _safeKey(key, m) == group and (accept is None or accept(m))
+
+        return _sample(bucket.items, count, inGroup, self._random)
 
     def _holderBuckets(self, chunkID: int) -> List[_RandomSet]:
         index = self._chunkIndex
@@ -398,8 +598,49 @@ class Swarm:
         return list(chosen) + extra
 
 
+def _safeKey(key: Callable[[Any], Hashable], member: Membership) -> Hashable:
+    try:
+        return key(member)
+    except Exception:
+        return None
+
+
+class _Partition:
+    """
+    The members of a swarm grouped by a key function.
+
+    @ivar groups: the members of each group.
+    @ivar where: the group each member was filed under.
+    """
+
+    __slots__ = ("key", "groups", "where")
+
+    def __init__(self, key: Callable[[Any], Hashable]) -> None:
+        self.key = key
+        self.groups: Dict[Hashable, _RandomSet] = {}
+        self.where: Dict[Membership, Hashable] = {}
+
+    def file(self, member: Membership) -> None:
+        group = _safeKey(self.key, member)
+        self.where[member] = group
+        bucket = self.groups.get(group)
+        if bucket is None:
+            bucket = self.groups[group] = _RandomSet()
+        bucket.add(member)
+
+    def unfile(self, member: Membership) -> None:
+        group = self.where.pop(member, _MISSING)
+        if group is _MISSING:
+            return
+        bucket = self.groups.get(group)
+        if bucket is not None:
+            bucket.discard(member)
+            if not bucket:
+                del self.groups[group]
+
+
 def _sample(
-    items: List[Membership],
+    items: Sequence[Membership],
     count: int,
     accept: Optional[Callable[[Membership], bool]],
     rng: _random.Random,
@@ -416,7 +657,7 @@ def _sample(
         # Small swarm: a lazy Fisher-Yates shuffle of a copy visits the
         # members in uniformly random order and stops once enough are
         # accepted: O(count + rejections) draws after a C-speed copy.
-        pool = items[:]
+        pool = list(items)
         chosen: List[Membership] = []
         for i in range(n):
             j = i + int(rnd() * (n - i))
@@ -602,6 +843,14 @@ class MemoryPeerStore:
         member = peer.swarms.pop(swarm.swarmID, None)
         if member is not None:
             swarm._remove(member, now)
+
+    def setMemberMode(self, member: Membership, mode: PeerMode) -> None:
+        """
+        Change a membership's mode (a re-JOIN in another mode), keeping the
+        swarm's per-mode index up to date.  Setting C{member.mode} does the
+        same for this store; other stores need this call.
+        """
+        member.mode = mode
 
     def setMemberExpiry(self, member: Membership, expireAt: Optional[float]) -> None:
         """
