@@ -372,6 +372,13 @@ class IPeerStore(Interface):
         Replace the chunk set of a membership and update the chunk index.
         """
 
+    def setObservedAddress(peer, ip, port):
+        """
+        Record the address a peer's session now comes from (a CONNECT that
+        took the session over), keeping whatever the store indexes by it
+        up to date.
+        """
+
     def setMemberMode(member, mode):
         """
         Change the L{ppsp.messages.PeerMode} of a membership (a JOIN of a

@@ -380,6 +380,20 @@ class PartitionTests(SynchronousTestCase):
         member.peer.observedIP = "198.51.100.2"
         self.assertEqual(swarm.sampleGroup(_lastOctet, 1, 5), [])
 
+    def test_movedPeerRefiled(self) -> None:
+        """
+        A peer whose session moves to another address (a CONNECT that took
+        it over) is filed under its new group, and no longer under the old.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        (member,) = addPeers(store, swarm, 1)
+        self.assertEqual(swarm.sampleGroup(_lastOctet, 1, 5), [member])
+        store.setObservedAddress(member.peer, "198.51.100.2", 9)
+        self.assertEqual(swarm.sampleGroup(_lastOctet, 2, 5), [member])
+        self.assertEqual(swarm.groupSize(_lastOctet, 1), 0)
+        self.assertEqual(member.peer.observedPort, 9)
+
     def test_bounded(self) -> None:
         """
         A swarm keeps at most L{MAX_PARTITIONS} partitions, and a key that

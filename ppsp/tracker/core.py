@@ -839,8 +839,7 @@ class Tracker:
                 # The session goes on; only what the request carries changes.
                 return self._swarmActions(request, origin, peer, plan, now, fresh=False)
             peer.token = token
-            peer.observedIP = origin.ip
-            peer.observedPort = origin.port
+            store.setObservedAddress(peer, origin.ip, origin.port)
             peer.addresses = request.addresses
             peer.statPort = request.statPort
             peer.connectedAt = now
@@ -921,8 +920,7 @@ class Tracker:
         if not fresh:
             if request.addresses is not None:
                 peer.addresses = request.addresses
-            peer.observedIP = origin.ip
-            peer.observedPort = origin.port
+            self.store.setObservedAddress(peer, origin.ip, origin.port)
             for member in peer.swarms.values():
                 member.info = None
             self._applyStats(plan)

@@ -356,6 +356,16 @@ class Swarm:
         if not members:
             self.emptySince = now
 
+    def _refile(self, member: Membership) -> None:
+        """
+        File a member again in every partition (its key may have changed).
+        """
+        partitions = self._partitions
+        if partitions:
+            for partition in partitions.values():
+                partition.unfile(member)
+                partition.file(member)
+
     def _fileMode(self, member: Membership, mode: PeerMode) -> None:
         modes = self._modes
         if modes is None:
@@ -851,6 +861,20 @@ class MemoryPeerStore:
         same for this store; other stores need this call.
         """
         member.mode = mode
+
+    def setObservedAddress(self, peer: PeerRecord, ip: str, port: int) -> None:
+        """
+        Record the address a peer's session now comes from (a CONNECT that
+        took the session over), re-filing its memberships in the swarms'
+        partitions, which may group members by that address.
+        """
+        moved = ip != peer.observedIP
+        peer.observedIP = ip
+        peer.observedPort = port
+        if not moved:
+            return
+        for member in peer.swarms.values():
+            member.swarm._refile(member)
 
     def setMemberExpiry(self, member: Membership, expireAt: Optional[float]) -> None:
         """
