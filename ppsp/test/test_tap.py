@@ -5,17 +5,22 @@ C{twistd ppsp-tracker} and the service they build, on a fake reactor.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 from twisted.application.service import IServiceMaker
+from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import IHostnameResolver
+from twisted.internet._resolver import HostResolution
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import capturedLogs
+from twisted.logger import LogLevel, capturedLogs
 from twisted.plugin import getPlugins
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
-from ppsp.messages import ConnectRequest
+from ppsp.messages import ConnectRequest, PeerAddress
+from ppsp.tracker.admin import AdminResource
 from ppsp.tracker.core import Origin
 from ppsp.tracker.resource import TrackerSite
 from ppsp.tracker.tap import Options, makeService
@@ -159,6 +164,157 @@ class ServiceTests(SynchronousTestCase):
         self.assertIsNone(tracker.store.getPeer("a"))
         service.stopService()
         self.assertEqual(reactor.getDelayedCalls(), [])
+
+
+@implementer(IHostnameResolver)
+class RecordingResolver:
+    """
+    Resolves every name to itself (an IP literal stays that address) and
+    records the names asked for.
+    """
+
+    def __init__(self) -> None:
+        self.names: List[str] = []
+
+    def resolveHostName(
+        self, resolutionReceiver: Any, hostName: str, portNumber: int = 0, addressTypes: Any = None, transportSemantics: str = "TCP"
+    ) -> Any:
+        self.names.append(hostName)
+        resolutionReceiver.resolutionBegan(HostResolution(hostName))
+        resolutionReceiver.addressResolved(IPv4Address("TCP", hostName, portNumber))
+        resolutionReceiver.resolutionComplete()
+        return resolutionReceiver
+
+
+class InterfaceReactor(MemoryReactorClock):
+    """
+    A memory reactor whose TCP ports say the interface they listen on
+    (L{MemoryReactorClock}'s say 0.0.0.0 whatever the interface).
+    """
+
+    def listenTCP(self, port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
+        listening = super().listenTCP(port, factory, backlog, interface)
+        if interface and ":" not in interface:
+            listening._hostAddress = IPv4Address("TCP", interface, port)
+        return listening
+
+
+class AdminOptionsTests(SynchronousTestCase):
+    """
+    C{--admin}, C{--stat-query-interval} and C{--stat-query-timeout}.
+    """
+
+    def test_defaultsOff(self) -> None:
+        """
+        By default there is no admin interface, no polling, a 5 s
+        STAT_QUERY timeout, and the service builds no querier and listens
+        once.
+        """
+        options = parse()
+        self.assertEqual(
+            (options["admin"], options["stat-query-interval"], options["stat-query-timeout"]),
+            (None, 0, 5),
+        )
+        reactor = MemoryReactorClock()
+        service = makeService(options, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(len(reactor.tcpServers), 1)
+        self.assertIsNone(service.statQuerier)  # type: ignore[attr-defined]
+
+    def test_values(self) -> None:
+        """
+        The three options parse as given.
+        """
+        options = parse(
+            "--admin", "tcp:7001:interface=127.0.0.1",
+            "--stat-query-interval", "30",
+            "--stat-query-timeout", "2",
+        )
+        self.assertEqual(
+            (options["admin"], options["stat-query-interval"], options["stat-query-timeout"]),
+            ("tcp:7001:interface=127.0.0.1", 30, 2),
+        )
+
+    def test_wrongValues(self) -> None:
+        """
+        An admin endpoint that does not parse is a usage error that names
+        the option; a negative or non-numeric interval and a timeout below
+        1 are usage errors.
+        """
+        for argv in [["--admin", "nonsense:1"], ["--admin", "tcp:notaport"]]:
+            e = self.assertRaises(usage.UsageError, parse, *argv)
+            self.assertIn("--admin", str(e))
+        for argv in [
+            ["--stat-query-interval", "-1"],
+            ["--stat-query-interval", "soon"],
+            ["--stat-query-timeout", "0"],
+        ]:
+            self.assertRaises(usage.UsageError, parse, *argv)
+
+    def test_adminListens(self) -> None:
+        """
+        With C{--admin} the service also listens there, with an
+        L{AdminResource} that has a querier, logs where, and does not warn
+        about a loopback interface.
+        """
+        reactor = InterfaceReactor()
+        service = makeService(parse("--admin", "tcp:7001:interface=127.0.0.1"), reactor)
+        with capturedLogs() as events:
+            service.startService()
+        self.addCleanup(service.stopService)
+        (_tracker, (port, factory, _backlog, interface)) = reactor.tcpServers
+        self.assertEqual((port, interface), (7001, "127.0.0.1"))
+        assert isinstance(factory, TrackerSite)
+        resource = factory.resource
+        assert isinstance(resource, AdminResource)
+        self.assertIs(resource.querier, service.statQuerier)  # type: ignore[attr-defined]
+        self.assertIs(resource.tracker, service.tracker)  # type: ignore[attr-defined]
+        admin = [e for e in events if "admin interface listening at" in e.get("log_format", "")]
+        self.assertEqual([e["endpoint"] for e in admin], ["tcp:7001:interface=127.0.0.1"])
+        self.assertEqual([e for e in events if e.get("log_level") == LogLevel.warn], [])
+        trackerLine = [e for e in events if "listening on" in e.get("log_format", "")]
+        self.assertEqual(trackerLine[0]["settings"]["admin"], "tcp:7001:interface=127.0.0.1")
+
+    def test_adminWarnsOnPublicInterface(self) -> None:
+        """
+        An admin interface on every interface logs a warning (it has no
+        authentication).
+        """
+        reactor = InterfaceReactor()
+        service = makeService(parse("--admin", "tcp:7001"), reactor)
+        with capturedLogs() as events:
+            service.startService()
+        self.addCleanup(service.stopService)
+        warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("loopback", warnings[0]["log_format"])
+
+    def test_pollingOnTheReactor(self) -> None:
+        """
+        With C{--stat-query-interval} the service polls on the reactor it
+        was given: the query connects (with the STAT_QUERY timeout as the
+        connect timeout) to the peer's observed IP and StatPort; stopping
+        the service leaves no delayed call.
+        """
+        reactor = MemoryReactorClock()
+        resolver = RecordingResolver()
+        reactor.installNameResolver(resolver)
+        service = makeService(parse("--stat-query-interval", "10", "--stat-query-timeout", "3"), reactor)
+        service.startService()
+        tracker: Any = service.tracker  # type: ignore[attr-defined]
+        tracker.handle(
+            ConnectRequest("t1", "a", statPort=9000, addresses=(PeerAddress("203.0.113.9", 1),)),
+            Origin("198.51.100.3", 1),
+        )
+        reactor.pump([1] * 12)
+        self.assertEqual(resolver.names, ["198.51.100.3"])
+        ((host, port, _factory, timeout, _bind),) = reactor.tcpClients
+        self.assertEqual((host, port, timeout), ("198.51.100.3", 9000, 3.0))
+        self.assertEqual(service.statQuerier.inFlight, 1)  # type: ignore[attr-defined]
+        self.successResultOf(service.stopService())
+        self.assertEqual(reactor.getDelayedCalls(), [])
+        self.assertEqual(service.statQuerier.inFlight, 0)  # type: ignore[attr-defined]
 
 
 class PluginTests(SynchronousTestCase):

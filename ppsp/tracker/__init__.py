@@ -1,12 +1,16 @@
 """
 The PPSP tracker: the protocol's rules (L{Tracker}), its state
 (L{MemoryPeerStore}), its HTTP face (L{TrackerResource}, served best by a
-L{TrackerSite}) and its timers (L{TrackerService}).
+L{TrackerSite}), its timers (L{TrackerService}), STAT_QUERY
+(L{StatQuerier}, polled by L{StatQueryService}) and the operators' JSON
+interface (L{AdminResource}).
 """
 
+from ppsp.tracker.admin import AdminResource
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import TrackerService
+from ppsp.tracker.statquery import StatQuerier, StatQueryService, makeStatQueryClient
 from ppsp.tracker.store import MemoryPeerStore
 
 __all__ = [
@@ -17,4 +21,8 @@ __all__ = [
     "TrackerResource",
     "TrackerSite",
     "TrackerService",
+    "StatQuerier",
+    "StatQueryService",
+    "makeStatQueryClient",
+    "AdminResource",
 ]

@@ -1109,6 +1109,41 @@ class Tracker:
             ResponseCode.MESSAGE_NOT_SUPPORTED, "STAT_QUERY is sent by the tracker, not to it"
         )
 
+    # Statistics a STAT_QUERY brought back -----------------------------------
+
+    def storeQueriedStats(self, peerID: str, stats: Tuple[Stat, ...]) -> None:
+        """
+        Keep the Stats a peer answered to the tracker's STAT_QUERY as if the
+        peer had sent them in a STAT_REPORT (PROTOCOL.md section 4): the
+        same per-message limits and property registry (L{_parseStats}:
+        values of tracker-computed properties such as C{OnlineTime} are
+        dropped), the same placement by scope (L{_planStats}) and the same
+        storage (L{_applyStats}).  All or nothing: when one Stat is refused
+        none is kept.  An empty answer (a peer with no statistics) keeps
+        nothing and is not an error.
+
+        It does B{not} refresh the peer's liveness: liveness is the peer's
+        own session talking to the tracker (requests that carry its
+        AuthToken), and an answer on the StatPort is the tracker talking to
+        it.  A peer whose session is gone but whose stat resource still
+        answers must still expire (PROTOCOL.md: a STAT_QUERY changes
+        nothing but the statistics).
+
+        @param peerID: the queried peer, which must be connected.
+        @param stats: the Stats of its C{StatQueryResponse}.
+        @raise ProtocolError: AUTHENTICATION REQUIRED when C{peerID} is not
+            connected (or has expired and is not swept yet); INVALID SYNTAX
+            or MESSAGE FORBIDDEN for Stats that a STAT_REPORT could not
+            carry (too many, too long, malformed, for a swarm the peer has
+            not joined, more properties than kept).
+        """
+        now = self.clock.seconds()
+        parsed = self._parseStats(stats)
+        peer: Optional[PeerRecord] = self.store.getPeer(peerID)
+        if peer is None or peer.deadline <= now:
+            raise ProtocolError(_AUTH, "this PeerID is not connected")
+        self._applyStats(self._planStats(peer, parsed, now))
+
 
 def _fingerprint(request: Request) -> int:
     """

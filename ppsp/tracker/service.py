@@ -6,6 +6,7 @@ twistd) the listening endpoint.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Optional
 
 from twisted.application.service import Service
@@ -63,14 +64,35 @@ class AnnouncingEndpoint:
     """
     An endpoint that logs, once it listens, the address it listens on (the
     real port when the description said port 0) and the tracker's settings.
+
+    @param endpoint: the endpoint to listen with.
+    @param description: its description, as the operator wrote it.
+    @param settings: the settings to log.
+    @param logFormat: the log line's format; it may use C{{address}},
+        C{{endpoint}} and C{{settingsText}}.
+    @param warnUnlessLoopback: also log a warning when the address is an
+        IP address that is not a loopback one (for an interface without
+        authentication).
     """
 
     log = Logger()
 
-    def __init__(self, endpoint: IStreamServerEndpoint, description: str, settings: dict[str, Any]) -> None:
+    #: The line the tracker's own listener logs.
+    TRACKER_FORMAT = "PPSP tracker listening on {address} ({endpoint}); settings: {settingsText}"
+
+    def __init__(
+        self,
+        endpoint: IStreamServerEndpoint,
+        description: str,
+        settings: dict[str, Any],
+        logFormat: str = TRACKER_FORMAT,
+        warnUnlessLoopback: bool = False,
+    ) -> None:
         self._endpoint = endpoint
         self._description = description
         self._settings = settings
+        self._logFormat = logFormat
+        self._warnUnlessLoopback = warnUnlessLoopback
 
     def listen(self, protocolFactory: Any) -> "Deferred[IListeningPort]":
         """
@@ -81,16 +103,37 @@ class AnnouncingEndpoint:
         def announce(port: IListeningPort) -> IListeningPort:
             host = port.getHost()
             self.log.info(
-                "PPSP tracker listening on {address} ({endpoint}); settings: {settingsText}",
+                self._logFormat,
                 address=_formatAddress(host),
                 port=getattr(host, "port", None),
                 endpoint=self._description,
                 settings=self._settings,
                 settingsText=", ".join(f"{k}={v}" for k, v in self._settings.items()),
             )
+            if self._warnUnlessLoopback and not _isLoopback(host):
+                self.log.warn(
+                    "{address} ({endpoint}) is not a loopback address, and this interface "
+                    "has no authentication: bind it with interface=127.0.0.1",
+                    address=_formatAddress(host),
+                    endpoint=self._description,
+                )
             return port
 
         return d.addCallback(announce)
+
+
+def _isLoopback(address: Any) -> bool:
+    """
+    Whether a listening address is reachable from this host only: a
+    loopback IP address, or not an IP address at all (a UNIX socket).
+    """
+    host = getattr(address, "host", None)
+    if host is None:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def _formatAddress(address: Any) -> str:

@@ -19,9 +19,11 @@ from twisted.python import usage
 from ppsp.codec._fields import validIdentifier
 from ppsp.interfaces import IPeerSelector
 from ppsp.selection import availableSelectors, makeSelector
+from ppsp.tracker.admin import AdminResource
 from ppsp.tracker.core import Tracker, TrackerConfig
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
+from ppsp.tracker.statquery import StatQuerier, StatQueryService, makeStatQueryClient
 
 __all__ = ["Options", "makeService", "readSwarmsFile", "formatSelectors"]
 
@@ -137,6 +139,9 @@ class Options(usage.Options):
         ["empty-swarm-lifetime", None, 300, "Seconds an empty swarm is kept.", _positiveInt],
         ["swarms", None, None, "File of provisioned SwarmIDs, one a line, each optionally followed by ' selector=NAME[:ARGS]': only these swarms exist."],
         ["selector", None, "random", "Peer-selection strategy, NAME[:ARGS]."],
+        ["admin", None, None, "Endpoint description of the admin interface (JSON views, STAT_QUERY), e.g. tcp:7001:interface=127.0.0.1; off by default. It has no authentication: bind it to a loopback interface."],
+        ["stat-query-interval", None, 0, "Seconds between two STAT_QUERYs to each connected peer with a StatPort; 0 (the default) turns polling off.", _nonNegativeInt],
+        ["stat-query-timeout", None, 5, "Seconds a STAT_QUERY may take, answer included.", _positiveInt],
     ]
     optFlags: List[List[Any]] = [
         ["trust-announced-addresses", None, "List public addresses that peers announce even when they differ from the address observed."],
@@ -172,6 +177,11 @@ class Options(usage.Options):
             serverFromString(MemoryReactor(), self["listen"])
         except Exception as e:
             raise usage.UsageError(f"--listen {self['listen']!r} is not a valid endpoint: {e}") from None
+        if self["admin"] is not None:
+            try:
+                serverFromString(MemoryReactor(), self["admin"])
+            except Exception as e:
+                raise usage.UsageError(f"--admin {self['admin']!r} is not a valid endpoint: {e}") from None
         provisioned = None
         self["swarmSelectors"] = {}
         if self["swarms"] is not None:
@@ -211,10 +221,20 @@ def _optionText(message: str) -> str:
     return message
 
 
+#: What the admin listener logs once it listens.
+ADMIN_FORMAT = "PPSP tracker admin interface listening at {address} ({endpoint})"
+
+
 def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:
     """
-    Build the tracker service that C{options} describe: the HTTP listener
-    and the timers.
+    Build the tracker service that C{options} describe: the HTTP listener,
+    the timers, and when asked for, the admin listener and STAT_QUERY
+    polling (with their HTTP client, whose connection pool is closed when
+    the service stops).
+
+    The result has the attributes C{tracker} (the L{Tracker}) and
+    C{statQuerier} (the L{StatQuerier}, or L{None} when neither C{--admin}
+    nor C{--stat-query-interval} is given).
 
     @param reactor: the reactor to listen with and to take time from; the
         global reactor when L{None}.
@@ -247,6 +267,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
             else "created on JOIN"
         ),
         "trust-announced-addresses": config.trustAnnouncedAddresses,
+        "admin": options["admin"] or "off",
+        "stat-query-interval": options["stat-query-interval"] or "off",
     }
     endpoint = AnnouncingEndpoint(serverFromString(reactor, options["listen"]), options["listen"], settings)
     parent = MultiService()
@@ -256,5 +278,30 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     listener._raiseSynchronously = True
     listener.setServiceParent(parent)
     TrackerService(tracker).setServiceParent(parent)
+    querier: Optional[StatQuerier] = None
+    interval = options["stat-query-interval"]
+    if options["admin"] is not None or interval:
+        timeout = float(options["stat-query-timeout"])
+        http, pool = makeStatQueryClient(reactor, connectTimeout=timeout)
+        querier = StatQuerier(tracker, http, reactor, timeout=timeout)
+        StatQueryService(querier, float(interval) if interval else None, pool=pool).setServiceParent(parent)
+    if options["admin"] is not None:
+        adminSite = TrackerSite(
+            AdminResource(tracker, querier),
+            maxBody=4096,
+            accessLog=bool(options["access-log"]),
+            reactor=reactor,
+        )
+        adminEndpoint = AnnouncingEndpoint(
+            serverFromString(reactor, options["admin"]),
+            options["admin"],
+            {},
+            logFormat=ADMIN_FORMAT,
+            warnUnlessLoopback=True,
+        )
+        admin = StreamServerEndpointService(adminEndpoint, adminSite)
+        admin._raiseSynchronously = True
+        admin.setServiceParent(parent)
     parent.tracker = tracker  # type: ignore[attr-defined]
+    parent.statQuerier = querier  # type: ignore[attr-defined]
     return parent

@@ -1,0 +1,781 @@
+# -*- test-case-name: ppsp.test.test_statquery -*-
+"""
+STAT_QUERY, the tracker's side (PROTOCOL.md section 4): the tracker asks a
+connected peer for its statistics and keeps the answer as if the peer had
+reported it.
+
+L{StatQuerier} sends one query: an HTTP POST of an XML STAT_QUERY to
+C{http://<observed IP>:<StatPort>/}, where the observed IP is the address
+the tracker saw the peer's CONNECT come from and the StatPort is the one
+the peer announced.  It never uses an address the peer merely claims in
+C{<PeerAddresses>}: otherwise any peer could make the tracker send requests
+to a third party.  One timeout covers the whole exchange, the answer's
+body included, and the body has a size limit.  Peers that do not answer
+are recorded as unreachable (and forgotten again when they answer, leave or
+reconnect); every outcome is counted in the tracker's counters.
+
+L{StatQueryService} polls: every C{interval} seconds it queries every
+connected peer that announced a StatPort, spread evenly over the interval,
+with a bound on the queries in flight, driven by one L{LoopingCall}.  It
+also owns the HTTP connection pool (closed when it stops) and cancels the
+queries in flight when it stops.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import secrets
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
+
+from hyperlink import EncodedURL
+from treq.client import HTTPClient
+from twisted.application.service import Service
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import client as webclient
+from twisted.web.client import ResponseDone
+from twisted.web.http import PotentialDataLoss
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import UNKNOWN_LENGTH
+
+from ppsp.codec import XML_CODEC
+from ppsp.messages import (
+    ErrorResponse,
+    Method,
+    ProtocolError,
+    Stat,
+    StatQueryRequest,
+    StatQueryResponse,
+)
+from ppsp.tracker.core import Tracker
+from ppsp.tracker.store import PeerRecord
+
+__all__ = [
+    "StatQuerier",
+    "StatQueryService",
+    "StatQueryResult",
+    "QueryOutcome",
+    "Unreachable",
+    "StatQueryFailed",
+    "UnknownPeer",
+    "NoStatPort",
+    "PeerUnreachable",
+    "BadStatAnswer",
+    "makeStatQueryClient",
+    "statQueryURL",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_MAX_ANSWER",
+    "DEFAULT_MAX_IN_FLIGHT",
+]
+
+#: Seconds a query may take, answer body included.
+DEFAULT_TIMEOUT = 5.0
+
+#: The largest answer body read from a peer, in bytes (64 Stats of 256
+#: characters fit several times over).
+DEFAULT_MAX_ANSWER = 64 * 1024
+
+#: The most polling queries in flight at once.
+DEFAULT_MAX_IN_FLIGHT = 50
+
+#: The most peers remembered in each of the querier's records.
+DEFAULT_MAX_REMEMBERED = 10_000
+
+
+# Outcomes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatQueryResult:
+    """
+    A peer's answer to STAT_QUERY, kept by the tracker.
+
+    @ivar peerID: the peer.
+    @ivar stats: the Stats it answered (all stored).
+    @ivar at: when the answer came (the tracker's clock).
+    @ivar address: the C{host:port} queried.
+    """
+
+    peerID: str
+    stats: Tuple[Stat, ...]
+    at: float
+    address: str
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """
+    How the latest STAT_QUERY to a peer ended.
+
+    @ivar at: when it ended.
+    @ivar outcome: C{"answered"}, C{"unreachable"} (no answer: the
+        connection failed or the timeout passed) or C{"refused"} (an answer
+        that was not accepted: an error response, undecodable, too large,
+        another PeerID, statistics a STAT_REPORT could not carry).
+    @ivar reason: a short sentence (empty when answered).
+    @ivar address: the C{host:port} queried.
+    @ivar stats: how many Stats were stored.
+    """
+
+    at: float
+    outcome: str
+    reason: str
+    address: str
+    stats: int = 0
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """
+    A peer that did not answer STAT_QUERY.
+
+    @ivar since: when the first unanswered query of the streak ended.
+    @ivar last: when the latest one ended.
+    @ivar reason: why the latest one failed.
+    @ivar failures: unanswered queries in a row.
+    @ivar address: the C{host:port} queried.
+    """
+
+    since: float
+    last: float
+    reason: str
+    failures: int
+    address: str
+
+
+class StatQueryFailed(Exception):
+    """
+    A STAT_QUERY did not bring statistics back.
+
+    @cvar kind: a short name of the failure, for machines.
+    @ivar peerID: the peer.
+    @ivar reason: a short sentence for a human.
+    """
+
+    kind = "failed"
+
+    def __init__(self, peerID: str, reason: str) -> None:
+        super().__init__(peerID, reason)
+        self.peerID = peerID
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"STAT_QUERY to {self.peerID!r}: {self.reason}"
+
+
+class UnknownPeer(StatQueryFailed):
+    """
+    The PeerID is not connected (or its session changed during the query).
+    """
+
+    kind = "unknown-peer"
+
+
+class NoStatPort(StatQueryFailed):
+    """
+    The peer announced no StatPort: it cannot be queried.
+    """
+
+    kind = "no-stat-port"
+
+
+class PeerUnreachable(StatQueryFailed):
+    """
+    No answer: the connection failed, or the timeout passed.
+
+    @ivar timedOut: the timeout passed.
+    """
+
+    kind = "unreachable"
+
+    def __init__(self, peerID: str, reason: str, timedOut: bool = False) -> None:
+        super().__init__(peerID, reason)
+        self.timedOut = timedOut
+
+
+class BadStatAnswer(StatQueryFailed):
+    """
+    The peer answered, but not with statistics the tracker accepts.
+    """
+
+    kind = "refused"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Body(Protocol):
+    """
+    Collect a response body up to a limit.  Cancelling L{done} (the
+    timeout) or passing the limit stops the transfer.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.parts: List[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.done: Deferred[bytes] = Deferred(self.stop)
+
+    def stop(self, _: object = None) -> None:
+        transport = self.transport
+        if transport is not None:
+            transport.stopProducing()  # type: ignore[attr-defined]
+
+    def refuse(self) -> None:
+        self.stop()
+        if not self.done.called:
+            self.done.errback(_TooLarge())
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.done.called:
+            return
+        self.size += len(data)
+        if self.size > self.limit:
+            self.refuse()
+            return
+        self.parts.append(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self.done.called:
+            return
+        if reason.check(ResponseDone, PotentialDataLoss):
+            self.done.callback(b"".join(self.parts))
+        else:
+            self.done.errback(reason)
+
+
+def statQueryURL(peer: PeerRecord) -> str:
+    """
+    Where a peer answers STAT_QUERY: its observed IP address (in brackets
+    for IPv6) and its announced StatPort, never an address it claims.
+
+    @raise ValueError: the peer has no StatPort, or its observed address is
+        not an IP address.
+    """
+    if peer.statPort is None:
+        raise ValueError("no StatPort")
+    ip = ipaddress.ip_address(peer.observedIP)
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
+    return f"http://{host}:{peer.statPort}/"
+
+
+class _LiteralURL(EncodedURL):
+    """
+    A URL whose host is an IP literal, handed to treq as it is.  treq
+    turns every URL into an URI with hyperlink's C{to_uri}, which
+    IDNA-encodes the host and so refuses an IPv6 literal (hyperlink issues
+    #68 and #188); an IP literal needs no encoding, so this URL is its own
+    URI.
+    """
+
+    def to_uri(self, *args: Any, **kwargs: Any) -> "_LiteralURL":
+        return self
+
+
+def _address(peer: PeerRecord) -> str:
+    ip = peer.observedIP
+    return f"[{ip}]:{peer.statPort}" if ":" in ip else f"{ip}:{peer.statPort}"
+
+
+def _describe(failure: Failure) -> str:
+    """
+    A short sentence for a transport failure.
+    """
+    value = failure.value
+    reasons = getattr(value, "reasons", None)
+    if reasons:
+        # twisted.web's ResponseFailed and friends wrap the real failures.
+        value = reasons[0].value
+    text = str(value).strip() or type(value).__name__
+    return text[:200]
+
+
+def _cancelled(failure: Failure) -> bool:
+    """
+    Whether a failure is a cancellation, perhaps wrapped by twisted.web's
+    client (C{ResponseNeverReceived([CancelledError])}).
+    """
+    if failure.check(CancelledError):
+        return True
+    reasons = getattr(failure.value, "reasons", None) or ()
+    return any(isinstance(r, Failure) and r.check(CancelledError) for r in reasons)
+
+
+def _session(peer: PeerRecord) -> Tuple[str, Optional[int], float]:
+    return (peer.observedIP, peer.statPort, peer.connectedAt)
+
+
+# The querier --------------------------------------------------------------------
+
+
+class StatQuerier:
+    """
+    Send STAT_QUERY to connected peers and keep their answers as if they
+    had reported them.
+
+    @param tracker: the tracker whose peers are queried and which keeps the
+        answers (L{Tracker.storeQueriedStats}) and counts the outcomes
+        (C{stat_query_sent}, C{stat_query_answered},
+        C{stat_query_unreachable}, C{stat_query_timeout},
+        C{stat_query_refused}).
+    @param http: the HTTP client, a treq L{HTTPClient} (see
+        L{makeStatQueryClient}; a C{StubTreq} in tests).
+    @param clock: the clock the timeout runs on.
+    @param timeout: seconds one query may take, the answer's body included.
+    @param maxAnswer: the largest answer body, in bytes.
+    @param maxRemembered: the most peers kept in L{unreachable} and in the
+        latest outcomes; the oldest entry goes first.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        http: HTTPClient,
+        clock: IReactorTime,
+        timeout: float = DEFAULT_TIMEOUT,
+        maxAnswer: int = DEFAULT_MAX_ANSWER,
+        maxRemembered: int = DEFAULT_MAX_REMEMBERED,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if maxAnswer < 1 or maxRemembered < 1:
+            raise ValueError("maxAnswer and maxRemembered must be at least 1")
+        self.tracker = tracker
+        self.http = http
+        self.clock = clock
+        self.timeout = timeout
+        self.maxAnswer = maxAnswer
+        self.maxRemembered = maxRemembered
+        self._unreachable: OrderedDict[str, Tuple[Tuple[str, Optional[int], float], Unreachable]] = OrderedDict()
+        self._outcomes: OrderedDict[str, Tuple[Tuple[str, Optional[int], float], QueryOutcome]] = OrderedDict()
+        self._pending: Set[Deferred[StatQueryResult]] = set()
+        self._busy: Dict[str, int] = {}
+        self._stopping = False
+
+    # Queries ----------------------------------------------------------------
+
+    def query(self, peerID: str, properties: Sequence[str] = ()) -> "Deferred[StatQueryResult]":
+        """
+        Ask a connected peer for statistics, and store what it answers.
+
+        @param peerID: the peer.
+        @param properties: the property names to ask for; all when empty.
+        @return: a L{Deferred} that fires with a L{StatQueryResult}, or
+            fails with L{UnknownPeer} (not connected, or its session
+            changed meanwhile), L{NoStatPort}, L{PeerUnreachable} (no
+            answer in time) or L{BadStatAnswer} (an answer refused); with
+            L{ValueError} when a property name cannot be written in XML.
+            Cancelling it abandons the query (nothing is recorded).
+        """
+        peer: Optional[PeerRecord] = self.tracker.store.getPeer(peerID)
+        now = self.clock.seconds()
+        if peer is None or peer.deadline <= now:
+            return _failed(UnknownPeer(peerID, "this PeerID is not connected"))
+        if peer.statPort is None:
+            return _failed(NoStatPort(peerID, "the peer announced no StatPort"))
+        try:
+            url = statQueryURL(peer)
+        except ValueError as e:
+            return _failed(PeerUnreachable(peerID, f"no IP address to query: {e}"))
+        session = _session(peer)
+        address = _address(peer)
+        transactionID = "sq-" + secrets.token_hex(8)
+        try:
+            body = XML_CODEC.encodeRequest(
+                StatQueryRequest(transactionID, peerID, properties=tuple(properties))
+            )
+        except ValueError as e:
+            failed: Deferred[StatQueryResult] = Deferred()
+            failed.errback(e)
+            return failed
+        self.tracker.countEvent("stat_query_sent")
+        d: Deferred[StatQueryResult] = Deferred.fromCoroutine(
+            self._exchange(peerID, transactionID, url, body, session, address)
+        )
+        d.addTimeout(self.timeout, self.clock)
+        d.addErrback(self._failure, peerID, session, address)
+        self._pending.add(d)
+        self._busy[peerID] = self._busy.get(peerID, 0) + 1
+
+        def done(result: Any) -> Any:
+            self._pending.discard(d)
+            left = self._busy.get(peerID, 1) - 1
+            if left:
+                self._busy[peerID] = left
+            else:
+                self._busy.pop(peerID, None)
+            return result
+
+        d.addBoth(done)
+        return d
+
+    async def _exchange(
+        self,
+        peerID: str,
+        transactionID: str,
+        url: str,
+        body: bytes,
+        session: Tuple[str, Optional[int], float],
+        address: str,
+    ) -> StatQueryResult:
+        try:
+            response = await self.http.post(
+                _LiteralURL.from_text(url), data=body, headers=Headers({b"Content-Type": [XML_CODEC.contentType]})
+            )
+        except Exception:
+            failure = Failure()
+            if _cancelled(failure):
+                raise CancelledError() from None
+            raise PeerUnreachable(peerID, _describe(failure)) from None
+        reader = _Body(self.maxAnswer)
+        response.deliverBody(reader)
+        length = response.length
+        if length is not UNKNOWN_LENGTH and length > self.maxAnswer:
+            reader.refuse()
+        try:
+            content = await reader.done
+        except _TooLarge:
+            raise BadStatAnswer(peerID, f"the answer is larger than {self.maxAnswer} bytes") from None
+        except Exception:
+            failure = Failure()
+            if _cancelled(failure):
+                raise CancelledError() from None
+            raise PeerUnreachable(peerID, "the answer broke off: " + _describe(failure)) from None
+        try:
+            answer = XML_CODEC.decodeResponse(content, Method.STAT_QUERY)
+        except ProtocolError as e:
+            raise BadStatAnswer(
+                peerID, f"undecodable answer (HTTP {response.code}): {e.reason}"
+            ) from None
+        if isinstance(answer, ErrorResponse):
+            raise BadStatAnswer(
+                peerID,
+                f"the peer answered {answer.errorCode.text}"
+                + (f": {answer.reason}" if answer.reason else ""),
+            )
+        assert isinstance(answer, StatQueryResponse)
+        if answer.transactionID != transactionID:
+            raise BadStatAnswer(peerID, "the answer carries another TransactionID")
+        if answer.peerID != peerID:
+            raise BadStatAnswer(
+                peerID,
+                f"the answer names PeerID {answer.peerID!r}" if answer.peerID else "the answer has no PeerID",
+            )
+        peer: Optional[PeerRecord] = self.tracker.store.getPeer(peerID)
+        if peer is None or _session(peer) != session:
+            raise UnknownPeer(peerID, "the peer left or reconnected during the query")
+        try:
+            self.tracker.storeQueriedStats(peerID, answer.stats)
+        except ProtocolError as e:
+            if e.code.text == "AUTHENTICATION REQUIRED":
+                raise UnknownPeer(peerID, "the peer left during the query") from None
+            raise BadStatAnswer(peerID, f"statistics refused: {e}") from None
+        now = self.clock.seconds()
+        self.tracker.countEvent("stat_query_answered")
+        self._record(peerID, session, QueryOutcome(now, "answered", "", address, len(answer.stats)))
+        if self._unreachable.pop(peerID, None) is not None:
+            self.log.info(
+                "STAT_QUERY: peer {peerID} at {address} answers again",
+                peerID=peerID,
+                address=address,
+                event="stat_query_reachable",
+            )
+        return StatQueryResult(peerID, answer.stats, now, address)
+
+    def _failure(
+        self,
+        failure: Failure,
+        peerID: str,
+        session: Tuple[str, Optional[int], float],
+        address: str,
+    ) -> Failure:
+        """
+        Turn a timeout into L{PeerUnreachable}, and record and count what
+        went wrong (a cancelled query is neither).
+        """
+        if failure.check(TimeoutError):
+            failure = Failure(
+                PeerUnreachable(peerID, f"no answer within {self.timeout:g} s", timedOut=True)
+            )
+        elif failure.check(CancelledError) or self._stopping:
+            return failure
+        value = failure.value
+        now = self.clock.seconds()
+        if isinstance(value, PeerUnreachable):
+            self.tracker.countEvent("stat_query_timeout" if value.timedOut else "stat_query_unreachable")
+            self._record(peerID, session, QueryOutcome(now, "unreachable", value.reason, address))
+            previous = self._current(self._unreachable, peerID)
+            if previous is None:
+                self.log.warn(
+                    "STAT_QUERY: peer {peerID} at {address} is unreachable: {reason}",
+                    peerID=peerID,
+                    address=address,
+                    reason=value.reason,
+                    event="stat_query_unreachable",
+                )
+                entry = Unreachable(now, now, value.reason, 1, address)
+            else:
+                entry = Unreachable(previous.since, now, value.reason, previous.failures + 1, address)
+            _remember(self._unreachable, peerID, (session, entry), self.maxRemembered)
+        elif isinstance(value, BadStatAnswer):
+            self.tracker.countEvent("stat_query_refused")
+            previous = self._current(self._outcomes, peerID)
+            if previous is None or previous.outcome != "refused":
+                self.log.warn(
+                    "STAT_QUERY: answer of peer {peerID} at {address} refused: {reason}",
+                    peerID=peerID,
+                    address=address,
+                    reason=value.reason,
+                    event="stat_query_refused",
+                )
+            self._record(peerID, session, QueryOutcome(now, "refused", value.reason, address))
+            # It answered: it is reachable.
+            self._unreachable.pop(peerID, None)
+        elif isinstance(value, UnknownPeer):
+            self.tracker.countEvent("stat_query_gone")
+        else:
+            self.tracker.countEvent("stat_query_failed")
+            self.log.failure("STAT_QUERY to {peerID} failed", failure, peerID=peerID)
+            failure = Failure(BadStatAnswer(peerID, "the tracker failed to handle the answer"))
+        return failure
+
+    def _record(self, peerID: str, session: Tuple[str, Optional[int], float], outcome: QueryOutcome) -> None:
+        _remember(self._outcomes, peerID, (session, outcome), self.maxRemembered)
+
+    def _current(self, records: "OrderedDict[str, Tuple[Any, Any]]", peerID: str) -> Any:
+        """
+        The record kept for C{peerID} if it is about the peer's current
+        session; a record about a peer that left or reconnected since is
+        forgotten.
+        """
+        entry = records.get(peerID)
+        if entry is None:
+            return None
+        peer: Optional[PeerRecord] = self.tracker.store.getPeer(peerID)
+        if peer is None or _session(peer) != entry[0]:
+            del records[peerID]
+            return None
+        return entry[1]
+
+    # What operators see ---------------------------------------------------
+
+    def lastOutcome(self, peerID: str) -> Optional[QueryOutcome]:
+        """
+        How the latest STAT_QUERY to the peer's current session ended, or
+        L{None}.
+        """
+        return self._current(self._outcomes, peerID)  # type: ignore[no-any-return]
+
+    def unreachableSince(self, peerID: str) -> Optional[Unreachable]:
+        """
+        The peer's current streak of unanswered queries, or L{None} when
+        its latest query was answered (or it was never queried).
+        """
+        return self._current(self._unreachable, peerID)  # type: ignore[no-any-return]
+
+    def unreachable(self) -> Dict[str, Unreachable]:
+        """
+        Every connected peer whose latest STAT_QUERY went unanswered
+        (entries about peers that left or reconnected are forgotten on the
+        way).  O(entries), at most C{maxRemembered}.
+        """
+        self.prune()
+        return {peerID: entry for peerID, (_s, entry) in self._unreachable.items()}
+
+    def prune(self) -> None:
+        """
+        Forget the records about peers that left or reconnected.
+        """
+        for records in (self._unreachable, self._outcomes):
+            for peerID in list(records):
+                self._current(records, peerID)  # type: ignore[arg-type]
+
+    @property
+    def inFlight(self) -> int:
+        """
+        The queries not finished yet.
+        """
+        return len(self._pending)
+
+    def busy(self, peerID: str) -> bool:
+        """
+        Whether a query to C{peerID} is in flight.
+        """
+        return peerID in self._busy
+
+    def cancelAll(self) -> None:
+        """
+        Abandon every query in flight (they fail with L{CancelledError}
+        and are not recorded), for example when the tracker stops.
+        """
+        self._stopping = True
+        try:
+            for d in list(self._pending):
+                d.cancel()
+        finally:
+            self._stopping = False
+
+
+def _remember(records: "OrderedDict[str, Any]", key: str, value: Any, limit: int) -> None:
+    records[key] = value
+    records.move_to_end(key)
+    while len(records) > limit:
+        records.popitem(last=False)
+
+
+def _failed(error: StatQueryFailed) -> "Deferred[StatQueryResult]":
+    d: Deferred[StatQueryResult] = Deferred()
+    d.errback(error)
+    return d
+
+
+# Polling ------------------------------------------------------------------------
+
+
+class StatQueryService(Service):
+    """
+    Query every connected peer that announced a StatPort, every
+    C{interval} seconds, and own the querier's HTTP connection pool.
+
+    One L{LoopingCall} ticks every C{tick} seconds (1 s, or the interval
+    when shorter).  Each round takes the PeerIDs to query at its start and
+    sends their queries spread evenly over the interval: by C{t} seconds
+    into the round, C{ceil(n * t / interval)} have been sent, never more
+    than C{maxInFlight} at once (a peer whose query is still in flight is
+    skipped).  A round that could not send everything in time (too many
+    slow peers) goes on until it has, and the next one starts then.  No
+    timer per peer; the timeouts of the queries in flight (at most
+    C{maxInFlight}) are the only other timers.
+
+    With C{interval} L{None} it polls nothing and only owns the pool (the
+    admin interface still queries on demand).
+
+    @param querier: the L{StatQuerier}.
+    @param interval: seconds between two queries to the same peer, or
+        L{None} for no polling.
+    @param maxInFlight: the most polling queries in flight at once.
+    @param pool: the HTTP connection pool to close when the service stops.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        querier: StatQuerier,
+        interval: Optional[float] = None,
+        maxInFlight: int = DEFAULT_MAX_IN_FLIGHT,
+        pool: Optional[webclient.HTTPConnectionPool] = None,
+    ) -> None:
+        if interval is not None and interval <= 0:
+            raise ValueError("interval must be positive")
+        if maxInFlight < 1:
+            raise ValueError("maxInFlight must be at least 1")
+        self.querier = querier
+        self.interval = interval
+        self.maxInFlight = maxInFlight
+        self.pool = pool
+        self.tick = min(1.0, interval) if interval is not None else 1.0
+        self._loop = LoopingCall(self._step)
+        self._loop.clock = querier.clock
+        self._queue: Deque[str] = deque()
+        self._roundStart = 0.0
+        self._roundSize = 0
+        self._sent = 0
+        self._polling = 0
+
+    def startService(self) -> None:
+        """
+        Start polling (when an interval is set).
+        """
+        super().startService()
+        if self.interval is not None:
+            self._newRound(self.querier.clock.seconds())
+            self._loop.start(self.tick, now=False)
+
+    def stopService(self) -> "Optional[Deferred[None]]":
+        """
+        Stop polling, abandon the queries in flight and close the pool's
+        connections; the result fires when they are closed.
+        """
+        super().stopService()
+        if self._loop.running:
+            self._loop.stop()
+        self._queue.clear()
+        self.querier.cancelAll()
+        if self.pool is not None:
+            return self.pool.closeCachedConnections()  # type: ignore[no-any-return]
+        return None
+
+    def _newRound(self, now: float) -> None:
+        self.querier.prune()
+        self._queue = deque(
+            peer.peerID
+            for peer in self.querier.tracker.store.peers()
+            if peer.statPort is not None and peer.deadline > now
+        )
+        self._roundStart = now
+        self._roundSize = len(self._queue)
+        self._sent = 0
+
+    def _step(self) -> None:
+        assert self.interval is not None
+        now = self.querier.clock.seconds()
+        if not self._queue and now - self._roundStart >= self.interval:
+            self._newRound(now)
+        elapsed = now - self._roundStart
+        due = min(
+            self._roundSize,
+            math.ceil(self._roundSize * min(elapsed, self.interval) / self.interval - 1e-9),
+        )
+        querier = self.querier
+        while self._queue and self._sent < due and self._polling < self.maxInFlight:
+            peerID = self._queue.popleft()
+            self._sent += 1
+            if querier.busy(peerID):
+                continue
+            self._polling += 1
+            d = querier.query(peerID)
+            d.addBoth(self._finished)
+
+    def _finished(self, result: Any) -> None:
+        self._polling -= 1
+        # Every outcome is recorded, counted and logged by the querier.
+        return None
+
+
+def makeStatQueryClient(
+    reactor: Any, connectTimeout: float = DEFAULT_TIMEOUT
+) -> Tuple[HTTPClient, webclient.HTTPConnectionPool]:
+    """
+    An HTTP client for a L{StatQuerier}, with its own connection pool that
+    keeps no connection open between queries (each query goes to another
+    peer) and does not log every connection.
+
+    The caller owns the pool and closes it when done (a
+    L{StatQueryService} does when it stops):
+    C{pool.closeCachedConnections()}.
+
+    @param reactor: the reactor to connect with.
+    @param connectTimeout: seconds a TCP connection may take.
+    """
+    pool = _QuietPool(reactor, persistent=False)
+    agent = webclient.Agent(reactor, connectTimeout=connectTimeout, pool=pool)
+    return HTTPClient(agent), pool
+
+
+class _QuietFactory(webclient._HTTP11ClientFactory):
+    noisy = False
+
+
+class _QuietPool(webclient.HTTPConnectionPool):
+    _factory = _QuietFactory
