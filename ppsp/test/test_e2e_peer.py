@@ -213,3 +213,29 @@ class PeerEndToEndTests(TestCase):
         json.transport.signalProcess("TERM")  # type: ignore[union-attr]
         yield json.ended
         self.assertIn(b"left every swarm and disconnected from the tracker", json.output)
+
+    @inlineCallbacks
+    def test_closedTracker(self) -> Any:
+        """
+        A tracker run with C{--auth token:SECRET} registers a peer that
+        presents a credential from C{python -m ppsp.auth issue} (C{--cer})
+        and refuses one without, which keeps retrying and says why.
+        """
+        secret = self.mktemp()
+        with open(secret, "w") as f:
+            f.write("closed-tracker-secret-0123456789\n")
+        issue = self.spawn("issue", "--secret-file", secret, "--peer-id", "peer-ok", "--ttl", "3600", module="ppsp.auth")
+        yield issue.ended
+        cer = self.mktemp()
+        with open(cer, "wb") as f:
+            f.write(bytes(issue.output))
+        tracker = self.spawn(
+            "ppsp-tracker", "--listen", "tcp:0:interface=127.0.0.1", "--auth", "token:" + secret
+        )
+        match = yield tracker.waitFor(rb"listening on 127\.0\.0\.1:(\d+)")
+        url = f"http://127.0.0.1:{int(match.group(1))}/"
+        good = self.spawn("ppsp-peer", "--tracker", url, "--peer-id", "peer-ok", "--swarm", "live", "--cer", cer)
+        bad = self.spawn("ppsp-peer", "--tracker", url, "--peer-id", "peer-no", "--swarm", "live")
+        yield good.waitFor(rb"peer-ok registered with the tracker")
+        yield bad.waitFor(rb"the tracker refused to register peer-no: CONNECT answered AUTHENTICATION REQUIRED")
+        self.assertNotIn(b"closed-tracker-secret", tracker.output)

@@ -330,3 +330,108 @@ class PluginTests(SynchronousTestCase):
         makers = {m.tapname: m for m in getPlugins(IServiceMaker)}
         self.assertIn("ppsp-tracker", makers)
         self.assertIs(makers["ppsp-tracker"].options, Options)
+
+
+class SecurityOptionsTests(SynchronousTestCase):
+    """
+    C{--auth}, C{--trusted-proxy}, C{--request-timeout},
+    C{--idle-timeout}, C{--max-in-flight} and C{--max-lag}.
+    """
+
+    def site(self, *argv: str) -> Any:
+        reactor = MemoryReactorClock()
+        service = makeService(parse(*argv), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        ((_port, factory, _backlog, _interface),) = reactor.tcpServers
+        return service, factory
+
+    def test_defaults(self) -> None:
+        """
+        By default anyone may CONNECT (open), no proxy is trusted, a
+        request must arrive within 10 s, an idle connection lasts 60 s,
+        and the tracker sheds load beyond 1000 requests in flight or 0.5 s
+        of lag.
+        """
+        from ppsp.tracker.auth import OpenPeerChecker
+
+        service, site = self.site()
+        self.assertIsInstance(service.tracker.checker, OpenPeerChecker)
+        self.assertEqual(site.resource.trustedProxies, ())
+        self.assertEqual(site.requestTimeout, 10)
+        self.assertEqual(site.timeOut, 60)
+        self.assertEqual(site.resource.shedder.maxInFlight, 1000)
+        self.assertEqual(site.resource.shedder.maxLag, 0.5)
+
+    def test_values(self) -> None:
+        """
+        Each option reaches the part it sets; C{--trusted-proxy} repeats.
+        """
+        import ipaddress
+
+        service, site = self.site(
+            "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "192.0.2.7",
+            "--request-timeout", "0", "--idle-timeout", "30",
+            "--max-in-flight", "5", "--max-lag", "0",
+        )
+        self.assertEqual(
+            site.resource.trustedProxies,
+            (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.0.2.7/32")),
+        )
+        self.assertIsNone(site.requestTimeout)
+        self.assertEqual(site.timeOut, 30)
+        self.assertEqual(site.resource.shedder.maxInFlight, 5)
+        self.assertEqual(site.resource.shedder.maxLag, 0)
+
+    def test_token(self) -> None:
+        """
+        C{--auth token:FILE} makes a closed tracker that accepts the
+        credentials C{python -m ppsp.auth} issues with that secret.
+        """
+        from ppsp.messages import ConnectResponse, ErrorResponse
+        from ppsp.tracker.auth import TokenPeerChecker, issueToken
+
+        path = self.mktemp()
+        FilePath(path).setContent(b"a-secret-of-enough-bytes\n")
+        service, site = self.site("--auth", "token:" + path)
+        tracker = service.tracker
+        self.assertIsInstance(tracker.checker, TokenPeerChecker)
+        refused = tracker.handle(ConnectRequest("1", "a"), Origin("198.51.100.1", 1))
+        self.assertIsInstance(refused, ErrorResponse)
+        token = issueToken(b"a-secret-of-enough-bytes", "a", 10**10)
+        accepted = tracker.handle(ConnectRequest("2", "a", cer=token), Origin("198.51.100.1", 1))
+        self.assertIsInstance(accepted, ConnectResponse)
+
+    def test_x509(self) -> None:
+        """
+        C{--auth x509:CAFILE} checks certificates against that CA.
+        """
+        from ppsp.test.certs import TestCA
+        from ppsp.tracker.auth import X509PeerChecker
+
+        path = self.mktemp()
+        FilePath(path).setContent(TestCA().certificate)
+        service, site = self.site("--auth", "x509:" + path)
+        self.assertIsInstance(service.tracker.checker, X509PeerChecker)
+
+    def test_wrongValues(self) -> None:
+        """
+        An unknown scheme, an unreadable or short secret, a file that holds
+        no certificate, a bad proxy network and a negative lag are usage
+        errors.
+        """
+        short, notCA = self.mktemp(), self.mktemp()
+        FilePath(short).setContent(b"short")
+        FilePath(notCA).setContent(b"not a certificate")
+        for argv in (
+            ["--auth", "ldap"],
+            ["--auth", "token"],
+            ["--auth", "token:" + self.mktemp()],
+            ["--auth", "token:" + short],
+            ["--auth", "x509:" + notCA],
+            ["--trusted-proxy", "10.0.0.0/33"],
+            ["--trusted-proxy", "proxy.example"],
+            ["--max-lag", "-1"],
+            ["--request-timeout", "-1"],
+        ):
+            self.assertRaises(usage.UsageError, parse, *argv)

@@ -6,13 +6,16 @@ describe.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from twisted.application.service import MultiService
 from twisted.application.internet import StreamServerEndpointService
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
@@ -20,12 +23,14 @@ from ppsp.codec._fields import validIdentifier
 from ppsp.interfaces import IPeerSelector
 from ppsp.selection import availableSelectors, makeSelector
 from ppsp.tracker.admin import AdminResource
+from ppsp.tracker.auth import OpenPeerChecker, TokenPeerChecker, X509PeerChecker, readSecret
 from ppsp.tracker.core import Tracker, TrackerConfig
+from ppsp.tracker.overload import LoadShedder
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
 from ppsp.tracker.statquery import StatQuerier, StatQueryService, makeStatQueryClient
 
-__all__ = ["Options", "makeService", "readSwarmsFile", "formatSelectors"]
+__all__ = ["Options", "makeService", "readSwarmsFile", "formatSelectors", "authOption"]
 
 
 def _positiveInt(text: str) -> int:
@@ -142,11 +147,30 @@ class Options(usage.Options):
         ["admin", None, None, "Endpoint description of the admin interface (JSON views, STAT_QUERY), e.g. tcp:7001:interface=127.0.0.1; off by default. It has no authentication: bind it to a loopback interface."],
         ["stat-query-interval", None, 0, "Seconds between two STAT_QUERYs to each connected peer with a StatPort; 0 (the default) turns polling off.", _nonNegativeInt],
         ["stat-query-timeout", None, 5, "Seconds a STAT_QUERY may take, answer included.", _positiveInt],
+        ["auth", None, "open", "Who may CONNECT: open, token:SECRETFILE (credentials from python -m ppsp.auth issue) or x509:CAFILE (certificates the CA issued; needs a listener that asks for client certificates)."],
+        ["request-timeout", None, 10, "Seconds a request may take to arrive, headers and body; 0 for no limit.", _nonNegativeInt],
+        ["idle-timeout", None, 60, "Seconds an idle connection is kept open.", _positiveInt],
+        ["max-in-flight", None, 1000, "Requests answered asynchronously at once beyond which new ones get TEMPORARILY OVERLOADED; 0 for no limit.", _nonNegativeInt],
+        ["max-lag", None, 0.5, "Seconds the reactor may lag before new requests get TEMPORARILY OVERLOADED; 0 for no limit.", float],
     ]
     optFlags: List[List[Any]] = [
         ["trust-announced-addresses", None, "List public addresses that peers announce even when they differ from the address observed."],
         ["access-log", None, "Log one line for every HTTP request."],
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["trusted-proxies"] = []
+
+    def opt_trusted_proxy(self, value: str) -> None:
+        """
+        A proxy (CIDR, e.g. 10.0.0.0/8, or one address) whose
+        X-Forwarded-For header names the client; repeat for more.
+        """
+        try:
+            self["trusted-proxies"].append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise usage.UsageError(f"--trusted-proxy {value!r} is not an address or a CIDR network") from None
 
     def opt_list_selectors(self) -> None:
         """
@@ -191,6 +215,9 @@ class Options(usage.Options):
                 swarmID: selector for swarmID, selector in swarms.items() if selector is not None
             }
         self["selectorObject"] = selectorOption(self["selector"], "--selector: ")
+        self["checkerFactory"] = authOption(self["auth"])
+        if self["max-lag"] < 0:
+            raise usage.UsageError("--max-lag must not be negative")
         try:
             self["config"] = TrackerConfig(
                 keepAliveInterval=self["keepalive-interval"],
@@ -205,6 +232,37 @@ class Options(usage.Options):
             )
         except ValueError as e:
             raise usage.UsageError(_optionText(str(e))) from None
+
+
+def authOption(spec: str) -> Callable[[Any], ICredentialsChecker]:
+    """
+    The authenticator an C{--auth} option names, as a function of the
+    clock: C{open}, C{token:SECRETFILE} or C{x509:CAFILE}.  The files are
+    read now, so that a mistake stops the tracker before it starts.
+
+    @raise usage.UsageError: an unknown scheme or an unusable file.
+    """
+    scheme, _, argument = spec.partition(":")
+    scheme = scheme.strip().lower()
+    if scheme == "open" and not argument:
+        return lambda clock: OpenPeerChecker()
+    if scheme == "token" and argument:
+        try:
+            secret = readSecret(argument)
+        except (OSError, ValueError) as e:
+            raise usage.UsageError(f"--auth token: {e}") from None
+        return lambda clock: TokenPeerChecker(secret, clock)
+    if scheme == "x509" and argument:
+        try:
+            with open(argument, "rb") as f:
+                cas = f.read()
+            X509PeerChecker(cas, Clock())
+        except (OSError, ValueError) as e:
+            raise usage.UsageError(f"--auth x509: cannot use {argument!r}: {e}") from None
+        return lambda clock: X509PeerChecker(cas, clock)
+    raise usage.UsageError(
+        f"--auth {spec!r}: give open, token:SECRETFILE or x509:CAFILE"
+    )
 
 
 _OPTION_NAMES = {
@@ -249,9 +307,25 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         config,
         selector=options["selectorObject"],
         swarmSelectors=options["swarmSelectors"],
+        checker=options["checkerFactory"](reactor),
     )
-    resource = TrackerResource(tracker, maxBody=options["max-body"])
-    site = TrackerSite(resource, maxBody=options["max-body"], accessLog=bool(options["access-log"]), reactor=reactor)
+    shedder = LoadShedder(
+        reactor, maxInFlight=options["max-in-flight"], maxLag=options["max-lag"]
+    )
+    resource = TrackerResource(
+        tracker,
+        maxBody=options["max-body"],
+        trustedProxies=options["trusted-proxies"],
+        shedder=shedder,
+    )
+    site = TrackerSite(
+        resource,
+        maxBody=options["max-body"],
+        accessLog=bool(options["access-log"]),
+        requestTimeout=options["request-timeout"] or None,
+        timeout=options["idle-timeout"],
+        reactor=reactor,
+    )
     settings = {
         "selector": options["selector"],
         "keepalive-interval": config.keepAliveInterval,
@@ -267,6 +341,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
             else "created on JOIN"
         ),
         "trust-announced-addresses": config.trustAnnouncedAddresses,
+        "auth": options["auth"].partition(":")[0],
+        "trusted-proxies": ",".join(str(n) for n in options["trusted-proxies"]) or "none",
         "admin": options["admin"] or "off",
         "stat-query-interval": options["stat-query-interval"] or "off",
     }
@@ -278,6 +354,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     listener._raiseSynchronously = True
     listener.setServiceParent(parent)
     TrackerService(tracker).setServiceParent(parent)
+    shedder.setServiceParent(parent)
     querier: Optional[StatQuerier] = None
     interval = options["stat-query-interval"]
     if options["admin"] is not None or interval:
