@@ -239,3 +239,51 @@ class PeerEndToEndTests(TestCase):
         yield good.waitFor(rb"peer-ok registered with the tracker")
         yield bad.waitFor(rb"the tracker refused to register peer-no: CONNECT answered AUTHENTICATION REQUIRED")
         self.assertNotIn(b"closed-tracker-secret", tracker.output)
+
+    @inlineCallbacks
+    def test_statQueryBothWays(self) -> Any:
+        """
+        The operator asks a real ppsp-peer for its statistics through the
+        tracker's admin interface: the tracker sends STAT_QUERY to the
+        address it observes (127.0.0.1), not to the public address the
+        peer claims, and the peer answers from its --stat values, which
+        the tracker then keeps.  A peer that is gone is reported
+        unreachable.
+        """
+        import json
+
+        from treq.client import HTTPClient
+        from twisted.web.client import Agent, HTTPConnectionPool
+
+        tracker = self.spawn(
+            "ppsp-tracker", "--listen", "tcp:0:interface=127.0.0.1",
+            "--admin", "tcp:0:interface=127.0.0.1",
+        )
+        match = yield tracker.waitFor(rb"PPSP tracker listening on 127\.0\.0\.1:(\d+)")
+        url = f"http://127.0.0.1:{int(match.group(1))}/"
+        match = yield tracker.waitFor(rb"admin interface listening at 127\.0\.0\.1:(\d+)")
+        admin = f"http://127.0.0.1:{int(match.group(1))}"
+        peer = self.spawn(
+            "ppsp-peer", "--tracker", url, "--peer-id", "peer-a", "--swarm", "live",
+            "--address", "203.0.113.9:9000",
+            "--stat-listen", "tcp:0:interface=127.0.0.1", "--stat", "UploadBandwidth=1234",
+        )
+        yield peer.waitFor(rb"peer-a registered with the tracker")
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        http = HTTPClient(Agent(reactor, pool=pool))
+        response = yield http.post(admin + "/peers/peer-a/stat-query")
+        answer = json.loads((yield response.content()))
+        self.assertEqual(response.code, 200, answer)
+        self.assertTrue(answer["address"].startswith("127.0.0.1:"), answer)
+        self.assertEqual(
+            [(s["property"], s["value"]) for s in answer["stats"]], [("UploadBandwidth", "1234")]
+        )
+        response = yield http.get(admin + "/peers/peer-a")
+        view = json.loads((yield response.content()))
+        self.assertIn("1234", json.dumps(view))
+
+        peer.transport.signalProcess("KILL")  # type: ignore[union-attr]
+        yield peer.ended
+        response = yield http.post(admin + "/peers/peer-a/stat-query")
+        answer = json.loads((yield response.content()))
+        self.assertEqual((response.code, answer["error"]), (504, "unreachable"), answer)

@@ -106,3 +106,36 @@ class StatQueryResourceTests(SynchronousTestCase):
         response = self.successResultOf(self.treq.get("http://198.51.100.7:7001/"))
         self.assertEqual(response.code, 405)
         self.assertEqual(response.headers.getRawHeaders(b"allow"), [b"POST"])
+
+
+class BothWaysTests(SynchronousTestCase):
+    """
+    The tracker's L{StatQuerier} asking the peer's own
+    L{StatQueryResource}: the two halves of STAT_QUERY agree.
+    """
+
+    def test_trackerAsksPeer(self) -> None:
+        """
+        A peer registered through L{PeerService} with a StatPort is asked
+        by the tracker; its answer, from the same stats source it reports
+        from, is kept by the tracker as if reported.
+        """
+        from twisted.internet.task import Clock
+
+        from ppsp.peer import PeerService
+        from ppsp.testing import MemoryTracker
+        from ppsp.tracker.statquery import StatQuerier
+
+        fake = MemoryTracker(clock=Clock())
+        stats = StaticStats([Stat("UploadBandwidth", "777"), Stat("AvailBandwidth", "300")])
+        peer = PeerService(fake.client("peer-a"), fake.clock, ["s"], statPort=7001, statsSource=stats,
+                           statReportInterval=3600)
+        peer.startService()
+        self.addCleanup(peer.stopService)
+        stats.set([Stat("UploadBandwidth", "888"), Stat("AvailBandwidth", "300")])
+        peerSide: Any = StubTreq(StatQueryResource("peer-a", stats))
+        querier = StatQuerier(fake.tracker, peerSide, fake.clock)
+        result = self.successResultOf(querier.query("peer-a", ("UploadBandwidth",)))
+        self.assertEqual(result.stats, (Stat("UploadBandwidth", "888"),))
+        self.assertEqual(result.address, "127.0.0.1:7001")
+        self.assertEqual(fake.tracker.store.getPeer("peer-a").stats["UploadBandwidth"], 888)
