@@ -33,21 +33,19 @@ from treq.client import HTTPClient
 from twisted.internet import error as ierror
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import deferLater
 from twisted.internet.ssl import (
     Certificate,
     PrivateCertificate,
     optionsForClientTLS,
     platformTrust,
 )
-from twisted.python.failure import Failure
 from twisted.web import client as webclient
-from twisted.web.client import ResponseDone
-from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
+from ppsp._http import BodyTooLarge, readBody
 from ppsp.codec import XML_CODEC, DecodeError
 from ppsp.interfaces import ICodec
 from ppsp.messages import (
@@ -238,55 +236,11 @@ def _describe(failure: BaseException) -> str:
     return text
 
 
-class _TooLong(Exception):
-    """
-    The tracker's answer exceeded L{MAX_RESPONSE_BYTES}.
-    """
-
-
 class _GatewayError(Exception):
     """
     An HTTP 5xx answer whose body is not a protocol response: a proxy in
     front of the tracker failed, which is worth another attempt.
     """
-
-
-class _Body(Protocol):
-    """
-    Collect a response body up to a limit.  Cancelling L{done} (a timeout)
-    or exceeding the limit stops the transfer and drops the connection.
-
-    @ivar done: fires with the body.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.parts: List[bytes] = []
-        self.size = 0
-        self.limit = limit
-        self.done: Deferred[bytes] = Deferred(self._stop)
-
-    def _stop(self, _: object = None) -> None:
-        transport = self.transport
-        if transport is not None:
-            transport.stopProducing()  # type: ignore[attr-defined]
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.done.called:
-            return
-        self.size += len(data)
-        if self.size > self.limit:
-            self._stop()
-            self.done.errback(_TooLong())
-            return
-        self.parts.append(data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self.done.called:
-            return
-        if reason.check(ResponseDone, PotentialDataLoss):
-            self.done.callback(b"".join(self.parts))
-        else:
-            self.done.errback(reason)
 
 
 class TrackerClient:
@@ -696,7 +650,7 @@ class TrackerClient:
                     raise TrackerUnavailable(self.url, attempt, e) from None
                 await self._sleep(self._delay(attempt))
                 continue
-            except _TooLong:
+            except BodyTooLarge:
                 raise BadTrackerResponse(
                     ResponseCode.INVALID_SYNTAX, "the answer is too long", request
                 ) from None
@@ -729,9 +683,7 @@ class TrackerClient:
         return delay * self.random.uniform(0.5, 1.0)
 
     def _sleep(self, seconds: float) -> "Deferred[None]":
-        d: Deferred[None] = Deferred(lambda d: call.cancel())
-        call = self.clock.callLater(seconds, d.callback, None)
-        return d
+        return deferLater(self.clock, seconds)
 
     def _attempt(self, body: bytes, headers: Headers) -> "Deferred[Tuple[int, Any, bytes]]":
         """
@@ -743,9 +695,7 @@ class TrackerClient:
 
     async def _exchange(self, body: bytes, headers: Headers) -> Tuple[int, Any, bytes]:
         response = await self.http.post(self.url, data=body, headers=headers)
-        reader = _Body(MAX_RESPONSE_BYTES)
-        response.deliverBody(reader)
-        content = await reader.done
+        content = await readBody(response, MAX_RESPONSE_BYTES)
         return response.code, response.headers, content
 
     def _decode(self, request: Request, status: int, content: bytes) -> Response:

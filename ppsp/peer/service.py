@@ -34,6 +34,7 @@ from typing import (
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -585,9 +586,7 @@ class PeerService(Service):
             call.cancel()
 
     def _sleep(self, seconds: float) -> "Deferred[None]":
-        d: Deferred[None] = Deferred(lambda _: call.cancel() if call.active() else None)
-        call = self.clock.callLater(seconds, d.callback, None)
-        return d
+        return deferLater(self.clock, seconds)
 
     def _setState(self, state: str, reason: str = "") -> None:
         """

@@ -11,9 +11,7 @@ seconds and logs each peer list it receives.
 from __future__ import annotations
 
 import ipaddress
-import os
-import sys
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from twisted.application.service import Service
@@ -24,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python import usage
 
+from ppsp._options import ServiceOptions
 from ppsp.codec import JSON_CODEC, XML_CODEC
 from ppsp.codec._fields import validIdentifier
 from ppsp.interfaces import ICodec
@@ -102,7 +101,7 @@ def codecNamed(name: str) -> ICodec:
     return {"xml": XML_CODEC, "json": JSON_CODEC}[name.strip().lower()]
 
 
-class Options(usage.Options):
+class Options(ServiceOptions):
     """
     The options of C{twistd ppsp-peer}.
     """
@@ -166,20 +165,6 @@ class Options(usage.Options):
         if not sep or not name.strip():
             raise usage.UsageError(f"--stat: {value!r} is not NAME=VALUE")
         self["stats"].append(Stat(name.strip(), stat.strip()))
-
-    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
-        """
-        Parse the command line.  Run as a twistd (or twist) subcommand, a
-        usage error prints the usage and the error and exits with status 64
-        (C{EX_USAGE}); used directly, it raises L{usage.UsageError}.
-        """
-        try:
-            super().parseOptions(options)
-        except usage.UsageError as e:
-            if getattr(self, "parent", None) is None:
-                raise
-            sys.stderr.write(f"{self}\nError: {e}\n")
-            raise SystemExit(os.EX_USAGE) from None
 
     def postOptions(self) -> None:
         """

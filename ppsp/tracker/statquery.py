@@ -28,23 +28,20 @@ import math
 import secrets
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Deque, Dict, Optional, Sequence, Set, Tuple
 
 from hyperlink import EncodedURL
 from treq.client import HTTPClient
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import client as webclient
-from twisted.web.client import ResponseDone
-from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH
 
+from ppsp._http import BodyTooLarge, readBody
 from ppsp.codec import XML_CODEC
 from ppsp.messages import (
     ErrorResponse,
@@ -206,50 +203,6 @@ class BadStatAnswer(StatQueryFailed):
     """
 
     kind = "refused"
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _Body(Protocol):
-    """
-    Collect a response body up to a limit.  Cancelling L{done} (the
-    timeout) or passing the limit stops the transfer.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.parts: List[bytes] = []
-        self.size = 0
-        self.limit = limit
-        self.done: Deferred[bytes] = Deferred(self.stop)
-
-    def stop(self, _: object = None) -> None:
-        transport = self.transport
-        if transport is not None:
-            transport.stopProducing()  # type: ignore[attr-defined]
-
-    def refuse(self) -> None:
-        self.stop()
-        if not self.done.called:
-            self.done.errback(_TooLarge())
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.done.called:
-            return
-        self.size += len(data)
-        if self.size > self.limit:
-            self.refuse()
-            return
-        self.parts.append(data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self.done.called:
-            return
-        if reason.check(ResponseDone, PotentialDataLoss):
-            self.done.callback(b"".join(self.parts))
-        else:
-            self.done.errback(reason)
 
 
 def statQueryURL(peer: PeerRecord) -> str:
@@ -437,14 +390,9 @@ class StatQuerier:
             if _cancelled(failure):
                 raise CancelledError() from None
             raise PeerUnreachable(peerID, _describe(failure)) from None
-        reader = _Body(self.maxAnswer)
-        response.deliverBody(reader)
-        length = response.length
-        if length is not UNKNOWN_LENGTH and length > self.maxAnswer:
-            reader.refuse()
         try:
-            content = await reader.done
-        except _TooLarge:
+            content = await readBody(response, self.maxAnswer)
+        except BodyTooLarge:
             raise BadStatAnswer(peerID, f"the answer is larger than {self.maxAnswer} bytes") from None
         except Exception:
             failure = Failure()

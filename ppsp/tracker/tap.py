@@ -7,9 +7,8 @@ describe.
 from __future__ import annotations
 
 import ipaddress
-import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional
 
 from twisted.application.service import MultiService
 from twisted.application.internet import StreamServerEndpointService
@@ -19,6 +18,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
+from ppsp._options import ServiceOptions
 from ppsp.codec._fields import validIdentifier
 from ppsp.interfaces import IPeerSelector
 from ppsp.selection import availableSelectors, makeSelector
@@ -121,7 +121,7 @@ def readSwarmsFile(path: str) -> Dict[str, Optional[IPeerSelector]]:
     return swarms
 
 
-class Options(usage.Options):
+class Options(ServiceOptions):
     """
     The options of C{twistd ppsp-tracker}.
     """
@@ -178,20 +178,6 @@ class Options(usage.Options):
         """
         sys.stdout.write(formatSelectors())
         raise SystemExit(0)
-
-    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
-        """
-        Parse the command line.  Run as a twistd (or twist) subcommand, a
-        usage error prints the usage and the error and exits with status 64
-        (C{EX_USAGE}); used directly, it raises L{usage.UsageError}.
-        """
-        try:
-            super().parseOptions(options)
-        except usage.UsageError as e:
-            if getattr(self, "parent", None) is None:
-                raise
-            sys.stderr.write(f"{self}\nError: {e}\n")
-            raise SystemExit(os.EX_USAGE) from None
 
     def postOptions(self) -> None:
         """
