@@ -46,7 +46,7 @@ class OnThePathTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        root = copyPackage(self)
+        root = self.root = copyPackage(self)
         self.assertFalse(root.child("ppsp").child("__init__.py").exists())
         self.assertFalse(root.child("ppsp").child("plugins").child("__init__.py").exists())
         sys.path.insert(0, root.path)
@@ -85,6 +85,26 @@ class OnThePathTests(SynchronousTestCase):
         self.assertEqual([p.peerID for p in r.peers], ["p0", "p1", "p2"])
         r = h.ok(FindRequest, "p0", swarmID="s", peerNum=2)
         self.assertEqual([p.peerID for p in r.peers], ["p1", "p2"])
+
+
+    def test_packageTests(self) -> None:
+        """
+        The package's own tests (C{tests/test_veterans.py}, shown in the
+        walkthrough) pass against this ppsp.
+        """
+        import importlib.util
+        import unittest
+
+        path = self.root.child("tests").child("test_veterans.py").path
+        spec = importlib.util.spec_from_file_location("_ppsp_walkthrough_tests", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        suite = unittest.defaultTestLoader.loadTestsFromTestCase(module.VeteransTests)
+        result = unittest.TestResult()
+        suite.run(result)
+        self.assertEqual(result.testsRun, 2)
+        self.assertEqual((result.errors, result.failures), ([], []))
 
 
 class InstalledTests(SynchronousTestCase):
