@@ -302,3 +302,34 @@ class X509CheckerTests(SynchronousTestCase):
         A C{<Cer>} that is no certificate is refused.
         """
         self.assertEqual(self.refused("peer-a", "not a cert!", self.mine.der), "the credential is not a certificate")
+
+
+class JSONAuthorizationTests(SynchronousTestCase):
+    """
+    RFC 7846 peers present their credential as C{Authorization: Bearer}
+    on CONNECT, with every authentication scheme.
+    """
+
+    def test_tokenInBearer(self) -> None:
+        """
+        A closed tracker (token scheme) registers a JSON peer whose first
+        CONNECT carries its credential in the C{Authorization} header, and
+        refuses one without (error 06, HTTP 401).
+        """
+        from ppsp.codec import JSON_CODEC
+        from ppsp.messages import PeerMode, PPSTPConnectResponse
+        from ppsp.peer.client import AuthenticationRequired
+        from ppsp.testing import MemoryTracker
+
+        fake = MemoryTracker()
+        fake.tracker.checker = TokenPeerChecker(SECRET, fake.clock)
+        fake.clock.advance(1_000_000)
+        credential = issueToken(SECRET, "j", 1_000_100)
+        good = fake.client("j", codec=JSON_CODEC, cer=credential)
+        response = self.successResultOf(good.connect(swarms={"s": PeerMode.LEECH}))
+        self.assertIsInstance(response, PPSTPConnectResponse)
+        self.assertIn("s", fake.tracker.store.getPeer("j").swarms)
+        self.successResultOf(good.keepAlive())
+        bad = fake.client("k", codec=JSON_CODEC)
+        self.failureResultOf(bad.connect(swarms={"s": PeerMode.LEECH}), AuthenticationRequired)
+        self.assertIsNone(fake.tracker.store.getPeer("k"))

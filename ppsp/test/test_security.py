@@ -285,7 +285,7 @@ class X509OverTLSTests(TestCase):
         self.addCleanup(port.stopListening)
         self.url = f"https://localhost:{port.getHost().port}/"
 
-    def client(self, peerID: str, certificateOf: str, cer: Any) -> Any:
+    def client(self, peerID: str, certificateOf: str, cer: Any, **kw: Any) -> Any:
         from ppsp.peer.client import TLSPolicy, TrackerClient, makeHTTPClient
         from twisted.internet.ssl import Certificate, PrivateCertificate
 
@@ -294,7 +294,7 @@ class X509OverTLSTests(TestCase):
         http, pool = makeHTTPClient(reactor, tls)
         self.addCleanup(pool.closeCachedConnections)
         credential = mine.certificate.decode("ascii") if cer == "own" else cer
-        return TrackerClient(http, self.url, peerID, reactor, cer=credential, attempts=1)
+        return TrackerClient(http, self.url, peerID, reactor, cer=credential, attempts=1, **kw)
 
     @inlineCallbacks
     def test_ownCertificate(self) -> Any:
@@ -322,3 +322,16 @@ class X509OverTLSTests(TestCase):
         with self.assertRaises(AuthenticationRequired):
             yield self.client("peer-a", "peer-x", None).connect()
         self.assertIsNone(self.tracker.store.getPeer("peer-a"))
+
+    @inlineCallbacks
+    def test_json(self) -> Any:
+        """
+        An RFC 7846 peer, which sends no credential in the body, is
+        authenticated by its TLS client certificate alone.
+        """
+        from ppsp.codec import JSON_CODEC
+        from ppsp.messages import PeerMode
+
+        client = self.client("peer-j", "peer-j", None, codec=JSON_CODEC)
+        yield client.connect(swarms={"live": PeerMode.LEECH})
+        self.assertIn("live", self.tracker.store.getPeer("peer-j").swarms)
