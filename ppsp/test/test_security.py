@@ -335,3 +335,36 @@ class X509OverTLSTests(TestCase):
         client = self.client("peer-j", "peer-j", None, codec=JSON_CODEC)
         yield client.connect(swarms={"live": PeerMode.LEECH})
         self.assertIn("live", self.tracker.store.getPeer("peer-j").swarms)
+
+
+class DuplicateContentTypeTests(TestCase):
+    """
+    A request with two C{Content-Type} headers is answered in one and the
+    same encoding whether its body is refused early (413) or decoded.
+    """
+
+    @inlineCallbacks
+    def answerType(self, body: bytes) -> Any:
+        tracker = Tracker(reactor, TrackerConfig())
+        site = TrackerSite(TrackerResource(tracker, maxBody=100), maxBody=100)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        client = RawClient(
+            b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+            b"Content-Type: text/xml\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % (len(body),) + body
+        )
+        yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), client)
+        answer = yield client.done
+        return re.search(rb"(?i)content-type: ([^\r]+)", answer).group(1)  # type: ignore[union-attr]
+
+    @inlineCallbacks
+    def test_sameEncoding(self) -> Any:
+        """
+        The last header counts in both cases (as twisted.web's getHeader
+        reads it).
+        """
+        small = yield self.answerType(b"{}")
+        large = yield self.answerType(b"{" + b" " * 200 + b"}")
+        self.assertEqual(small, large)
+        self.assertEqual(small, b"application/ppsp-tracker+json")

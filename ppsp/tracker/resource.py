@@ -178,7 +178,7 @@ class TrackerResource(Resource):
                 request.setHeader(b"allow", b"POST")
                 body = self._reply(
                     request,
-                    _answerCodec(request.getHeader(b"content-type"), _peek(request)),
+                    _answerCodec(request.getHeader(b"content-type"), _peek(request, self.maxBody)),
                     ErrorResponse(
                         "", ResponseCode.MESSAGE_NOT_SUPPORTED, "the tracker takes POST only"
                     ),
@@ -192,7 +192,7 @@ class TrackerResource(Resource):
         except Exception:
             self.log.failure("tracker resource failed")
             return self._internalError(
-                request, _answerCodec(request.getHeader(b"content-type"), _peek(request)), ""
+                request, _answerCodec(request.getHeader(b"content-type"), _peek(request, self.maxBody)), ""
             )
 
     def _post(self, request: Request) -> Any:
@@ -264,7 +264,7 @@ class TrackerResource(Resource):
         request.setHeader(b"retry-after", b"%d" % (max(1, math.ceil(retryAfter)),))
         return self._reply(
             request,
-            _answerCodec(contentType, _peek(request)),
+            _answerCodec(contentType, _peek(request, self.maxBody)),
             ErrorResponse("", ResponseCode.TEMPORARILY_OVERLOADED, reason),
         )
 
@@ -305,17 +305,28 @@ class TrackerResource(Resource):
         )
 
 
-def _peek(request: Request) -> bytes:
+_BLANK = b" \t\r\n\xef\xbb\xbf"
+
+
+def _peek(request: Request, limit: int = DEFAULT_MAX_BODY) -> bytes:
     """
-    The first bytes of a request's body, to sniff its encoding from before
-    the body is read (for an error answered early).
+    The start of a request's body, up to its first non-blank byte (at most
+    C{limit} bytes), to sniff its encoding from before the body is read
+    (for an error answered early).
     """
     content = request.content
     if content is None:
         return b""
     try:
         content.seek(0)
-        head: bytes = content.read(64)
+        head = b""
+        while len(head) < limit:
+            chunk: bytes = content.read(4096)
+            if not chunk:
+                break
+            head += chunk
+            if head.lstrip(_BLANK):
+                break
         content.seek(0)
     except Exception:
         return b""
@@ -412,7 +423,7 @@ class LimitedRequest(server.Request):
     def _reject(self, limit: int) -> None:
         self._rejected = True
         # The headers are in; the body is not: the media type decides.
-        codec = _answerCodec(self.requestHeaders.getRawHeaders(b"content-type", [None])[0], b"")
+        codec = _answerCodec(self.getHeader(b"content-type"), b"")
         body = codec.encodeResponse(_tooLarge(limit))
         transport: Any = self.channel.transport  # type: ignore[union-attr]
         transport.write(
