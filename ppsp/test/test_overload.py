@@ -44,8 +44,8 @@ class LoadShedderTests(SynchronousTestCase):
 
     def test_lag(self) -> None:
         """
-        A lag timer that fires more than C{maxLag} late makes requests
-        refused until a measurement on time.
+        A lag timer that fires more than C{maxLag} late twice in a row
+        makes requests refused until a measurement on time.
         """
         shedder = LoadShedder(self.clock, maxInFlight=0, maxLag=0.5, interval=0.1)
         shedder.startService()
@@ -53,10 +53,23 @@ class LoadShedderTests(SynchronousTestCase):
         self.assertIsNone(shedder.check())
         self.clock.advance(0.8)  # the reactor was busy for 0.8 s
         self.assertAlmostEqual(shedder.lag, 0.7)
+        self.assertIsNone(shedder.check())
+        self.clock.advance(0.7)  # and busy again
         self.assertIsNotNone(shedder.check())
         self.clock.advance(0.1)
         self.assertEqual(shedder.lag, 0.0)
         self.assertIsNone(shedder.check())
+
+    def test_onePauseTolerated(self) -> None:
+        """
+        One late timer (a pause, such as a long garbage collection) refuses
+        nothing: the backlog it leaves clears by itself.
+        """
+        shedder = LoadShedder(self.clock, maxInFlight=0, maxLag=0.5, interval=0.1)
+        shedder.startService()
+        for step in (0.1, 2.0, 0.1, 0.1, 1.0, 0.1):
+            self.clock.advance(step)
+            self.assertIsNone(shedder.check())
         shedder.stopService()
         self.assertEqual(self.clock.getDelayedCalls(), [])
 

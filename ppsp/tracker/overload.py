@@ -7,10 +7,13 @@ Two signals say the tracker is behind:
 
 - too many requests in flight (accepted, not yet answered: an
   asynchronous strategy or credentials checker is slow);
-- the reactor lags: a timer due every C{interval} seconds fires late,
-  which means the process spends more time working than the load allows
-  (every request then waits in the kernel's queues, and answering late is
-  worse than refusing early).
+- the reactor lags: a timer due every C{interval} seconds fires late
+  twice in a row, which means the process spends more time working than
+  the load allows (every request then waits in the kernel's queues, and
+  answering late is worse than refusing early).  One late timer alone is
+  a pause (a garbage collection of a large heap can take half a second),
+  after which the backlog clears by itself: refusing it would waste the
+  wait the requests already made.
 
 L{LoadShedder.check} is one comparison per request; the lag is measured by
 a L{LoopingCall} on the injected clock, which L{LoadShedder} runs as a
@@ -35,8 +38,8 @@ class LoadShedder(Service):
 
     @param clock: the reactor whose lag is measured.
     @param maxInFlight: the most requests in flight; 0 for no limit.
-    @param maxLag: seconds of reactor lag beyond which requests are
-        refused; 0 for no limit.
+    @param maxLag: seconds of reactor lag, measured twice in a row, beyond
+        which requests are refused; 0 for no limit.
     @param interval: seconds between two lag measurements.
     @param retryAfter: the seconds a refused peer is told to wait.
     """
@@ -60,6 +63,8 @@ class LoadShedder(Service):
         self.inFlight = 0
         #: The lag of the last measurement, in seconds.
         self.lag = 0.0
+        #: The lag of the measurement before, in seconds.
+        self.previousLag = 0.0
         #: Requests refused since start.
         self.shed = 0
         self._expected: Optional[float] = None
@@ -87,6 +92,7 @@ class LoadShedder(Service):
     def _measure(self) -> None:
         now = self.clock.seconds()
         if self._expected is not None:
+            self.previousLag = self.lag
             self.lag = max(0.0, now - self._expected)
         self._expected = now + self.interval
 
@@ -98,7 +104,7 @@ class LoadShedder(Service):
             C{Retry-After}.
         """
         overloaded = (self.maxInFlight and self.inFlight >= self.maxInFlight) or (
-            self.maxLag and self.lag > self.maxLag
+            self.maxLag and min(self.lag, self.previousLag) > self.maxLag
         )
         if not overloaded:
             if self._shedding:
