@@ -30,7 +30,7 @@ import math
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
 from ppsp.messages import (
     MAX_CHUNK_ID,
@@ -41,7 +41,10 @@ from ppsp.messages import (
     ResponseCode,
 )
 
+_T = TypeVar("_T")
+
 __all__ = [
+    "decodeGuarded",
     "DecodeError",
     "WHITESPACE",
     "MAX_INT32",
@@ -135,6 +138,24 @@ def quote(value: str, limit: int = 40) -> str:
     if len(value) > limit:
         return repr(value[:limit]) + "..."
     return repr(value)
+
+
+def decodeGuarded(what: str, decode: Callable[..., _T], *args: Any) -> _T:
+    """
+    Run a codec's decoder, so that whatever the bytes, only a
+    L{DecodeError} escapes: an unexpected exception (a bug) still becomes
+    INVALID SYNTAX, with a reason that names C{what} (C{"request"} or
+    C{"response"}).
+    """
+    try:
+        return decode(*args)
+    except DecodeError:
+        raise
+    except Exception as e:
+        raise DecodeError(
+            ResponseCode.INVALID_SYNTAX,
+            safeReason(f"the {what} could not be decoded: {e!r}"),
+        ) from e
 
 
 def safeReason(text: str, limit: int = 200) -> str:

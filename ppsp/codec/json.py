@@ -1045,14 +1045,7 @@ class JSONCodec:
         @raise DecodeError: the body is not a valid request; no other
             exception escapes, whatever the bytes.
         """
-        try:
-            return _decodeRequest(body)
-        except DecodeError:
-            raise
-        except Exception as e:  # a bug; still answered with INVALID SYNTAX
-            raise DecodeError(
-                _SYNTAX, F.safeReason(f"the request could not be decoded: {e!r}")
-            ) from e
+        return F.decodeGuarded("request", _decodeRequest, body)
 
     def decodeResponse(self, body: bytes, method: Method) -> Response:
         """
@@ -1066,14 +1059,7 @@ class JSONCodec:
         @raise DecodeError: the body is not a valid response; no other
             exception escapes, whatever the bytes.
         """
-        try:
-            return _decodeResponse(body, method)
-        except DecodeError:
-            raise
-        except Exception as e:  # a bug; still a DecodeError
-            raise DecodeError(
-                _SYNTAX, F.safeReason(f"the response could not be decoded: {e!r}")
-            ) from e
+        return F.decodeGuarded("response", _decodeResponse, body, method)
 
     def encodeRequest(self, request: Request) -> bytes:
         """

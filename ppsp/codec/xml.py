@@ -1258,14 +1258,7 @@ class XMLCodec:
         @raise DecodeError: the body is not a valid request; no other
             exception escapes, whatever the bytes.
         """
-        try:
-            return _decodeRequest(body)
-        except DecodeError:
-            raise
-        except Exception as e:  # a bug; still answered with INVALID SYNTAX
-            raise DecodeError(
-                _SYNTAX, F.safeReason(f"the request could not be decoded: {e!r}")
-            ) from e
+        return F.decodeGuarded("request", _decodeRequest, body)
 
     def requestHeaders(self, request: Request) -> Dict[bytes, List[bytes]]:
         """
@@ -1288,14 +1281,7 @@ class XMLCodec:
         @raise DecodeError: the body is not a valid response; no other
             exception escapes, whatever the bytes.
         """
-        try:
-            return _decodeResponse(body, method)
-        except DecodeError:
-            raise
-        except Exception as e:  # a bug; still a DecodeError
-            raise DecodeError(
-                _SYNTAX, F.safeReason(f"the response could not be decoded: {e!r}")
-            ) from e
+        return F.decodeGuarded("response", _decodeResponse, body, method)
 
     def encodeRequest(self, request: Request) -> bytes:
         """

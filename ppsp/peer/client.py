@@ -481,18 +481,7 @@ class TrackerClient:
         when L{None}), holding C{chunkID} when given, and satisfying the
         statistics C{constraints}.
         """
-        return self.send(
-            FindRequest(
-                self.newTransactionID(),
-                self.peerID,
-                self.authToken,
-                swarmID=swarmID,
-                peerNum=peerNum,
-                chunkID=chunkID,
-                constraints=tuple(constraints),
-            ),
-            FindResponse,
-        )
+        return self._find(FindRequest, swarmID, peerNum, chunkID, constraints)
 
     def findChunk(
         self,
@@ -505,8 +494,18 @@ class TrackerClient:
         FIND_CHUNK: peers of a swarm that hold C{chunkID}; an
         L{ObjectNotFound} when none does.
         """
+        return self._find(FindChunkRequest, swarmID, peerNum, chunkID, constraints)
+
+    def _find(
+        self,
+        cls: Type[FindRequest],
+        swarmID: str,
+        peerNum: Optional[int],
+        chunkID: Optional[int],
+        constraints: Iterable[Stat],
+    ) -> "Deferred[FindResponse]":
         return self.send(
-            FindChunkRequest(
+            cls(
                 self.newTransactionID(),
                 self.peerID,
                 self.authToken,
