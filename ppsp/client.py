@@ -278,7 +278,10 @@ async def run(options: Options, client: TrackerClient, out: TextIO, clock: Any) 
     sub: Any = options.subOptions
 
     def say(text: str) -> None:
-        out.write(text + "\n")
+        try:
+            out.write(text + "\n")
+        except BrokenPipeError:
+            pass  # the reader (``| head``) has had enough; carry on quietly
 
     async def step(label: str, call: Callable[[], "Deferred[Any]"]) -> Optional[Response]:
         started = clock.seconds()

@@ -150,3 +150,22 @@ class CommandLineTests(SynchronousTestCase):
         status, lines = self.cli("--encoding", "json", "keepalive")
         self.assertEqual(status, 1)
         self.assertIn("only with a swarm", lines[0])
+
+    def test_brokenPipe(self) -> None:
+        """
+        Output cut short by its reader (C{| head}) does not stop the run:
+        the session is still closed.
+        """
+
+        class Closed(io.StringIO):
+            def write(self, text: str) -> int:
+                raise BrokenPipeError()
+
+        options = Options()
+        options.parseOptions(["--tracker", self.fake.url, "--peer-id", "me", "find", "live"])
+        client = self.fake.client("me", attempts=1)
+        status = self.successResultOf(
+            Deferred.fromCoroutine(run(options, client, Closed(), self.fake.clock))
+        )
+        self.assertEqual(status, 0)
+        self.assertIsNone(self.fake.tracker.store.getPeer("me"))
