@@ -5,6 +5,8 @@ classes are imported only when a strategy is made.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
@@ -12,147 +14,68 @@ from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
 
 
 @implementer(IPlugin, IPeerSelectorPlugin)
-class _RandomPlugin:
+class _BuiltinPlugin:
     """
-    The C{random} strategy: no arguments.
+    A built-in strategy: its name, its one-line description, and where its
+    class is (a module of L{ppsp.selection} and a class with a
+    C{fromArgs(argstring)} constructor).
     """
 
-    name = "random"
-    description = "Uniformly random peers among those that qualify (the default)."
+    def __init__(self, name: str, description: str, module: str, className: str) -> None:
+        self.name = name
+        self.description = description
+        self._module = module
+        self._className = className
 
     def makeSelector(self, argstring: str) -> IPeerSelector:
         """
-        Make a L{ppsp.selection.random.RandomSelector}.
-
-        @raise ValueError: arguments were given.
-        """
-        if argstring:
-            raise ValueError("the random strategy takes no arguments")
-        from ppsp.selection.random import RandomSelector
-
-        return RandomSelector()
-
-
-@implementer(IPlugin, IPeerSelectorPlugin)
-class _RolesPlugin:
-    """
-    The C{roles} strategy: C{roles[:seeds=F]}.
-    """
-
-    name = "roles"
-    description = (
-        "Seeds first for leechers (the live source always), leechers first for seeds,"
-        " seeds handed out round-robin. Args: seeds=0.5."
-    )
-
-    def makeSelector(self, argstring: str) -> IPeerSelector:
-        """
-        Make a L{ppsp.selection.roles.RolesSelector}.
+        Import the strategy's class and make it from C{argstring}.
 
         @raise ValueError: the arguments are not valid.
         """
-        from ppsp.selection.roles import RolesSelector
-
-        return RolesSelector.fromArgs(argstring)
-
-
-@implementer(IPlugin, IPeerSelectorPlugin)
-class _LocalityPlugin:
-    """
-    The C{locality} strategy:
-    C{locality[:prefix4=24,prefix6=48,random=0.2,map=FILE,probe=4]}.
-    """
-
-    name = "locality"
-    description = (
-        "Peers of the requester's network first (/24, /48 or a CIDR map), with a random share."
-        " Args: prefix4=24,prefix6=48,random=0.2,map=FILE,probe=4."
-    )
-
-    def makeSelector(self, argstring: str) -> IPeerSelector:
-        """
-        Make a L{ppsp.selection.locality.LocalitySelector}.
-
-        @raise ValueError: the arguments are not valid.
-        """
-        from ppsp.selection.locality import LocalitySelector
-
-        return LocalitySelector.fromArgs(argstring)
+        cls = getattr(import_module(f"ppsp.selection.{self._module}"), self._className)
+        selector: IPeerSelector = cls.fromArgs(argstring)
+        return selector
 
 
-@implementer(IPlugin, IPeerSelectorPlugin)
-class _CapacityPlugin:
-    """
-    The C{capacity} strategy:
-    C{capacity[:probe=4,interval=60,unknown=1000,tracked=100000]}.
-    """
-
-    name = "capacity"
-    description = (
-        "Peers weighted by spare upload, spread over time."
-        " Args: probe=4,interval=60,unknown=1000,tracked=100000."
-    )
-
-    def makeSelector(self, argstring: str) -> IPeerSelector:
-        """
-        Make a L{ppsp.selection.capacity.CapacitySelector}.
-
-        @raise ValueError: the arguments are not valid.
-        """
-        from ppsp.selection.capacity import CapacitySelector
-
-        return CapacitySelector.fromArgs(argstring)
-
-
-@implementer(IPlugin, IPeerSelectorPlugin)
-class _ChunksPlugin:
-    """
-    The C{chunks} strategy: C{chunks[:probe=4,horizon=1024,behind=2]}.
-    """
-
-    name = "chunks"
-    description = (
-        "Holders reaching furthest ahead of the chunk, else peers near the requester's"
-        " playback position. Args: probe=4,horizon=1024,behind=2."
-    )
-
-    def makeSelector(self, argstring: str) -> IPeerSelector:
-        """
-        Make a L{ppsp.selection.chunks.ChunksSelector}.
-
-        @raise ValueError: the arguments are not valid.
-        """
-        from ppsp.selection.chunks import ChunksSelector
-
-        return ChunksSelector.fromArgs(argstring)
-
-
-@implementer(IPlugin, IPeerSelectorPlugin)
-class _CompositePlugin:
-    """
-    The C{composite} strategy: C{composite[:NAME[(ARGS)]=WEIGHT,...,random=SHARE]}.
-    """
-
-    name = "composite"
-    description = (
-        "Strategies sharing each list by weight, with a random share."
-        " Args: NAME[(ARGS)]=WEIGHT,...,random=0.2."
-    )
-
-    def makeSelector(self, argstring: str) -> IPeerSelector:
-        """
-        Make a L{ppsp.selection.composite.CompositeSelector}.
-
-        @raise ValueError: the arguments are not valid.
-        """
-        from ppsp.selection.composite import CompositeSelector
-
-        return CompositeSelector.fromArgs(argstring)
-
-
-random = _RandomPlugin()
-roles = _RolesPlugin()
-locality = _LocalityPlugin()
-capacity = _CapacityPlugin()
-chunks = _ChunksPlugin()
-composite = _CompositePlugin()
+random = _BuiltinPlugin(
+    "random",
+    "Uniformly random peers among those that qualify (the default).",
+    "random",
+    "RandomSelector",
+)
+roles = _BuiltinPlugin(
+    "roles",
+    "Seeds first for leechers (the live source always), leechers first for seeds,"
+    " seeds handed out round-robin. Args: seeds=0.5.",
+    "roles",
+    "RolesSelector",
+)
+locality = _BuiltinPlugin(
+    "locality",
+    "Peers of the requester's network first (/24, /48 or a CIDR map), with a random share."
+    " Args: prefix4=24,prefix6=48,random=0.2,map=FILE,probe=4.",
+    "locality",
+    "LocalitySelector",
+)
+capacity = _BuiltinPlugin(
+    "capacity",
+    "Peers weighted by spare upload, spread over time."
+    " Args: probe=4,interval=60,unknown=1000,tracked=100000.",
+    "capacity",
+    "CapacitySelector",
+)
+chunks = _BuiltinPlugin(
+    "chunks",
+    "Holders reaching furthest ahead of the chunk, else peers near the requester's"
+    " playback position. Args: probe=4,horizon=1024,behind=2.",
+    "chunks",
+    "ChunksSelector",
+)
+composite = _BuiltinPlugin(
+    "composite",
+    "Strategies sharing each list by weight, with a random share."
+    " Args: NAME[(ARGS)]=WEIGHT,...,random=0.2.",
+    "composite",
+    "CompositeSelector",
+)

@@ -23,6 +23,17 @@ class RandomSelector:
     chunk index).  Costs O(count) expected time.
     """
 
+    @classmethod
+    def fromArgs(cls, argstring: str) -> "RandomSelector":
+        """
+        Make the strategy; it takes no arguments.
+
+        @raise ValueError: arguments were given.
+        """
+        if argstring:
+            raise ValueError("the random strategy takes no arguments")
+        return cls()
+
     def select(
         self,
         swarm: ISwarmView,
