@@ -110,7 +110,11 @@ def response(code: str, *children: str, tid: str = "t-1") -> bytes:
 class DecodeAssertions:
     """
     Assertions about decoding failures, mixed into the test cases.
+
+    @cvar codec: the codec under test.
     """
+
+    codec: Any = XML_CODEC
 
     def assertDecodeError(
         self,
@@ -125,9 +129,9 @@ class DecodeAssertions:
         """
         test: SynchronousTestCase = self  # type: ignore[assignment]
         if method is None:
-            error = test.assertRaises(DecodeError, XML_CODEC.decodeRequest, body)
+            error = test.assertRaises(DecodeError, self.codec.decodeRequest, body)
         else:
-            error = test.assertRaises(DecodeError, XML_CODEC.decodeResponse, body, method)
+            error = test.assertRaises(DecodeError, self.codec.decodeResponse, body, method)
         test.assertEqual((error.code, error.transactionID), (code, transactionID), error.reason)
         return error
 

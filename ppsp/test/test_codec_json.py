@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from ppsp.test.test_codec import DecodeAssertions as XMLDecodeAssertions
 from ppsp.codec import JSON_CODEC, JSON_CONTENT_TYPE, DecodeError, JSONCodec, selectCodec
 from ppsp.codec import json as J
 from ppsp.interfaces import ICodec
@@ -409,29 +410,12 @@ def _strip(found: Set[Tuple[str, str]], names: Tuple[str, ...]) -> Set[Tuple[str
     return {(path, kind) for path, kind in found if path.rsplit(".", 1)[-1] not in names}
 
 
-class DecodeAssertions:
+class DecodeAssertions(XMLDecodeAssertions):
     """
-    Assertions about decoding failures.
+    Assertions about decoding failures, for the JSON codec.
     """
 
-    def assertDecodeError(
-        self,
-        body: bytes,
-        code: ResponseCode = SYNTAX,
-        transactionID: Optional[str] = None,
-        method: Optional[Method] = None,
-    ) -> DecodeError:
-        """
-        Decoding C{body} (as a request, or as the response to C{method})
-        fails with C{code} and carries C{transactionID}.
-        """
-        test: SynchronousTestCase = self  # type: ignore[assignment]
-        if method is None:
-            error = test.assertRaises(DecodeError, JSON_CODEC.decodeRequest, body)
-        else:
-            error = test.assertRaises(DecodeError, JSON_CODEC.decodeResponse, body, method)
-        test.assertEqual((error.code, error.transactionID), (code, transactionID), error.reason)
-        return error
+    codec = JSON_CODEC
 
 
 class InterfaceTests(SynchronousTestCase):
