@@ -12,9 +12,10 @@ L{ResponseCode.INVALID_SYNTAX}.
 The rules (PROTOCOL.md sections 2 and 4):
 
   - identifiers (TransactionID, PeerID, SwarmID, AuthToken, statistics
-    property names) are 1 to N characters, none of them a control
-    character (Unicode category Cc) or a surrogate, and they neither start
-    nor end with a space;
+    property names) are 1 to N printable characters (L{isPrintable}: no
+    control or format character, no line or paragraph separator, no
+    surrogate, no unassigned code point), and they neither start nor end
+    with a space;
   - integers are unsigned decimal numbers, surrounding white space allowed,
     and each field has its own bounds;
   - IP addresses are stored in the canonical text form of L{ipaddress};
@@ -28,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
@@ -113,8 +115,14 @@ EXPIRE_SECONDS: Tuple[int, int] = (0, MAX_INT32)
 
 _SYNTAX = ResponseCode.INVALID_SYNTAX
 
-# Control characters (category Cc) and surrogates.
-_NOT_PRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# The Unicode categories of the characters an identifier may not hold
+# (PROTOCOL.md section 2): control (Cc), format (Cf: U+200B to U+200F,
+# U+202A to U+202E, U+2066 to U+2069, U+FEFF...), line and paragraph
+# separators (Zl, Zp: U+2028, U+2029), surrogates (Cs) and unassigned code
+# points (Cn, among them the noncharacters U+FFFE and U+FFFF that XML cannot
+# carry).  str.isprintable() is false for every one of them (and also for
+# private-use characters and spaces other than U+0020, which are allowed).
+_NOT_PRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Cn"})
 _DIGITS = re.compile("[0-9]+")
 _SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 # Characters that may not appear in a reason, so that every encoding can
@@ -173,12 +181,23 @@ def safeReason(text: str, limit: int = 200) -> str:
 
 def isPrintable(value: str) -> bool:
     """
-    Whether a text holds no control character (Unicode category Cc) and no
-    surrogate, the protocol's meaning of "printable".
+    Whether a text holds only characters that are printable in the
+    protocol's sense (PROTOCOL.md section 2): none of Unicode category Cc
+    (control), Cf (format, such as the bidirectional override U+202E or
+    the byte order mark U+FEFF), Zl or Zp (U+2028, U+2029), Cs
+    (surrogates) or Cn (unassigned in Python's Unicode database).
+    Letters of every script, marks, symbols, private-use characters and
+    spaces are printable.
 
     @param value: the text.
     """
-    return value.isprintable() or _NOT_PRINTABLE.search(value) is None
+    if value.isprintable():
+        # The common case: isprintable() is false for every refused
+        # category (and for some allowed characters, which the loop sorts
+        # out).
+        return True
+    category = unicodedata.category
+    return not any(category(c) in _NOT_PRINTABLE for c in value)
 
 
 def validIdentifier(value: str, maxLength: int) -> bool:
@@ -192,7 +211,7 @@ def validIdentifier(value: str, maxLength: int) -> bool:
     """
     return (
         0 < len(value) <= maxLength
-        and (value.isprintable() or _NOT_PRINTABLE.search(value) is None)
+        and (value.isprintable() or isPrintable(value))
         and value[0] != " "
         and value[-1] != " "
     )
@@ -210,7 +229,7 @@ def identifier(value: str, field: str, maxLength: int) -> str:
     """
     if (
         0 < len(value) <= maxLength
-        and (value.isprintable() or _NOT_PRINTABLE.search(value) is None)
+        and (value.isprintable() or isPrintable(value))
         and value[0] != " "
         and value[-1] != " "
     ):
@@ -219,9 +238,12 @@ def identifier(value: str, field: str, maxLength: int) -> str:
         raise DecodeError(_SYNTAX, f"{field} is empty")
     if len(value) > maxLength:
         raise DecodeError(_SYNTAX, f"{field} is longer than {maxLength} characters")
-    raise DecodeError(
-        _SYNTAX, f"{field} {quote(value)} holds a control character or an outer space"
-    )
+    if not isPrintable(value):
+        raise DecodeError(
+            _SYNTAX,
+            f"{field} {quote(value)} holds a control, format or separator character",
+        )
+    raise DecodeError(_SYNTAX, f"{field} {quote(value)} starts or ends with a space")
 
 
 def integer(text: str, field: str, bounds: Tuple[int, int]) -> int:

@@ -138,10 +138,16 @@ class DecodeAssertions:
 
 # Hypothesis strategies --------------------------------------------------------
 
-# Printable in the protocol's sense and writable in XML 1.0.
+# Writable in XML 1.0, whatever the field: no control character, no
+# surrogate, no noncharacter U+FFFE or U+FFFF.
 _printable = st.characters(exclude_categories=("Cc", "Cs"), exclude_characters="\ufffe\uffff")
 # Free text (values, reasons, credentials): also tab, line feed, return.
 _freeChar = st.one_of(_printable, st.sampled_from("\t\n\r&<>\"'"))
+# Printable in the sense PROTOCOL.md section 2 gives identifiers: no
+# control (Cc) or format (Cf) character, no line or paragraph separator
+# (Zl, Zp), no surrogate (Cs), no unassigned code point (Cn).  Hypothesis
+# picks the characters by category itself, independently of the codec.
+_identifierChar = st.characters(exclude_categories=("Cc", "Cf", "Zl", "Zp", "Cs", "Cn"))
 
 
 def identifiers(maxSize: int) -> st.SearchStrategy[str]:
@@ -149,7 +155,7 @@ def identifiers(maxSize: int) -> st.SearchStrategy[str]:
     Valid identifiers of at most C{maxSize} characters (no outer space).
     """
     return (
-        st.text(st.one_of(_printable, st.sampled_from("&<>\"' ")), min_size=1, max_size=maxSize)
+        st.text(st.one_of(_identifierChar, st.sampled_from("&<>\"' ")), min_size=1, max_size=maxSize)
         .map(lambda s: s.strip(" "))
         .filter(bool)
     )
@@ -1727,22 +1733,25 @@ class FieldTests(SynchronousTestCase):
 
     def test_validIdentifier(self) -> None:
         """
-        An identifier is 1 to N characters, none a control character or a
-        surrogate, without an outer space.
+        An identifier is 1 to N printable characters (see
+        L{test_isPrintable}), without an outer space.
         """
         self.assertTrue(F.validIdentifier("a", 1))
-        self.assertTrue(F.validIdentifier("a b\u00e9\u200d\U0001f600", 10))
+        self.assertTrue(F.validIdentifier("a b\u00e9\U0001f600", 10))
         for bad in ["", "ab", " a", "a ", "\x00", "a\x7f", "a\x9f", "\ud800", "a\tb"]:
             self.assertFalse(F.validIdentifier(bad, 1 if bad == "ab" else 10), repr(bad))
 
     def test_isPrintable(self) -> None:
         """
-        Printable means no Cc character and no surrogate; format characters
-        and non-ASCII spaces are printable.
+        Printable (PROTOCOL.md section 2) means no control (Cc) or format
+        (Cf) character, no line or paragraph separator, no surrogate and no
+        unassigned code point; non-ASCII spaces and private-use characters
+        are printable, although C{str.isprintable} says otherwise.
         """
-        self.assertTrue(F.isPrintable("\u200b\u00a0x"))
-        self.assertFalse(F.isPrintable("x\x85"))
-        self.assertFalse(F.isPrintable("x\udfff"))
+        self.assertTrue(F.isPrintable("\u00a0x\u3000\ue000"))
+        for bad in ["x\x85", "x\udfff", "\u200b", "x\u200dy", "\u2028", "\u2029", "\u202e", "\u2066",
+                    "\ufeff", "\U000e0001", "\u0378", "\ufffe", "\U0010ffff"]:
+            self.assertFalse(F.isPrintable(bad), repr(bad))
 
     def test_quoteAndSafeReason(self) -> None:
         """
@@ -1801,3 +1810,90 @@ class MappedAddressTests(SynchronousTestCase):
             b"</PPSPTrackerProtocol>"
         )
         self.assertEqual(request.addresses[0].ip, "198.51.100.7")  # type: ignore[attr-defined]
+
+
+#: Characters no identifier may hold (PROTOCOL.md section 2), by what they
+#: are: line and paragraph separators (Zl, Zp), format characters (Cf:
+#: bidirectional override, mark, isolate, zero-width space, byte order
+#: mark, a tag character), control characters (Cc) that XML 1.0 can carry,
+#: and an unassigned code point (Cn).
+REFUSED_IN_IDENTIFIERS = [
+    "\u2028", "\u2029", "\u202e", "\u202d", "\u200e", "\u200f", "\u2066", "\u2069", "\u200b", "\ufeff",
+    "\U000e0041", "\x7f", "\x85", "\u0378",
+]
+
+#: Identifiers that are valid: letters of several scripts, marks, emoji,
+#: symbols, a non-ASCII space inside, a private-use character.
+ACCEPTED_IDENTIFIERS = ["pair-é-日本", "שלום-peer", "e\u0301", "\U0001f600", "a\u00a0b", "\ue000x", "a b"]
+
+
+class IdentifierRuleTests(DecodeAssertions, SynchronousTestCase):
+    """
+    PeerIDs, SwarmIDs and the other identifiers of an XML message hold only
+    printable characters (PROTOCOL.md section 2): a control, format,
+    separator or unassigned character anywhere in one is INVALID SYNTAX,
+    whether it is written as itself or as a character reference.
+    """
+
+    def test_refusedInPeerID(self) -> None:
+        """
+        A PeerID holding a refused character, at its start, in its middle
+        or at its end, is INVALID SYNTAX (with the TransactionID).
+        """
+        for char in REFUSED_IN_IDENTIFIERS:
+            for peerID in [char + "peer", "pe" + char + "er", "peer" + char]:
+                for written in [peerID, peerID.replace(char, f"&#x{ord(char):X};")]:
+                    error = self.assertDecodeError(request("KEEPALIVE", peer=written), transactionID="t-1")
+                    self.assertIn("PeerID", error.reason)
+
+    def test_refusedInSwarmID(self) -> None:
+        """
+        A SwarmID holding a refused character is INVALID SYNTAX, in a JOIN
+        and in a Stat's C{swarm} attribute.
+        """
+        for char in REFUSED_IN_IDENTIFIERS:
+            swarmID = f"live{char}1"
+            self.assertDecodeError(request("JOIN", f"<SwarmID>{swarmID}</SwarmID>"), transactionID="t-1")
+            self.assertDecodeError(
+                request("STAT_REPORT", f'<Stats><Stat property="BufferLevel" swarm="{swarmID}">5</Stat></Stats>'),
+                transactionID="t-1",
+            )
+
+    def test_refusedInOtherIdentifiers(self) -> None:
+        """
+        The same rule holds for the TransactionID (then unreadable, so the
+        error carries none), the AuthToken and a Stat property name.
+        """
+        for char in REFUSED_IN_IDENTIFIERS:
+            self.assertDecodeError(request("KEEPALIVE", tid=f"t{char}1"))
+            self.assertDecodeError(request("KEEPALIVE", f"<AuthToken>tok{char}en</AuthToken>"), transactionID="t-1")
+            self.assertDecodeError(
+                request("STAT_REPORT", f'<Stats><Stat property="Up{char}">5</Stat></Stats>'), transactionID="t-1"
+            )
+
+    def test_tabInside(self) -> None:
+        """
+        A tab inside an identifier (white space XML does not strip there)
+        is a control character: INVALID SYNTAX.
+        """
+        self.assertDecodeError(request("KEEPALIVE", peer="pe\ter"), transactionID="t-1")
+
+    def test_accepted(self) -> None:
+        """
+        Identifiers in any script, with marks, emoji, symbols, private-use
+        characters or non-ASCII spaces inside, are accepted unchanged.
+        """
+        for peerID in ACCEPTED_IDENTIFIERS:
+            decoded = XML_CODEC.decodeRequest(request("JOIN", f"<SwarmID>{peerID}</SwarmID>", peer=peerID))
+            assert isinstance(decoded, JoinRequest)
+            self.assertEqual((decoded.peerID, decoded.swarmID), (peerID, peerID))
+
+    def test_validIdentifier(self) -> None:
+        """
+        L{F.validIdentifier}, which the swarms file, the peer's options and
+        the admin interface use, follows the same rule.
+        """
+        for char in REFUSED_IN_IDENTIFIERS:
+            self.assertFalse(F.validIdentifier(f"a{char}b", 128), repr(char))
+        for good in ACCEPTED_IDENTIFIERS:
+            self.assertTrue(F.validIdentifier(good, 128), repr(good))

@@ -47,7 +47,15 @@ from ppsp.messages import (
     SwarmActionType,
     SwarmResult,
 )
-from ppsp.test.test_codec import addresses, freeText, ids, int32, tids
+from ppsp.test.test_codec import (
+    ACCEPTED_IDENTIFIERS,
+    REFUSED_IN_IDENTIFIERS,
+    addresses,
+    freeText,
+    ids,
+    int32,
+    tids,
+)
 
 SYNTAX = ResponseCode.INVALID_SYNTAX
 DECODE_CODES = {
@@ -1317,3 +1325,37 @@ class HostileInputTests(DecodeAssertions, SynchronousTestCase):
             JSON_CODEC.decodeRequest(bytes(data))
         except DecodeError as e:
             self.assertIn(e.code, DECODE_CODES)
+
+
+class IdentifierRuleTests(DecodeAssertions, SynchronousTestCase):
+    """
+    The identifiers of a JSON request (C{peer_id}, C{swarm_id},
+    C{transaction_id}) follow PROTOCOL.md section 2 as in XML: a control,
+    format, separator or unassigned character in one is INVALID SYNTAX
+    (error code 01).
+    """
+
+    def test_refused(self) -> None:
+        """
+        A refused character (JSON can carry every control character too)
+        anywhere in a PeerID, in the SwarmID of a FIND or of a CONNECT's
+        swarm action, or in the TransactionID, is INVALID SYNTAX.
+        """
+        for char in REFUSED_IN_IDENTIFIERS + ["\x00", "\x01", "\x1b", "\x1f", "\x9f"]:
+            for bad in [char + "x", f"a{char}b", "x" + char]:
+                self.assertDecodeError(req("FIND", peer=bad, find={"swarm_id": "s"}), transactionID="t-1")
+                self.assertDecodeError(req("FIND", find={"swarm_id": bad}), transactionID="t-1")
+                self.assertDecodeError(
+                    req("CONNECT", connect={"swarm_action": joinAction(bad)}), transactionID="t-1"
+                )
+                self.assertDecodeError(req("STAT_REPORT", tid=bad))
+
+    def test_accepted(self) -> None:
+        """
+        PeerIDs and SwarmIDs in any script, with marks, emoji, private-use
+        characters or non-ASCII spaces inside, are accepted unchanged.
+        """
+        for good in ACCEPTED_IDENTIFIERS:
+            decoded = JSON_CODEC.decodeRequest(req("FIND", peer=good, find={"swarm_id": good}))
+            assert isinstance(decoded, FindRequest)
+            self.assertEqual((decoded.peerID, decoded.swarmID), (good, good))
