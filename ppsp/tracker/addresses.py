@@ -10,9 +10,38 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Optional
+from typing import Iterable, Optional, Union
 
-__all__ = ["addressScope"]
+__all__ = ["addressScope", "addressKey", "canonicalAddress", "inNetworks", "IPAddress", "IPNetwork"]
+
+#: An IPv4 or IPv6 address.
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+#: An IPv4 or IPv6 network.
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def canonicalAddress(text: str) -> Optional[IPAddress]:
+    """
+    The IP address C{text} names, or L{None} when it names none: white
+    space around it and an IPv6 zone (C{%eth0}) are ignored, and an
+    IPv4-mapped IPv6 address is its IPv4 address, so that one host is
+    always written one way.
+    """
+    try:
+        address = ipaddress.ip_address(text.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def inNetworks(address: IPAddress, networks: Iterable[IPNetwork]) -> bool:
+    """
+    Whether C{address} is in one of C{networks} (of its own IP version).
+    """
+    return any(address.version == n.version and address in n for n in networks)
 
 _SCOPES = [
     ipaddress.ip_network(n)
@@ -51,3 +80,26 @@ def addressScope(ip: str) -> Optional[str]:
     if address.is_unspecified or address.is_multicast or address.is_reserved:
         return "unusable"
     return None
+
+
+@lru_cache(maxsize=65536)
+def addressKey(ip: str) -> str:
+    """
+    The unit in which the tracker counts what one source address may hold
+    or send (PROTOCOL.md section 6): an IPv4 address itself, and for IPv6
+    the /64 network the address is in (one host usually holds a whole /64,
+    so counting single IPv6 addresses would count nothing).  An
+    IPv4-mapped IPv6 address counts as its IPv4 address; a text that is
+    not an IP address is its own key.
+
+        >>> addressKey("192.0.2.7")
+        '192.0.2.7'
+        >>> addressKey("2001:db8:1:2:3:4:5:6")
+        '2001:db8:1:2::/64'
+    """
+    address = canonicalAddress(ip)
+    if address is None:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
