@@ -19,6 +19,7 @@ from population import BenchPeer
 from ppsp.messages import ConnectResponse, ErrorResponse, Request, Response
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.store import MemoryPeerStore
+from ppsp.tracker.retry import MemoryRetryCache
 
 #: Every benchmark peer talks from one public address, as behind one NAT;
 #: its peers then see the REFLEXIVE address (one per entry), as on the
@@ -36,6 +37,13 @@ def tid() -> str:
 
 
 def makeTracker(**config: Any) -> Tuple[Tracker, Clock]:
+    """
+    A tracker on a L{Clock}; every benchmark peer talks from L{ORIGIN}, so
+    the per-address session cap and memory budget are off unless asked
+    for.
+    """
+    config.setdefault("maxSessionsPerAddress", 0)
+    config.setdefault("maxAddressMemory", 0)
     clock = Clock()
     clock.advance(1_000_000)
     tracker = Tracker(
@@ -58,12 +66,11 @@ def send(tracker: Tracker, request: Request, origin: Origin = ORIGIN) -> Respons
 
 def clearRetryCache(tracker: Tracker) -> None:
     """
-    Empty the retry cache (a private dictionary of the core), so that what
-    is measured next is not the cache.
+    Empty the retry cache, so that what is measured next is not the cache.
     """
-    retry = getattr(tracker, "_retry", None)
-    if retry is not None:
-        retry.clear()
+    cache = tracker.retryCache
+    if isinstance(cache, MemoryRetryCache):
+        cache.clear()
 
 
 def register(

@@ -7,7 +7,7 @@ peer for the wrk scripts:
     PeerID AuthToken SwarmID Mode IP Port
 
 Every request comes from this host, so run the tracker with
-C{--rate-limit 0}.  Messages are built with L{XML_CODEC}; CONNECT answers
+C{--rate-limit 0 --max-sessions-per-address 0 --max-address-memory 0}.  Messages are built with L{XML_CODEC}; CONNECT answers
 (and one JOIN answer in 50) are decoded with it, the others are checked
 for HTTP 200 and C{<Response>OK</Response>}; anything else stops the run
 with an error.

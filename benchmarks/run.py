@@ -11,7 +11,8 @@ machine does hits both alike.
     python benchmarks/run.py                # about 3 minutes
     python benchmarks/run.py --profile      # and py-spy the tracker
 
-It starts the tracker with twistd (C{--rate-limit 0}: every request comes
+It starts the tracker with twistd (C{--rate-limit 0
+--max-sessions-per-address 0 --max-address-memory 0}: every request comes
 from 127.0.0.1), fills it with C{populate.py} (1,000 swarms of 50 peers),
 starts the bare server, runs wrk against each in turn, reads the peak RSS
 (C{VmHWM}) of each server, stops both, prints
@@ -446,6 +447,7 @@ def main(argv: List[str]) -> None:
     trackerCommand = [
         twistd, "-n", "--pidfile=", "ppsp-tracker", "--listen",
         f"tcp:{args.tracker_port}:interface=127.0.0.1", "--rate-limit", "0",
+        "--max-sessions-per-address", "0", "--max-address-memory", "0",
     ]
     if args.soak:
         soak(args, trackerCommand + ["--peer-timeout", "900"], peers, outdir, report)

@@ -8,7 +8,12 @@ from the command line::
     twistd -n ppsp-peer --tracker http://tracker:7000/ --peer-id peer-a --cer peer-a.cer --swarm live-1
 
 C{issue} prints one credential, bound to one PeerID, valid for C{--ttl}
-seconds; the peer presents it in C{<Cer>} at CONNECT.
+seconds; the peer presents it in C{<Cer>} at CONNECT.  C{fingerprint FILE}
+prints the fingerprint of a credential file or of a PEM certificate, the
+form in which the tracker's revocation file (C{--revocations}) names a
+credential to revoke::
+
+    python -m ppsp.auth fingerprint peer-a.cer >> /etc/ppsp/revoked
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any, List, Optional, Sequence, TextIO
 from twisted.python import usage
 
 from ppsp.codec._fields import validIdentifier
-from ppsp.tracker.auth import issueToken, readSecret
+from ppsp.tracker.auth import credentialFingerprint, issueToken, readSecret
 
 __all__ = ["Options", "main"]
 
@@ -53,6 +58,46 @@ class _Issue(usage.Options):
             raise usage.UsageError(f"--secret-file: {e}") from None
 
 
+class _Fingerprint(usage.Options):
+    synopsis = "FILE"
+
+    def parseArgs(self, path: str) -> None:  # type: ignore[override]
+        self["path"] = path
+
+    def postOptions(self) -> None:
+        try:
+            with open(self["path"], "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise usage.UsageError(f"cannot read {self['path']!r}: {e.strerror or e}") from None
+        try:
+            self["fingerprint"] = fingerprintOf(data)
+        except ValueError as e:
+            raise usage.UsageError(f"{self['path']}: {e}") from None
+
+
+def fingerprintOf(data: bytes) -> str:
+    """
+    The fingerprint of a credential file: a PEM certificate (its DER
+    bytes), or a C{ppsp1.} credential (its text).
+
+    @raise ValueError: neither.
+    """
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        try:
+            certificate = x509.load_pem_x509_certificate(data)
+        except ValueError:
+            raise ValueError("holds a malformed certificate") from None
+        return credentialFingerprint(certificate.public_bytes(Encoding.DER))
+    text = data.strip()
+    if text.startswith(b"ppsp1."):
+        return credentialFingerprint(text)
+    raise ValueError("holds neither a PEM certificate nor a ppsp1. credential")
+
+
 class Options(usage.Options):
     """
     The options of C{python -m ppsp.auth}.
@@ -62,11 +107,12 @@ class Options(usage.Options):
     subCommands: List[List[Any]] = [
         ["new-secret", None, _NewSecret, "Print a new random secret."],
         ["issue", None, _Issue, "Print a credential for one PeerID."],
+        ["fingerprint", None, _Fingerprint, "Print the fingerprint of a credential or certificate file, to revoke it."],
     ]
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("give a command: new-secret or issue")
+            raise usage.UsageError("give a command: new-secret, issue or fingerprint")
 
 
 def main(
@@ -87,6 +133,9 @@ def main(
     sub: Any = options.subOptions
     if options.subCommand == "new-secret":
         out.write(secrets.token_urlsafe(32) + "\n")
+        return 0
+    if options.subCommand == "fingerprint":
+        out.write(f"{sub['fingerprint']}\n")
         return 0
     expires = int((time.time() if now is None else now) + sub["ttl"])
     out.write(issueToken(sub["secret"], sub["peer-id"], expires) + "\n")

@@ -8,6 +8,8 @@ only through them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from zope.interface import Attribute, Interface
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "IPeerSelector",
     "IPeerSelectorPlugin",
     "IPeerStore",
+    "IRetryCache",
     "IStatsSource",
     "IChunkSource",
 ]
@@ -403,12 +406,104 @@ class IPeerStore(Interface):
 
     def scheduleSwarmCheck(swarm, deadline):
         """
-        Ask L{due} to report C{swarm} again at C{deadline} (used to forget
-        swarms that stayed empty).
+        Ask L{due} to report C{swarm} at C{deadline} (used to forget swarms
+        that stayed empty).  A swarm has at most one pending check: this
+        one replaces any asked for before, and L{removeSwarm} drops it.
+        """
+
+    def scheduledCount():
+        """
+        @return: the number of expiry entries the store keeps (for tests
+            and metrics): they must go when what they time out goes.
+        """
+
+    def setAddresses(peer, addresses):
+        """
+        Replace the addresses a peer announced (a CONNECT that took the
+        session over), keeping the store's accounts up to date.
+        """
+
+    def keepStats(target, values):
+        """
+        Merge C{values} (property name to typed value) into the statistics
+        of C{target}, a peer record or a membership, keeping the latest
+        value of each property and the store's accounts up to date.
+        """
+
+    def addressUsage(ip):
+        """
+        @return: the number of sessions registered from the source address
+            that C{ip} counts as (L{ppsp.tracker.addresses.addressKey}: an
+            IPv4 address, an IPv6 /64), and the bytes they make the store
+            hold (by the store's own cost model).
+        """
+
+    def peerUsage(peer):
+        """
+        @return: the bytes the store holds for a registered peer: its
+            record, memberships, chunk sets and statistics.
+        """
+
+    def recordCost(peerID, observedIP, addresses):
+        """
+        @return: the bytes a peer record with these attributes would hold.
+        """
+
+    def memberCost(swarmID):
+        """
+        @return: the bytes a new membership of C{swarmID} would hold.
+        """
+
+    def chunksCost(ranges):
+        """
+        @return: the bytes a membership's chunk set C{ranges} (merged and
+            sorted) would hold, with its index entries.
+        """
+
+    def statsCost(kept, values):
+        """
+        @return: the bytes that merging C{values} into the statistics
+            C{kept} (a dict, or L{None} when none are kept yet) would add;
+            negative when it frees some.
         """
 
 
 # The peer side -------------------------------------------------------------
+
+
+class IRetryCache(Interface):
+    """
+    The answers the tracker gave in the last retry window, so that a
+    repeated request gets its first answer again and is not applied twice
+    (PROTOCOL.md section 6).  The tracker core decides what a key and a
+    fingerprint are (L{ppsp.tracker.retry.retryKey}: the sender, including
+    its TLS identity; L{ppsp.tracker.retry.fingerprint}: the message); a
+    cache keeps them and forgets them when the window ends.  A cache
+    shared by several trackers makes a retry that reaches another tracker
+    of the same logical tracker get the same answer.
+    """
+
+    def get(key: Any, fingerprint: int, now: float) -> Any:
+        """
+        The L{Response<ppsp.messages.Response>} kept for C{key} if its
+        window has not ended at C{now} and it answered a request with this
+        C{fingerprint}; else L{None}.
+        """
+
+    def put(key: Any, fingerprint: int, response: Any, now: float) -> None:
+        """
+        Keep C{response} for C{key} for the retry window from C{now}.
+        """
+
+    def discard(key: Any) -> None:
+        """
+        Forget the answer kept for C{key}, if any.
+        """
+
+    def prune(now: float) -> None:
+        """
+        Forget every answer whose window ended at or before C{now}.
+        """
 
 
 class IStatsSource(Interface):

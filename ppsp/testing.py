@@ -18,6 +18,7 @@ from typing import Any, List, Optional
 
 from treq.client import HTTPClient
 from treq.testing import RequestTraversalAgent
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
@@ -91,9 +92,6 @@ class _Recorder:
     def __init__(self, owner: "MemoryTracker") -> None:
         self.owner = owner
 
-    def admit(self, ip: str) -> Optional[float]:
-        return self.owner.tracker.admit(ip)
-
     def handle(self, request: Request, origin: Origin) -> Any:
         self.owner.received.append(request)
         return self.owner.tracker.handle(request, origin)
@@ -129,6 +127,9 @@ class MemoryTracker:
     @param selector: the strategy; L{FirstSelector} by default, so that
         peer lists are predictable.
     @param url: the URL peers use (any host works).
+    @param checker: the CONNECT credentials checker (a closed tracker:
+        L{TokenPeerChecker<ppsp.tracker.auth.TokenPeerChecker>} on this
+        clock); the C{open} scheme by default.
 
     @ivar tracker: the L{Tracker} now serving (replaced by L{restart}).
     @ivar received: every request the tracker received, decoded, in order.
@@ -142,8 +143,10 @@ class MemoryTracker:
         config: Optional[TrackerConfig] = None,
         selector: Optional[IPeerSelector] = None,
         url: str = "http://tracker.example/",
+        checker: Optional[ICredentialsChecker] = None,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
+        self.checker = checker
         self.config = config
         self.selector = selector if selector is not None else FirstSelector()
         self.url = url
@@ -159,7 +162,7 @@ class MemoryTracker:
         )
 
     def _newTracker(self) -> Tracker:
-        return Tracker(self.clock, self.config, selector=self.selector)
+        return Tracker(self.clock, self.config, selector=self.selector, checker=self.checker)
 
     def client(self, peerID: str, **kwargs: Any) -> TrackerClient:
         """

@@ -34,6 +34,7 @@ from twisted.internet import error as ierror
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
 from twisted.internet.ssl import (
     Certificate,
     PrivateCertificate,
@@ -257,6 +258,11 @@ class TrackerClient:
     @param clock: the time source for timeouts and backoff.
     @param codec: the encoding to speak; XML by default.
     @param cer: the credential to present at CONNECT, or L{None}.
+    @param credentialFile: a file holding the credential, read again at
+        every CONNECT, so that an operator can put a fresh credential in
+        place before the old one expires (a tracker ends a session when
+        its credential expires) without restarting the peer; C{cer} (or
+        the last credential read) is presented when it cannot be read.
     @param timeout: seconds one attempt may take, body included.
     @param attempts: the most attempts per request (at least 1).
     @param backoff: seconds before the second attempt; each further
@@ -265,6 +271,8 @@ class TrackerClient:
     @param maxBackoff: the longest wait between two attempts.
     @param random: the source of jitter and of TransactionIDs' prefix.
     """
+
+    log = Logger()
 
 
     def __init__(
@@ -280,6 +288,7 @@ class TrackerClient:
         backoff: float = 0.5,
         maxBackoff: float = 8.0,
         random: Optional[_random.Random] = None,
+        credentialFile: Optional[str] = None,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
@@ -291,6 +300,7 @@ class TrackerClient:
         self.clock = clock
         self.codec = codec
         self.cer = cer
+        self.credentialFile = credentialFile
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
@@ -314,6 +324,28 @@ class TrackerClient:
         CONNECT carries the JOINs and LEAVEs.
         """
         return bool(self.codec.name == "json")
+
+    def _credential(self) -> Optional[str]:
+        """
+        The credential to present now: the credential file's, read again
+        (and kept as C{cer}), or C{cer} when there is no file or it cannot
+        be read (logged).
+        """
+        path = self.credentialFile
+        if path is not None:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read().strip()
+            except (OSError, UnicodeDecodeError) as e:
+                self.log.warn(
+                    "cannot read the credential file {path}; presenting the last credential read: {reason}",
+                    path=path,
+                    reason=str(e),
+                )
+            else:
+                if text:
+                    self.cer = text
+        return self.cer
 
     def newTransactionID(self) -> str:
         """
@@ -354,7 +386,7 @@ class TrackerClient:
             self.newTransactionID(),
             self.peerID,
             self.authToken,
-            cer=self.cer,
+            cer=self._credential(),
             addresses=tuple(addresses),
             statPort=statPort,
             stats=tuple(stats),
@@ -567,7 +599,7 @@ class TrackerClient:
             addresses=addresses,
             peerNum=peerNum,
             requesterStats=requesterStats,
-            cer=self.cer if self.authToken is None else None,
+            cer=self._credential() if self.authToken is None else None,
         )
 
         def connected(response: PPSTPConnectResponse) -> PPSTPConnectResponse:

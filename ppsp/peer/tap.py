@@ -116,7 +116,7 @@ class Options(ServiceOptions):
         ["tracker", "t", None, "The tracker's URL, http:// or https://."],
         ["peer-id", "p", None, "This peer's PeerID."],
         ["stat-listen", None, None, "Endpoint on which to answer the tracker's STAT_QUERY, e.g. tcp:7001; its port is announced as StatPort."],
-        ["cer", None, None, "File holding the credential presented at CONNECT."],
+        ["cer", None, None, "File holding the credential presented at CONNECT, read again at every CONNECT (replace it before the credential expires)."],
         ["trust-root", None, None, "PEM file of the CA that signs the tracker's certificate (https); the system's trust store otherwise."],
         ["client-certificate", None, None, "PEM file with this peer's TLS client certificate and its private key."],
         ["find-interval", None, 30.0, "Seconds between FINDs of every swarm; 0 for none.", _nonNegative],
@@ -303,6 +303,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> PeerDaemon:
         reactor,
         codec=options["codec"],
         cer=options["credential"],
+        credentialFile=options["cer"],
         timeout=options["timeout"],
     )
     stats = StaticStats(options["stats"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -125,3 +125,21 @@ class TestCA:
                 serialization.NoEncryption(),
             ),
         )
+
+
+def serverOptions(ca: TestCA, requireCertificate: bool = True) -> Any:
+    """
+    TLS options for a server on C{localhost} with a certificate from C{ca}
+    that asks clients for a certificate issued by C{ca}: required, or (with
+    C{requireCertificate=False}) optional.
+    """
+    from twisted.internet.ssl import Certificate, CertificateOptions, PrivateCertificate
+
+    server = PrivateCertificate.loadPEM(ca.issue("localhost", dnsName="localhost").pem)
+    return CertificateOptions(
+        privateKey=server.privateKey.original,
+        certificate=server.original,
+        verify=True,
+        requireCertificate=requireCertificate,
+        caCerts=[Certificate.loadPEM(ca.certificate).original],
+    )

@@ -7,12 +7,17 @@ peer stat resource.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Tuple, cast
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 from treq.client import HTTPClient
 from treq.testing import StubTreq
-from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.server import NOT_DONE_YET
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, serverFromString
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import LogLevel, capturedLogs
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.server import NOT_DONE_YET, Site
 
 from ppsp.codec import XML_CODEC
 from ppsp.messages import (
@@ -25,10 +30,15 @@ from ppsp.messages import (
     StatQueryResponse,
     StatReportRequest,
 )
+from ppsp.test.test_security import RawClient
 from ppsp.test.test_statquery import Harness, RefusingAgent
-from ppsp.tracker.admin import AdminResource
+from ppsp.tracker.admin import AdminResource, adminHostName
+from ppsp.tracker.core import Tracker, TrackerConfig
 
-ADMIN = "http://admin.example"
+#: Where the tests reach the admin interface, as an operator's curl would
+#: (StubTreq's connection has 127.0.0.1 and the URL's port as its local
+#: address).
+ADMIN = "http://127.0.0.1:7001"
 
 
 class AdminHarness(Harness):
@@ -37,9 +47,12 @@ class AdminHarness(Harness):
     a StubTreq of its own.
     """
 
-    def __init__(self, testCase: SynchronousTestCase, withQuerier: bool = True, **kw: Any) -> None:
+    def __init__(
+        self, testCase: SynchronousTestCase, withQuerier: bool = True, hosts: Tuple[str, ...] = (), **kw: Any
+    ) -> None:
         super().__init__(testCase, **kw)
-        self.admin: Any = StubTreq(AdminResource(self.tracker, self.querier if withQuerier else None))
+        self.resource = AdminResource(self.tracker, self.querier if withQuerier else None, hosts=hosts)
+        self.admin: Any = StubTreq(self.resource)
 
     def request(self, method: str, path: str, **kw: Any) -> Tuple[int, Any, Any]:
         """
@@ -400,3 +413,376 @@ class StatQueryTests(SynchronousTestCase):
         h.stub.flush()
         h.admin.flush()
         self.assertEqual(cast(Optional[Dict[str, Any]], h.store.getPeer("a").stats), {"UploadBandwidth": 800, "ConcurrentLinks": 9})
+
+
+def rawRequest(
+    resource: AdminResource, data: bytes, local: Any = IPv4Address("TCP", "127.0.0.1", 7001)
+) -> Tuple[bytes, Dict[bytes, List[bytes]], Any]:
+    """
+    Send the bytes of one HTTP request to C{resource}, served by a L{Site}
+    on a connection whose local address (the address the client reached)
+    is C{local}; for what StubTreq cannot send (HTTP/1.0, no or two C{Host}
+    headers, IPv6 and UNIX addresses).
+
+    @return: the status line, the headers (names in lower case) and the
+        decoded JSON body.
+    """
+    site = Site(resource, reactor=MemoryReactorClock())
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    assert protocol is not None
+    transport = StringTransport(hostAddress=local, peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+    protocol.makeConnection(transport)
+    protocol.dataReceived(data)
+    head, _, body = transport.value().partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers: Dict[bytes, List[bytes]] = {}
+    for line in lines:
+        name, _, value = line.partition(b":")
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return status, headers, json.loads(body) if body else None
+
+
+class HostCheckTests(SynchronousTestCase):
+    """
+    The admin interface answers only requests whose C{Host} names it, so
+    that a web page cannot reach it through DNS rebinding (a name of the
+    attacker's that resolves to 127.0.0.1).
+    """
+
+    def hostRequest(self, h: AdminHarness, host: str, method: str = "GET", path: str = "/", url: str = ADMIN) -> Tuple[int, Any]:
+        d = h.admin.request(method, url + path, headers={b"Host": [host.encode("ascii")]})
+        h.admin.flush()
+        response = self.successResultOf(d)
+        body = self.successResultOf(h.admin.content(response))
+        h.checkHeaders(response.headers)
+        return response.code, json.loads(body)
+
+    def test_dnsRebinding(self) -> None:
+        """
+        A request (read or write) whose C{Host} is another name, such as
+        the attacker's domain that a rebinding DNS answer pointed at
+        127.0.0.1, gets 421 with a JSON error; no STAT_QUERY is sent and
+        nothing is shown.
+        """
+        h = populated(self)
+        for host in ["attacker.example:7001", "attacker.example", "127.0.0.1.attacker.example:7001"]:
+            code, body = self.hostRequest(h, host)
+            self.assertEqual((code, body["error"]), (421, "misdirected-request"), host)
+            self.assertNotIn("peers", body)
+            code, body = self.hostRequest(h, host, "POST", "/peers/a/stat-query")
+            self.assertEqual((code, body["error"]), (421, "misdirected-request"), host)
+        self.assertEqual(h.peer.seen, [])
+        self.assertEqual(h.store.getPeer("a").stats, {"UploadBandwidth": 800})
+
+    def test_curlStyle(self) -> None:
+        """
+        The C{Host} a client such as curl sends when given the listening
+        address is accepted: the IP literal with the port, C{localhost}
+        (any case, with a trailing dot) with the port, and without a port
+        when the port is the default one.
+        """
+        h = populated(self)
+        for host in ["127.0.0.1:7001", "localhost:7001", "LocalHost.:7001"]:
+            code, body = self.hostRequest(h, host)
+            self.assertEqual((code, body["peers"]), (200, 3), host)
+        for host in ["127.0.0.1", "localhost"]:
+            code, body = self.hostRequest(h, host, url="http://127.0.0.1")
+            self.assertEqual((code, body["peers"]), (200, 3), host)
+            code, body = self.hostRequest(h, host + ":443", url="https://127.0.0.1")
+            self.assertEqual((code, body["peers"]), (200, 3), host)
+
+    def test_otherAddressOrPort(self) -> None:
+        """
+        An address other than the one the request reached, or another port
+        (a C{Host} without a port means 80 for http), is misdirected.
+        """
+        h = populated(self)
+        for host in ["127.0.0.1:8080", "127.0.0.1", "localhost", "localhost:80", "10.0.0.1:7001", "127.0.0.2:7001",
+                     "[::1]:7001", "0.0.0.0:7001"]:
+            code, body = self.hostRequest(h, host)
+            self.assertEqual((code, body["error"]), (421, "misdirected-request"), host)
+
+    def test_operatorNames(self) -> None:
+        """
+        Names given as C{hosts} (such as a reverse proxy's) are accepted
+        in any case, with or without a trailing dot, with any port;
+        subdomains of them are not.
+        """
+        h = populated(self, hosts=("Admin.Example.", "[2001:DB8::1]"))
+        self.assertEqual(h.resource.hosts, frozenset({"admin.example", "2001:db8::1"}))
+        for host in ["admin.example", "ADMIN.example.:8443", "[2001:db8:0::1]:9", "127.0.0.1:7001"]:
+            self.assertEqual(self.hostRequest(h, host)[0], 200, host)
+        for host in ["evil.admin.example", "admin.example.evil", "127.0.0.1:1"]:
+            self.assertEqual(self.hostRequest(h, host)[0], 421, host)
+
+    def test_refusalLogged(self) -> None:
+        """
+        A refused request is logged as a warning with the host it named,
+        at most once a minute however many follow.
+        """
+        h = populated(self)
+        with capturedLogs() as events:
+            for _ in range(3):
+                self.hostRequest(h, "attacker.example")
+            h.clock.advance(60)
+            self.hostRequest(h, "attacker.example")
+        warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
+        self.assertEqual([(e["host"], e["status"], e["suppressed"]) for e in warnings],
+                         [("attacker.example", 421, 0), ("attacker.example", 421, 2)])
+
+    def test_notAHost(self) -> None:
+        """
+        A C{Host} that is not a host (a port out of range, an unclosed
+        bracket, an IPv4 address in brackets, a space, non-ASCII text) is
+        a 400.
+        """
+        h = populated(self)
+        for host in ["127.0.0.1:99999", "127.0.0.1:x", "[::1", "[127.0.0.1]:7001", "a b", "a:1:2", ":7001", "a/b"]:
+            code, body = self.hostRequest(h, host)
+            self.assertEqual((code, body["error"]), (400, "bad-request"), host)
+        status, _, body = rawRequest(h.resource, b"GET / HTTP/1.1\r\nHost: caf\xc3\xa9.example\r\n\r\n")
+        self.assertEqual((status[9:12], body["error"]), (b"400", "bad-request"))
+
+    def test_missingOrRepeatedHost(self) -> None:
+        """
+        An HTTP/1.1 request without C{Host} or with two is a 400 (RFC 9112
+        section 3.2); an HTTP/1.0 request without one, which no browser
+        sends, is answered.
+        """
+        h = populated(self)
+        status, headers, body = rawRequest(h.resource, b"GET / HTTP/1.1\r\n\r\n")
+        self.assertEqual((status[9:12], body["error"]), (b"400", "bad-request"))
+        self.assertEqual(headers[b"content-type"], [b"application/json"])
+        status, _, body = rawRequest(h.resource, b"GET / HTTP/1.1\r\nHost: 127.0.0.1:7001\r\nHost: 127.0.0.1:7001\r\n\r\n")
+        self.assertEqual((status[9:12], body["error"]), (b"400", "bad-request"))
+        status, _, body = rawRequest(h.resource, b"GET / HTTP/1.0\r\n\r\n")
+        self.assertEqual((status[9:12], body["peers"]), (b"200", 3))
+
+    def test_statusLine(self) -> None:
+        """
+        The 421 answer's status line gives its reason phrase.
+        """
+        h = populated(self)
+        status, _, body = rawRequest(h.resource, b"GET / HTTP/1.1\r\nHost: attacker.example\r\n\r\n")
+        self.assertEqual(status, b"HTTP/1.1 421 Misdirected Request")
+
+    def test_nonLoopbackAddress(self) -> None:
+        """
+        Reached on an address that is not a loopback one, the interface
+        answers for that address but not for C{localhost}.
+        """
+        h = populated(self)
+        local = IPv4Address("TCP", "192.0.2.10", 7001)
+        status, _, _ = rawRequest(h.resource, b"GET / HTTP/1.1\r\nHost: 192.0.2.10:7001\r\n\r\n", local)
+        self.assertEqual(status[9:12], b"200")
+        status, _, _ = rawRequest(h.resource, b"GET / HTTP/1.1\r\nHost: localhost:7001\r\n\r\n", local)
+        self.assertEqual(status[9:12], b"421")
+
+    def test_ipv6(self) -> None:
+        """
+        Reached on an IPv6 address, the interface answers for that address
+        in brackets in any spelling, and for C{localhost} on C{::1}; an
+        IPv4-mapped local address is matched as IPv4.
+        """
+        h = populated(self)
+        loopback = IPv6Address("TCP", "::1", 7001)
+        for host, expected in [(b"[::1]:7001", b"200"), (b"[0:0::1]:7001", b"200"), (b"localhost:7001", b"200"),
+                               (b"[::1]:7002", b"421"), (b"[::2]:7001", b"421"), (b"127.0.0.1:7001", b"421")]:
+            status, _, _ = rawRequest(h.resource, b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n", loopback)
+            self.assertEqual(status[9:12], expected, host)
+        mapped = IPv6Address("TCP", "::ffff:127.0.0.1", 7001)
+        for host in [b"127.0.0.1:7001", b"[::ffff:127.0.0.1]:7001", b"localhost:7001"]:
+            status, _, _ = rawRequest(h.resource, b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n", mapped)
+            self.assertEqual(status[9:12], b"200", host)
+
+    def test_unixSocket(self) -> None:
+        """
+        Over a UNIX socket (which only this host can use) C{localhost}
+        with any port or none is accepted, as are the operator's names;
+        anything else is misdirected.
+        """
+        h = populated(self, hosts=("admin.example",))
+        local = UNIXAddress(b"/run/ppsp-admin.sock")
+        for host, expected in [(b"localhost", b"200"), (b"localhost:80", b"200"), (b"admin.example", b"200"),
+                               (b"attacker.example", b"421"), (b"127.0.0.1", b"421")]:
+            status, _, _ = rawRequest(h.resource, b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n", local)
+            self.assertEqual(status[9:12], expected, host)
+
+    def test_adminHostName(self) -> None:
+        """
+        L{adminHostName} normalises a host name or an IP address and
+        refuses anything else (a port included); L{AdminResource} refuses
+        such C{hosts} too.
+        """
+        for name, expected in [("Admin.Example.", "admin.example"), (" localhost ", "localhost"),
+                               ("::1", "::1"), ("[::FFFF:10.0.0.1]", "10.0.0.1"), ("xn--caf-dma.example", "xn--caf-dma.example")]:
+            self.assertEqual(adminHostName(name), expected)
+        for bad in ["", ".", "admin.example:8080", "a b", "café.example", "[10.0.0.1]", "http://admin", "a..b"]:
+            self.assertRaises(ValueError, adminHostName, bad)
+        h = AdminHarness(self)
+        self.assertRaises(ValueError, AdminResource, h.tracker, None, ["admin.example:80"])
+
+
+class CrossOriginTests(SynchronousTestCase):
+    """
+    A write (POST) sent by a web page of another origin is refused; reads
+    carry no CORS headers, so such a page cannot read the answers.
+    """
+
+    def post(self, h: AdminHarness, headers: Dict[bytes, List[bytes]], url: str = ADMIN) -> Tuple[int, Any]:
+        d = h.admin.post(url + "/peers/a/stat-query", headers=headers)
+        h.admin.flush()
+        response = self.successResultOf(d)
+        body = json.loads(self.successResultOf(h.admin.content(response)))
+        h.checkHeaders(response.headers)
+        return response.code, body
+
+    def test_crossOriginPost(self) -> None:
+        """
+        A POST with an C{Origin} that is not the interface's own (another
+        site, the same address on another port, C{null}, two origins), or
+        with C{Sec-Fetch-Site: cross-site} or C{same-site}, gets 403 with a
+        JSON error, and no STAT_QUERY is sent.
+        """
+        h = populated(self)
+        refused: List[Dict[bytes, List[bytes]]] = [
+            {b"Origin": [b"http://attacker.example"]},
+            {b"Origin": [b"https://attacker.example:7001"]},
+            {b"Origin": [b"http://127.0.0.1:8080"]},
+            {b"Origin": [b"http://127.0.0.1"]},
+            {b"Origin": [b"null"]},
+            {b"Origin": [b"http://127.0.0.1:7001", b"http://attacker.example"]},
+            {b"Origin": [b"ftp://127.0.0.1:7001"]},
+            {b"Sec-Fetch-Site": [b"cross-site"]},
+            {b"Sec-Fetch-Site": [b"same-site"]},
+            {b"Origin": [b"http://127.0.0.1:7001"], b"Sec-Fetch-Site": [b"cross-site"]},
+        ]
+        for headers in refused:
+            code, body = self.post(h, headers)
+            self.assertEqual((code, body["error"]), (403, "cross-origin"), headers)
+        self.assertEqual(h.peer.seen, [])
+
+    def test_ownOriginPost(self) -> None:
+        """
+        A POST without C{Origin} (curl), or from the interface's own origin
+        (by its address or C{localhost}), or marked C{same-origin} or
+        C{none}, is served.
+        """
+        h = populated(self, hosts=("admin.example",), stats=(Stat("ConcurrentLinks", "4"),))
+        served: List[Dict[bytes, List[bytes]]] = [
+            {},
+            {b"Origin": [b"http://127.0.0.1:7001"]},
+            {b"Origin": [b"http://localhost:7001"], b"Sec-Fetch-Site": [b"same-origin"]},
+            {b"Origin": [b"https://admin.example"]},
+            {b"Sec-Fetch-Site": [b"none"]},
+        ]
+        for headers in served:
+            code, body = self.post(h, headers)
+            self.assertEqual((code, body["stats"]), (200, [{"property": "ConcurrentLinks", "value": "4", "swarm": None}]))
+        self.assertEqual(len(h.peer.seen), len(served))
+
+    def test_anyWriteMethod(self) -> None:
+        """
+        The check covers every method but GET and HEAD: a cross-origin
+        PUT, DELETE or OPTIONS gets 403 before the routing would answer
+        405.
+        """
+        h = populated(self)
+        for method in ["PUT", "DELETE", "OPTIONS", "PATCH"]:
+            code, headers, body = h.request(method, "/", headers={b"Origin": [b"http://attacker.example"]})
+            self.assertEqual((code, body["error"]), (403, "cross-origin"), method)
+            code, headers, body = h.request(method, "/")
+            self.assertEqual((code, body["error"]), (405, "method-not-allowed"), method)
+
+    def test_readsWithoutCORS(self) -> None:
+        """
+        GET answers are served whatever the C{Origin} (a read changes
+        nothing), but carry no CORS header, so the browser keeps them from
+        a page of another origin.
+        """
+        h = populated(self)
+        for path in ["/", "/peers/a", "/swarms/s", "/nowhere"]:
+            code, headers, _ = h.request("GET", path, headers={b"Origin": [b"http://attacker.example"]})
+            self.assertIn(code, (200, 404))
+            names = [name.lower() for name, _ in headers.getAllRawHeaders()]
+            self.assertEqual([n for n in names if n.startswith(b"access-control-")], [], path)
+
+
+class RealSocketHostTests(TestCase):
+    """
+    On a real socket, the address the interface checks C{Host} against is
+    the one it really listens on, port 0 resolved.
+    """
+
+    @inlineCallbacks
+    def test_portZero(self) -> Any:
+        """
+        Listening on C{tcp:0:interface=127.0.0.1}, the interface answers a
+        request naming C{127.0.0.1} or C{localhost} with the port it got,
+        and refuses one naming another host or another port with 421.
+        """
+        from twisted.internet import reactor
+
+        tracker = Tracker(reactor, TrackerConfig())
+        port = yield serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(Site(AdminResource(tracker)))
+        self.addCleanup(port.stopListening)
+        number = port.getHost().port
+        for host, expected in [
+            (b"127.0.0.1:%d" % (number,), b"200"),
+            (b"localhost:%d" % (number,), b"200"),
+            (b"attacker.example:%d" % (number,), b"421"),
+            (b"127.0.0.1:%d" % (number + 1 if number < 65535 else 1,), b"421"),
+        ]:
+            client = RawClient(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+            yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", number), client)
+            answer = yield client.done
+            self.assertEqual(answer[9:12], expected, host)
+
+
+class RevocationTests(SynchronousTestCase):
+    """
+    C{POST /revocations} revokes PeerIDs and credentials at once;
+    C{GET /revocations} lists what is revoked.
+    """
+
+    def test_revokePeer(self) -> None:
+        """
+        Revoking a connected PeerID ends its session now (it is gone from
+        its swarm) and the answer says so.
+        """
+        h = populated(self)
+        code, _, body = h.request("POST", "/revocations?peer=a&peer=zzz")
+        self.assertEqual(code, 200, body)
+        self.assertEqual(body, {"peers": ["a", "zzz"], "credentials": [], "ended": 1})
+        self.assertIsNone(h.tracker.store.getPeer("a"))
+        self.assertEqual(h.get("/revocations"), (200, {"peers": ["a", "zzz"], "credentials": []}))
+
+    def test_revokeCredential(self) -> None:
+        """
+        A credential is named by its C{sha256:} fingerprint (colons and
+        upper case allowed) or as a C{ppsp1.} credential.
+        """
+        from ppsp.tracker.auth import credentialFingerprint, issueToken
+
+        h = AdminHarness(self)
+        digest = credentialFingerprint(b"c")
+        token = issueToken(b"0123456789abcdef", "p", 10)
+        upper = digest.upper().replace("SHA256:", "sha256:")
+        code, _, body = h.request("POST", f"/revocations?credential={upper}&credential={token}")
+        self.assertEqual(code, 200, body)
+        self.assertEqual(
+            sorted(body["credentials"]), sorted([digest, credentialFingerprint(token.encode())])
+        )
+
+    def test_badRequests(self) -> None:
+        """
+        Nothing to revoke, a bad PeerID or a bad credential is a 400 with
+        a JSON error, and revokes nothing; GET does not revoke.
+        """
+        h = populated(self)
+        for query in ("", "?peer=", "?credential=sha256:12", "?credential=peer:a"):
+            code, _, body = h.request("POST", "/revocations" + query)
+            self.assertEqual((code, body["error"]), (400, "bad-request"), query)
+        h.get("/revocations?peer=a")
+        self.assertEqual(h.tracker.revocations.peerIDs, frozenset())
+        self.assertIsNotNone(h.tracker.store.getPeer("a"))

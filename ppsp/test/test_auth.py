@@ -51,7 +51,7 @@ class TokenCheckerTests(SynchronousTestCase):
         A credential issued for the PeerID is accepted, bound to it.
         """
         token = issueToken(SECRET, "peer-a", 1_000_100)
-        self.assertEqual(self.successResultOf(self.check("peer-a", token)), b"peer-a")
+        self.assertEqual(self.successResultOf(self.check("peer-a", token)).peerID, "peer-a")
 
     def test_otherPeer(self) -> None:
         """
@@ -183,7 +183,7 @@ class CommandLineTests(SynchronousTestCase):
         clock.advance(550)
         checker = TokenPeerChecker(SECRET, clock)
         d = checker.requestAvatarId(PeerCredentials("peer-a", token, "x"))
-        self.assertEqual(self.successResultOf(d), b"peer-a")
+        self.assertEqual(self.successResultOf(d).peerID, "peer-a")
         clock.advance(10)
         d = checker.requestAvatarId(PeerCredentials("peer-a", token, "x"))
         self.failureResultOf(d, UnauthorizedLogin)
@@ -238,13 +238,13 @@ class X509CheckerTests(SynchronousTestCase):
         pem = self.mine.certificate.decode("ascii")
         der = base64.b64encode(self.mine.der).decode("ascii")
         for cer in (pem, der):
-            self.assertEqual(self.successResultOf(self.check("peer-a", cer, self.mine.der)), b"peer-a")
+            self.assertEqual(self.successResultOf(self.check("peer-a", cer, self.mine.der)).peerID, "peer-a")
 
     def test_connectionCertificateAlone(self) -> None:
         """
         Without C{<Cer>}, the connection's certificate is checked.
         """
-        self.assertEqual(self.successResultOf(self.check("peer-a", None, self.mine.der)), b"peer-a")
+        self.assertEqual(self.successResultOf(self.check("peer-a", None, self.mine.der)).peerID, "peer-a")
 
     def test_uriBinding(self) -> None:
         """
@@ -252,7 +252,7 @@ class X509CheckerTests(SynchronousTestCase):
         name does not.
         """
         cert = self.ca.issue("operator-x", uri="urn:ppsp:peer:peer-b")
-        self.assertEqual(self.successResultOf(self.check("peer-b", None, cert.der)), b"peer-b")
+        self.assertEqual(self.successResultOf(self.check("peer-b", None, cert.der)).peerID, "peer-b")
         self.assertEqual(self.refused("operator-x", None, cert.der), "the certificate is bound to another PeerID")
 
     def test_otherPeer(self) -> None:

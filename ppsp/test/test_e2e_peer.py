@@ -18,7 +18,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from ppsp.test.test_twistd import BIN, environment
+from ppsp.test.test_twistd import BIN, spawn
 
 reactor: Any = _reactor
 
@@ -90,15 +90,7 @@ class PeerEndToEndTests(TestCase):
             argv = [sys.executable, "-m", module, *args]
         else:
             argv = [os.path.join(BIN, "twistd"), "-n", "--pidfile=", *args]
-        transport = reactor.spawnProcess(process, argv[0], argv, env=environment())
-
-        def stop() -> Any:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
-        process.transport = transport
+        process.transport = spawn(self, process, argv)
         return process
 
     def tracker(self, listen: str) -> Process:

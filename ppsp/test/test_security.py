@@ -266,20 +266,11 @@ class X509OverTLSTests(TestCase):
     timeout = 30
 
     def setUp(self) -> None:
-        from twisted.internet.ssl import Certificate, CertificateOptions, PrivateCertificate
-
-        from ppsp.test.certs import TestCA
+        from ppsp.test.certs import TestCA, serverOptions
         from ppsp.tracker.auth import X509PeerChecker
 
         self.ca = TestCA()
-        server = PrivateCertificate.loadPEM(self.ca.issue("localhost", dnsName="localhost").pem)
-        context = CertificateOptions(
-            privateKey=server.privateKey.original,
-            certificate=server.original,
-            verify=True,
-            requireCertificate=True,
-            caCerts=[Certificate.loadPEM(self.ca.certificate).original],
-        )
+        context = serverOptions(self.ca)
         self.tracker = Tracker(reactor, TrackerConfig(), checker=X509PeerChecker(self.ca.certificate, reactor))
         port = reactor.listenSSL(0, TrackerSite(TrackerResource(self.tracker)), context, interface="127.0.0.1")
         self.addCleanup(port.stopListening)

@@ -16,7 +16,7 @@ from zope.interface.verify import verifyObject
 from ppsp.interfaces import IPeerStore, IRequester, ISwarmMember, ISwarmView
 from ppsp.messages import ChunkRange, PeerMode
 from ppsp.tracker.core import mergeRanges
-from ppsp.tracker.deadlines import DeadlineBuckets
+from ppsp.tracker.deadlines import DeadlineBuckets, ExactDeadlines
 from ppsp.tracker.store import MemoryPeerStore, Swarm
 
 
@@ -458,3 +458,169 @@ class DeadlineTests(SynchronousTestCase):
             store.addPeer(f"p{i}", "t", "198.51.100.1", 1, (), None, 0.0, 100.0 + i)
         self.assertEqual(store.due(100.0)[0], ["p0"])
         self.assertEqual(len(store._peerDeadlines._heap), 9_999)
+
+
+class ExactDeadlineTests(SynchronousTestCase):
+    """
+    L{ExactDeadlines} files each key once, and moves or takes it out in
+    O(1), leaving nothing behind.
+    """
+
+    def test_addDiscardMove(self) -> None:
+        """
+        A key is filed once per bucket, taken out by L{ExactDeadlines.discard}
+        given its deadline, and popped at its new deadline after
+        L{ExactDeadlines.move}; the count follows.
+        """
+        d: ExactDeadlines[str] = ExactDeadlines()
+        d.add("a", 10.0)
+        d.add("a", 10.0)
+        d.add("b", 10.0)
+        d.add("c", 20.0)
+        self.assertEqual(len(d), 3)
+        d.discard("b", 10.0)
+        d.discard("b", 10.0)
+        d.discard("c", 99.0)
+        self.assertEqual(len(d), 2)
+        d.move("c", 20.0, 5.0)
+        self.assertEqual(d.popDue(5.0), ["c"])
+        self.assertEqual(d.popDue(100.0), ["a"])
+        self.assertEqual(len(d), 0)
+
+    def test_farDeadlinesLeaveNothing(self) -> None:
+        """
+        Keys filed under 10,000 different far deadlines and taken out again
+        leave no bucket and almost no heap behind (the heap is rebuilt when
+        most of it names dropped buckets).
+        """
+        d: ExactDeadlines[int] = ExactDeadlines()
+        for n in range(10_000):
+            d.add(n, 2e9 - n)
+            d.discard(n, 2e9 - n)
+        self.assertEqual(len(d), 0)
+        self.assertLessEqual(len(d._heap), 64)
+        self.assertEqual(d.popDue(3e9), [])
+
+
+class StoreExpiryEntryTests(SynchronousTestCase):
+    """
+    The store keeps one expiry entry per membership and per swarm, and a
+    peer's stale entries are dropped, never filed again.
+    """
+
+    def test_memberEntryGoesWithMembership(self) -> None:
+        """
+        L{MemoryPeerStore.removeMember} and L{MemoryPeerStore.removePeer}
+        take a membership's entry out; L{MemoryPeerStore.setMemberExpiry}
+        moves or clears it.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        peer = store.addPeer("a", "t", "198.51.100.1", 1, (), None, 0.0, 180.0)
+        member = store.addMember(swarm, peer, PeerMode.LEECH, 1e9)
+        self.assertEqual(store.scheduledCount(), 2)
+        store.setMemberExpiry(member, 5e8)
+        store.setMemberExpiry(member, 7e8)
+        self.assertEqual(store.scheduledCount(), 2)
+        store.setMemberExpiry(member, None)
+        self.assertEqual(store.scheduledCount(), 1)
+        store.setMemberExpiry(member, 100.0)
+        self.assertEqual(store.due(100.0), ([], [("s", "a")], []))
+        other = store.addPeer("b", "t", "198.51.100.1", 1, (), None, 0.0, 180.0)
+        store.addMember(swarm, other, PeerMode.LEECH, 1e9)
+        store.removeMember(swarm, other, 1.0)
+        self.assertEqual(store.scheduledCount(), 2)
+        store.addMember(store.addSwarm("t", False, 0.0), peer, PeerMode.LEECH, 2e9)
+        store.removePeer("a", 1.0)
+        self.assertEqual(store.due(1e10)[1], [])
+
+    def test_oneCheckPerSwarm(self) -> None:
+        """
+        A swarm has one pending check, the last one asked for, and
+        L{MemoryPeerStore.removeSwarm} drops it.
+        """
+        store = makeStore()
+        swarm = store.addSwarm("s", False, 0.0)
+        for n in range(100):
+            store.scheduleSwarmCheck(swarm, 300.0 + n)
+        self.assertEqual(store.scheduledCount(), 1)
+        self.assertEqual(store.due(398.0), ([], [], []))
+        self.assertEqual(store.due(399.0), ([], [], ["s"]))
+        store.scheduleSwarmCheck(swarm, 1e9)
+        store.removeSwarm("s")
+        self.assertEqual(store.scheduledCount(), 0)
+
+    def test_earlierTouchesDoNotMultiply(self) -> None:
+        """
+        Deadlines moved earlier and later again and again (a session taken
+        over with credentials that expire sooner and later) leave the peer
+        one live entry: the others are dropped when they fall due.
+        """
+        store = makeStore()
+        peer = store.addPeer("a", "t", "198.51.100.1", 1, (), None, 0.0, 180.0)
+        now = 0.0
+        for n in range(100):
+            now += 1
+            store.touchPeer(peer, now + 180)
+            store.touchPeer(peer, now + 90)
+        for _ in range(400):
+            now += 1
+            store.touchPeer(peer, now + 180)
+            self.assertEqual(store.due(now), ([], [], []))
+        self.assertEqual(store.scheduledCount(), 1)
+        self.assertEqual(store.due(now + 180), (["a"], [], []))
+        self.assertEqual(store.scheduledCount(), 0)
+
+
+class AccountTests(SynchronousTestCase):
+    """
+    The store counts sessions and what they hold per address key, and
+    gives it all back when they go.
+    """
+
+    def test_sessionsPerAddressKey(self) -> None:
+        """
+        Sessions count per IPv4 address and per IPv6 /64; moving a session
+        moves its count and what it holds.
+        """
+        store = makeStore()
+        a = store.addPeer("a", "t", "192.0.2.1", 1, (), None, 0.0, 180.0)
+        store.addPeer("b", "t", "2001:db8::1", 1, (), None, 0.0, 180.0)
+        store.addPeer("c", "t", "2001:db8::2", 1, (), None, 0.0, 180.0)
+        self.assertEqual(store.addressUsage("192.0.2.1")[0], 1)
+        self.assertEqual(store.addressUsage("2001:db8::ffff")[0], 2)
+        held = store.peerUsage(a)
+        self.assertEqual(store.addressUsage("192.0.2.1")[1], held)
+        store.setObservedAddress(a, "2001:db8::3", 1)
+        self.assertEqual(store.addressUsage("192.0.2.1"), (0, 0))
+        self.assertEqual(store.addressUsage("2001:db8::")[0], 3)
+        for peerID in ("a", "b", "c"):
+            store.removePeer(peerID, 1.0)
+        self.assertEqual(store.addressUsage("2001:db8::"), (0, 0))
+
+    def test_costsAreWhatIsCharged(self) -> None:
+        """
+        What the cost methods announce is what the writes charge, and
+        releasing gives all of it back.
+        """
+        store = makeStore()
+        peer = store.addPeer("a", "t", "192.0.2.1", 1, (), None, 0.0, 180.0)
+        self.assertEqual(store.peerUsage(peer), store.recordCost("a", "192.0.2.1", ()))
+        swarm = store.addSwarm("s", False, 0.0)
+        before = store.peerUsage(peer)
+        member = store.addMember(swarm, peer, PeerMode.LEECH, None)
+        self.assertEqual(store.peerUsage(peer) - before, store.memberCost("s"))
+        ranges = mergeRanges(ChunkRange(10 * k, 10 * k + 3) for k in range(50))
+        before = store.peerUsage(peer)
+        cost = store.chunksCost(ranges)
+        store.setChunks(swarm, member, ranges)
+        self.assertEqual(store.peerUsage(peer) - before, cost)
+        before = store.peerUsage(peer)
+        values: Any = {"X-a": "1", "UploadBandwidth": 5}
+        cost = store.statsCost(member.stats, values)
+        store.keepStats(member, values)
+        self.assertEqual(store.peerUsage(peer) - before, cost)
+        store.removeMember(swarm, peer, 1.0)
+        self.assertEqual(store.peerUsage(peer), store.recordCost("a", "192.0.2.1", ()))
+        store.removePeer("a", 1.0)
+        self.assertEqual(store.addressUsage("192.0.2.1"), (0, 0))

@@ -350,7 +350,7 @@ class SecurityOptionsTests(SynchronousTestCase):
         """
         By default anyone may CONNECT (open), no proxy is trusted, a
         request must arrive within 10 s, an idle connection lasts 60 s,
-        and the tracker sheds load beyond 1000 requests in flight or 0.5 s
+        and the tracker sheds load beyond 1000 requests in flight or 0.05 s
         of lag.
         """
         from ppsp.tracker.auth import OpenPeerChecker
@@ -361,7 +361,8 @@ class SecurityOptionsTests(SynchronousTestCase):
         self.assertEqual(site.requestTimeout, 10)
         self.assertEqual(site.timeOut, 60)
         self.assertEqual(site.resource.shedder.maxInFlight, 1000)
-        self.assertEqual(site.resource.shedder.maxLag, 0.5)
+        self.assertEqual(site.resource.shedder.maxLag, 0.05)
+        self.assertIs(site.shedder, site.resource.shedder)
 
     def test_values(self) -> None:
         """
@@ -435,3 +436,86 @@ class SecurityOptionsTests(SynchronousTestCase):
             ["--request-timeout", "-1"],
         ):
             self.assertRaises(usage.UsageError, parse, *argv)
+
+
+class AdminHostOptionTests(SynchronousTestCase):
+    """
+    C{--admin-host NAME}: more names the admin interface answers for.
+    """
+
+    def test_reachesTheResource(self) -> None:
+        """
+        The names, normalised, reach the L{AdminResource} that
+        L{makeService} builds: a request naming one of them is served, one
+        naming another host gets 421, one naming the listening address is
+        served.
+        """
+        from treq.testing import StubTreq
+
+        options = parse(
+            "--admin", "tcp:7001:interface=127.0.0.1", "--admin-host", "Admin.Example.", "--admin-host", "[::1]"
+        )
+        self.assertEqual(options["admin-hosts"], ["admin.example", "::1"])
+        reactor = InterfaceReactor()
+        service = makeService(options, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        (factory,) = [factory for port, factory, _, _ in reactor.tcpServers if port == 7001]
+        assert isinstance(factory, TrackerSite)
+        resource = factory.resource
+        assert isinstance(resource, AdminResource)
+        self.assertEqual(resource.hosts, frozenset({"admin.example", "::1"}))
+        stub: Any = StubTreq(resource)
+        for host, code in [(b"admin.example:8443", 200), (b"attacker.example:7001", 421), (b"127.0.0.1:7001", 200)]:
+            d = stub.get("http://127.0.0.1:7001/", headers={b"Host": [host]})
+            stub.flush()
+            self.assertEqual(self.successResultOf(d).code, code, host)
+
+    def test_wrongValues(self) -> None:
+        """
+        A name with a port or that is not a host name is a usage error
+        naming the option, and so is C{--admin-host} without C{--admin}.
+        """
+        for value in ["admin.example:8080", "http://admin.example/", "a b"]:
+            e = self.assertRaises(usage.UsageError, parse, "--admin", "tcp:7001", "--admin-host", value)
+            self.assertIn("--admin-host", str(e))
+        e = self.assertRaises(usage.UsageError, parse, "--admin-host", "admin.example")
+        self.assertIn("--admin", str(e))
+
+
+class SwarmsFileIdentifierTests(SynchronousTestCase):
+    """
+    The SwarmIDs of a swarms file follow the rule of SwarmIDs in messages
+    (PROTOCOL.md section 2).
+    """
+
+    def swarms(self, content: str) -> Any:
+        path = FilePath(self.mktemp())
+        path.setContent(content.encode("utf-8"))
+        return parse("--swarms", path.path)["config"].provisionedSwarms
+
+    def test_refused(self) -> None:
+        """
+        A line whose SwarmID holds a control, format or separator character
+        is a usage error naming the line, also for the characters that
+        C{str.splitlines} would take for line ends (U+2028, U+0085, form
+        feed...) or C{str.strip} for white space.
+        """
+        for char in ["\u2028", "\u2029", "\u202e", "\u200e", "\u200b", "\ufeff", "\x01", "\x0b", "\x0c",
+                     "\x1c", "\x85", "\x7f"]:
+            for line in [f"live{char}1", f"{char}live-1", f"live-1{char}", f"live{char}1 selector=random"]:
+                path = FilePath(self.mktemp())
+                path.setContent(f"ok\n{line}\n".encode("utf-8"))
+                e = self.assertRaises(usage.UsageError, parse, "--swarms", path.path)
+                self.assertIn(":2:", str(e), repr(line))
+
+    def test_accepted(self) -> None:
+        """
+        SwarmIDs in any script are read unchanged; a byte order mark at the
+        start of the file and CR LF line ends are not part of any SwarmID;
+        spaces and tabs around an ID are dropped.
+        """
+        self.assertEqual(
+            self.swarms("\ufeffvod-2\r\npair-é-日本\r\n\t live 1 \t\r\n"),
+            frozenset({"vod-2", "pair-é-日本", "live 1"}),
+        )

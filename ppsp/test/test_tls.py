@@ -36,7 +36,7 @@ from ppsp.peer.client import (
 )
 from ppsp.test.certs import Issued, TestCA
 from ppsp.test.test_e2e_peer import Process
-from ppsp.test.test_twistd import BIN, environment
+from ppsp.test.test_twistd import BIN, spawn
 from ppsp.tracker import Tracker, TrackerConfig, TrackerResource, TrackerSite
 from ppsp.tracker.auth import X509PeerChecker
 from ppsp.tracker.tls import MutualTLSServerParser, mutualTLSOptions
@@ -500,15 +500,7 @@ class ProcessTests(TestCase):
         Start C{twistd -n ARGS}; it is stopped after the test.
         """
         process = Process()
-        argv = [os.path.join(BIN, "twistd"), "-n", "--pidfile=", *args]
-        transport = reactor.spawnProcess(process, argv[0], argv, env=environment())
-
-        def stop() -> Any:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
+        spawn(self, process, [os.path.join(BIN, "twistd"), "-n", "--pidfile=", *args])
         return process
 
     def peer(self, url: str, *extra: str) -> Process:

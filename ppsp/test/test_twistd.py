@@ -65,6 +65,26 @@ def environment() -> dict[str, str]:
     return env
 
 
+def spawn(testCase: TestCase, process: Any, argv: List[str]) -> Any:
+    """
+    Start C{argv} as a child process that runs this checkout (see
+    L{environment}) and talks to C{process}, whose C{ended} Deferred fires
+    when it exits.  After the test it gets SIGTERM unless it has ended,
+    and the test waits for its end.
+
+    @return: the process transport.
+    """
+    transport = reactor.spawnProcess(process, argv[0], argv, env=environment())
+
+    def stop() -> Any:
+        if not process.ended.called:
+            transport.signalProcess("TERM")
+        return process.ended
+
+    testCase.addCleanup(stop)
+    return transport
+
+
 class TwistdTests(TestCase):
     """
     The tracker as operators run it.
@@ -74,14 +94,7 @@ class TwistdTests(TestCase):
 
     def start(self, argv: List[str]) -> TrackerProcess:
         process = TrackerProcess()
-        transport = reactor.spawnProcess(process, argv[0], argv, env=environment())
-
-        def stop() -> Any:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
+        spawn(self, process, argv)
         return process
 
     @inlineCallbacks

@@ -11,27 +11,40 @@ C{GET /peers/<PeerID>}                     one peer
 C{GET /swarms/<SwarmID>[?limit=N]}         one swarm, with up to N members
 C{POST /peers/<PeerID>/stat-query}         send the peer a STAT_QUERY now and
 C{[?property=NAME ...]}                    answer with what it said
+C{GET /revocations}                        the revoked PeerIDs and credentials
+C{POST /revocations}                       revoke PeerIDs and credentials now,
+C{[?peer=PEERID ...][&credential=FP ...]}  ending their sessions
 =========================================  ==========================================
 
 IDs are percent-encoded in the path (C{/peers/a%2Fb} is the PeerID
 C{a/b}), in UTF-8.  Every answer, errors included, is a JSON object with
 C{Content-Type: application/json} and C{Cache-Control: no-store}; an error
 is C{{"error": KIND, "reason": TEXT}}.
+
+Because a web page can make a browser send requests to a loopback address
+(and, through DNS rebinding, read the answers), every request must name
+this interface in its C{Host} header (L{AdminResource}), and a write
+(any method but GET and HEAD) from a web page of another origin is
+refused.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Tuple
+import re
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from twisted.internet.defer import CancelledError
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from ppsp._ratelimit import RateLimitedLog
 from ppsp.codec._fields import validIdentifier
 from ppsp.messages import PeerMode
+from ppsp.tracker.addresses import canonicalAddress
+from ppsp.tracker.auth import Revocations
 from ppsp.tracker.core import Tracker
 from ppsp.tracker.statquery import (
     BadStatAnswer,
@@ -44,7 +57,14 @@ from ppsp.tracker.statquery import (
 )
 from ppsp.tracker.store import Membership, PeerRecord, Swarm
 
-__all__ = ["AdminResource", "peerView", "swarmView", "DEFAULT_MEMBER_LIMIT", "MAX_MEMBER_LIMIT"]
+__all__ = [
+    "AdminResource",
+    "adminHostName",
+    "peerView",
+    "swarmView",
+    "DEFAULT_MEMBER_LIMIT",
+    "MAX_MEMBER_LIMIT",
+]
 
 #: Members listed in a swarm view without C{?limit=}.
 DEFAULT_MEMBER_LIMIT = 100
@@ -56,10 +76,33 @@ MAX_MEMBER_LIMIT = 10_000
 #: given).
 _SHOWN_RANGES = 8
 
+#: The most PeerIDs and credentials one revocation request may name.
+_MAX_REVOCATIONS = 1000
+
 #: The most properties one stat-query request may name.
 _MAX_PROPERTIES = 64
 
 _JSON = b"application/json"
+
+#: The names of the local host a request may give in C{Host} when it
+#: reached the interface on a loopback address or a UNIX socket.
+_LOCAL_NAMES = frozenset({"localhost"})
+
+#: The port a C{Host} or C{Origin} without one means, by scheme.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: The methods that only read; any other is a write.
+_READS = (b"GET", b"HEAD")
+
+#: A host name: dot-separated labels of letters, digits, C{-} and C{_}
+#: (internationalised names come in their ASCII form, C{xn--...}).
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+
+#: The seconds between two log lines about refused requests.
+_REFUSAL_LOG_INTERVAL = 60.0
+
+#: Reason phrases twisted.web does not know.
+_PHRASES = {421: b"Misdirected Request"}
 
 #: The HTTP status of each STAT_QUERY failure.
 _STATUS = {
@@ -201,30 +244,150 @@ class AdminResource(Resource):
     Mount it at the root of a site of its own, bound to a loopback
     interface: it has no authentication.
 
+    A web page cannot use it through the browser of someone who can reach
+    it:
+
+      - Every request must name the interface in its C{Host} header, or
+        it gets 421 (Misdirected Request): a name in C{hosts} (any port),
+        or the address the request reached (the connection's local
+        address: an IP literal, with that port, or without a port when
+        the port is the scheme's default), or C{localhost} (also
+        C{localhost.}, with that port) when that address is a loopback
+        one.  Over a UNIX socket, C{localhost} with any port or none.  A
+        DNS rebinding attack names the attacker's domain, so it fails.
+        An HTTP/1.1 request without C{Host}, or with more than one, or
+        with one that is not a host, gets 400; an HTTP/1.0 request
+        without C{Host} (never sent by a browser) is answered.
+      - A write (any method but GET and HEAD) gets 403 when it carries an
+        C{Origin} that does not name this interface in the same way (a
+        web page of another origin sent it; C{null} included) or a
+        C{Sec-Fetch-Site} other than C{same-origin} and C{none}.
+
+    No answer carries CORS headers, so a page of another origin cannot
+    read one either.
+
     @param tracker: the tracker to show.
     @param querier: what sends STAT_QUERY; without one, C{POST
         .../stat-query} answers 501.
+    @param hosts: more names (or IP addresses) by which the interface
+        may be reached, such as the name of a reverse proxy in front of
+        it; each is checked with L{adminHostName}.
+    @raise ValueError: a name in C{hosts} is not a host name or an IP
+        address.
     """
 
     isLeaf = True
     log = Logger()
 
-    def __init__(self, tracker: Tracker, querier: Optional[StatQuerier] = None) -> None:
+    def __init__(
+        self, tracker: Tracker, querier: Optional[StatQuerier] = None, hosts: Iterable[str] = ()
+    ) -> None:
         super().__init__()
         self.tracker = tracker
         self.querier = querier
+        #: The normalised names of C{hosts}.
+        self.hosts: FrozenSet[str] = frozenset(adminHostName(host) for host in hosts)
+        self._refusals = RateLimitedLog(self.log, tracker.clock, _REFUSAL_LOG_INTERVAL)
 
     def render(self, request: Request) -> Any:
         """
         Answer one request with JSON; never raises, never a traceback.
         """
         try:
+            self._checkHost(request)
+            if request.method not in _READS:
+                self._checkOrigin(request)
             return self._route(request)
         except _Error as e:
             return self._error(request, e.status, e.kind, e.reason)
         except Exception:
             self.log.failure("admin resource failed")
             return self._error(request, 500, "internal-error", "the tracker failed")
+
+    # Who may ask -------------------------------------------------------------
+
+    def _checkHost(self, request: Request) -> None:
+        values = request.requestHeaders.getRawHeaders(b"host")
+        if values is None:
+            if request.clientproto == b"HTTP/1.0":
+                return
+            self._refuse(request, 400, "bad-request", "the request has no Host header")
+        elif len(values) != 1:
+            self._refuse(request, 400, "bad-request", "the request has more than one Host header")
+        else:
+            host = _splitHost(values[0])
+            if host is None:
+                self._refuse(request, 400, "bad-request", "the Host header is not a host")
+            else:
+                name, port = host
+                scheme = "https" if request.isSecure() else "http"
+                if not self._namesThis(request, name, _DEFAULT_PORTS[scheme] if port is None else port):
+                    self._refuse(
+                        request,
+                        421,
+                        "misdirected-request",
+                        f"this admin interface does not answer for the host {_show(values[0])}",
+                    )
+
+    def _checkOrigin(self, request: Request) -> None:
+        fetchSite = request.getHeader(b"sec-fetch-site")
+        if fetchSite is not None and fetchSite.lower() not in (b"same-origin", b"none"):
+            self._refuse(
+                request, 403, "cross-origin", "a write must not come from a web page of another origin"
+            )
+        origins = request.requestHeaders.getRawHeaders(b"origin")
+        if origins is not None and not (len(origins) == 1 and self._ownOrigin(request, origins[0])):
+            self._refuse(
+                request,
+                403,
+                "cross-origin",
+                f"a write must not come from a web page of another origin ({_show(origins[-1])})",
+            )
+
+    def _ownOrigin(self, request: Request, origin: bytes) -> bool:
+        scheme, separator, rest = origin.partition(b"://")
+        port = _DEFAULT_PORTS.get(scheme.decode("ascii", "replace").lower())
+        host = _splitHost(rest) if separator else None
+        if port is None or host is None:
+            return False
+        name, explicit = host
+        return self._namesThis(request, name, port if explicit is None else explicit)
+
+    def _namesThis(self, request: Request, name: str, port: int) -> bool:
+        """
+        Whether C{name} and C{port} (from a C{Host} or an C{Origin}) name
+        this interface as the request reached it.
+        """
+        if name in self.hosts:
+            return True
+        local = request.getHost()
+        ip = getattr(local, "host", None)
+        if ip is None:
+            # A UNIX socket: only this host can connect, by any port.
+            return name in _LOCAL_NAMES
+        if port != getattr(local, "port", None):
+            return False
+        localIP = canonicalAddress(ip)
+        if localIP is None:
+            return False
+        if name in _LOCAL_NAMES:
+            return localIP.is_loopback
+        return name == str(localIP)
+
+    def _refuse(self, request: Request, status: int, kind: str, reason: str) -> None:
+        client = request.getClientAddress()
+        self._refusals.emit(
+            LogLevel.warn,
+            "admin interface refused {method} {path} from {client}: {reason}",
+            method=_show(request.method),
+            path=_show(request.uri),
+            client=getattr(client, "host", None) or str(client),
+            host=_show(request.getHeader(b"host") or b""),
+            origin=_show(request.getHeader(b"origin") or b""),
+            status=status,
+            reason=reason,
+        )
+        raise _Error(status, kind, reason)
 
     # Routing --------------------------------------------------------------
 
@@ -240,6 +403,11 @@ class AdminResource(Resource):
         if len(segments) == 3 and segments[0] == b"peers" and segments[2] == b"stat-query":
             self._allow(request, (b"POST",))
             return self._statQuery(request, _identifier(segments[1], "PeerID"))
+        if segments == [b"revocations"]:
+            self._allow(request, (b"GET", b"HEAD", b"POST"))
+            if request.method == b"POST":
+                return self._revoke(request)
+            return self._reply(request, 200, _revocationsView(self.tracker.revocations))
         if len(segments) == 2 and segments[0] == b"swarms":
             self._allow(request, (b"GET", b"HEAD"))
             swarmID = _identifier(segments[1], "SwarmID")
@@ -287,6 +455,49 @@ class AdminResource(Resource):
 
     # STAT_QUERY -------------------------------------------------------------
 
+    # Revocation -------------------------------------------------------------
+
+    def _revoke(self, request: Request) -> bytes:
+        """
+        Revoke the PeerIDs (C{peer=}) and credentials (C{credential=}: a
+        C{sha256:} fingerprint or a C{ppsp1.} credential) of the query, at
+        once; answer with how many sessions ended and the revocations now
+        in force.  Revocations made here last until the tracker stops (the
+        revocation file keeps them across restarts).
+        """
+        args = request.args or {}
+        peerIDs = [_text(p, "peer") for p in args.get(b"peer", [])]
+        credentials = [_text(c, "credential") for c in args.get(b"credential", [])]
+        if not peerIDs and not credentials:
+            raise _Error(400, "bad-request", "give peer=PEERID or credential=FINGERPRINT")
+        if len(peerIDs) + len(credentials) > _MAX_REVOCATIONS:
+            raise _Error(400, "bad-request", f"more than {_MAX_REVOCATIONS} revocations")
+        for peerID in peerIDs:
+            if not validIdentifier(peerID, 128):
+                raise _Error(400, "bad-request", "a PeerID must be 1 to 128 printable characters")
+        fingerprints = []
+        for credential in credentials:
+            try:
+                _, fingerprint = Revocations.parseEntry(credential)
+            except ValueError:
+                fingerprint = None
+            if fingerprint is None:
+                raise _Error(
+                    400, "bad-request", "a credential is sha256:FINGERPRINT or a ppsp1. credential"
+                )
+            fingerprints.append(fingerprint)
+        ended = self.tracker.revoke(peerIDs, fingerprints)
+        self.log.info(
+            "admin revoked {peerIDs} PeerID(s) and {credentials} credential(s); "
+            "{ended} session(s) ended",
+            peerIDs=len(peerIDs),
+            credentials=len(fingerprints),
+            ended=ended,
+        )
+        view = _revocationsView(self.tracker.revocations)
+        view["ended"] = ended
+        return self._reply(request, 200, view)
+
     def _statQuery(self, request: Request, peerID: str) -> Any:
         querier = self.querier
         if querier is None:
@@ -329,7 +540,7 @@ class AdminResource(Resource):
     # Answers ----------------------------------------------------------------
 
     def _reply(self, request: Request, status: int, value: Any) -> bytes:
-        request.setResponseCode(status)
+        request.setResponseCode(status, _PHRASES.get(status))
         request.setHeader(b"content-type", _JSON)
         request.setHeader(b"cache-control", b"no-store")
         body = (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -342,6 +553,86 @@ class AdminResource(Resource):
         return self._reply(request, status, {"error": kind, "reason": reason})
 
 
+def adminHostName(text: str) -> str:
+    """
+    Check and normalise a name by which the admin interface may be reached
+    (C{twistd ppsp-tracker --admin-host}): a host name (in ASCII, as a
+    C{Host} header carries it) or an IP address, without a port.
+
+    @param text: the name, in any case, with or without a trailing dot;
+        an IPv6 address with or without brackets.
+    @return: the name in lower case without the trailing dot, or the IP
+        address in canonical form (an IPv4-mapped IPv6 address as IPv4).
+    @raise ValueError: C{text} is neither.
+    """
+    name = _normalName(text.strip())
+    if name is None:
+        raise ValueError(f"{text!r} is not a host name or an IP address (give no port)")
+    return name
+
+
+def _normalName(text: str) -> Optional[str]:
+    """
+    A host as L{AdminResource} compares it: an IP address in canonical
+    form (C{text} may hold an IPv6 address in brackets), else a host name
+    in lower case without a trailing dot; L{None} for anything else.
+    """
+    if text.startswith("[") and text.endswith("]"):
+        address = canonicalAddress(text[1:-1])
+        return None if address is None or ":" not in text else str(address)
+    if ":" in text:
+        address = canonicalAddress(text)
+        return None if address is None else str(address)
+    name = text.lower()
+    if name.endswith("."):
+        name = name[:-1]
+    if _HOST_NAME.fullmatch(name) is None:
+        return None
+    address = canonicalAddress(name)
+    return name if address is None else str(address)
+
+
+def _splitHost(value: bytes) -> Optional[Tuple[str, Optional[int]]]:
+    """
+    Read a C{Host} header, or the host part of an C{Origin}: a host name,
+    an IPv4 address or an IPv6 address in brackets, then perhaps C{:PORT}.
+
+    @return: the normalised host (L{_normalName}) and the port (L{None}
+        when none is given), or L{None} when C{value} is not a host.
+    """
+    try:
+        text = value.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("["):
+        end = text.find("]") + 1
+        if end == 0:
+            return None
+        host, rest = text[:end], text[end:]
+    else:
+        host, colon, digits = text.partition(":")
+        rest = colon + digits
+    port: Optional[int] = None
+    if rest:
+        digits = rest[1:]
+        if rest[0] != ":" or len(digits) > 5 or not (digits.isdigit() and digits.isascii()):
+            return None
+        port = int(digits)
+        if port > 65535:
+            return None
+    name = _normalName(host)
+    return None if name is None else (name, port)
+
+
+def _show(value: bytes) -> str:
+    """
+    Header text safe to show in a reason or a log line: at most 100
+    characters, anything but printable ASCII escaped.
+    """
+    text = value[:100].decode("ascii", "backslashreplace")
+    return repr(text)[1:-1] + ("..." if len(value) > 100 else "")
+
+
 def _segments(request: Request) -> List[bytes]:
     """
     The path below this resource, one percent-decoded segment each (an
@@ -352,6 +643,13 @@ def _segments(request: Request) -> List[bytes]:
     if segments and segments[-1] == b"":
         segments.pop()
     return segments
+
+
+def _revocationsView(revocations: Revocations) -> Dict[str, Any]:
+    return {
+        "peers": sorted(revocations.peerIDs),
+        "credentials": sorted(revocations.fingerprints),
+    }
 
 
 def _text(value: bytes, what: str) -> str:

@@ -6,8 +6,16 @@ The tracker core hands a L{PeerCredentials} to an
 L{ICredentialsChecker<twisted.cred.checkers.ICredentialsChecker>}.  The
 checker answers with an avatar ID: L{ANONYMOUS} when anyone may speak
 (the C{open} scheme; the session AuthToken still protects every PeerID), or
-the PeerID (as L{bytes}) that the credential is bound to.  A failure with
-L{UnauthorizedLogin} is AUTHENTICATION REQUIRED.
+the PeerID (as L{bytes}) that the credential is bound to, or, from the
+checkers of this module, a L{SessionIdentity} that also says when the
+credential expires and which credential it was (for revocation).  A failure
+with L{UnauthorizedLogin} is AUTHENTICATION REQUIRED.
+
+A session lives no longer than what opened it (PROTOCOL.md section 6): it
+ends when its credential expires or is revoked (L{Revocations}), and a
+session opened over a TLS connection that showed a client certificate is
+bound to that certificate: every later request must come over a connection
+showing the same one.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ import binascii
 import hashlib
 import hmac
 import re
-from typing import Any, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, FrozenSet, Iterable, Optional, Tuple
 
 from twisted.cred.checkers import ANONYMOUS, ICredentialsChecker
 from twisted.cred.credentials import ICredentials
@@ -28,6 +37,9 @@ from zope.interface import Attribute, implementer
 
 __all__ = [
     "ANONYMOUS",
+    "SessionIdentity",
+    "Revocations",
+    "credentialFingerprint",
     "IPeerCredentials",
     "PeerCredentials",
     "OpenPeerChecker",
@@ -52,6 +64,159 @@ class IPeerCredentials(ICredentials):
         "The DER bytes of the TLS client certificate of the request's "
         "connection, or L{None}."
     )
+
+
+def credentialFingerprint(credential: bytes) -> str:
+    """
+    The fingerprint by which an operator names a credential to revoke it:
+    C{sha256:} and the SHA-256 of its bytes in lower-case hex (of the
+    C{ppsp1.} text for the C{token} scheme, of the DER certificate for
+    C{x509}, as C{openssl x509 -noout -fingerprint -sha256} prints it, less
+    the colons).
+    """
+    return "sha256:" + hashlib.sha256(credential).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionIdentity:
+    """
+    What authenticated a session, kept with it while it lives.
+
+    @ivar peerID: the PeerID the credential is bound to, or L{None} for
+        the C{open} scheme (anyone may speak; the AuthToken protects the
+        session).
+    @ivar expires: when the credential expires (POSIX seconds, the
+        tracker's clock), after which the session ends; L{None} for never.
+    @ivar fingerprint: the credential's L{credentialFingerprint}, or
+        L{None}; an operator revokes a credential by it.
+    @ivar certificate: the SHA-256 digest of the TLS client certificate of
+        the connection that opened the session, or L{None}; later requests
+        must show the same certificate.
+    """
+
+    peerID: Optional[str] = None
+    expires: Optional[float] = None
+    fingerprint: Optional[str] = None
+    certificate: Optional[bytes] = None
+
+    @property
+    def bound(self) -> bool:
+        """
+        Whether a credential proved the PeerID (any scheme but C{open}):
+        then every request must carry the session's AuthToken, and the
+        same-address rule of RFC 7846 peers does not apply.
+        """
+        return self.peerID is not None
+
+
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class Revocations:
+    """
+    The PeerIDs and credentials an operator has revoked: a revoked PeerID
+    may not CONNECT (whatever its credential), a revoked credential may
+    not be used by anyone, and a session opened with either ends at once.
+
+    The file form (C{--revocations FILE}, read again on SIGHUP) has one
+    entry a line; blank lines and lines starting with C{#} are skipped::
+
+        peer:PEERID            a PeerID
+        sha256:HEX             a credential's fingerprint (see
+                               python -m ppsp.auth fingerprint); colons
+                               between hex pairs are allowed
+        ppsp1.…                a credential of the token scheme itself
+    """
+
+    def __init__(
+        self, peerIDs: Iterable[str] = (), fingerprints: Iterable[str] = ()
+    ) -> None:
+        self.peerIDs: FrozenSet[str] = frozenset(peerIDs)
+        self.fingerprints: FrozenSet[str] = frozenset(fingerprints)
+
+    def __len__(self) -> int:
+        return len(self.peerIDs) + len(self.fingerprints)
+
+    def __repr__(self) -> str:
+        return f"<Revocations: {len(self.peerIDs)} PeerID(s), {len(self.fingerprints)} credential(s)>"
+
+    def revokes(self, peerID: str, identity: Optional[SessionIdentity]) -> bool:
+        """
+        Whether a session of C{peerID} opened with C{identity} is revoked.
+        """
+        if peerID in self.peerIDs:
+            return True
+        return (
+            identity is not None
+            and identity.fingerprint is not None
+            and identity.fingerprint in self.fingerprints
+        )
+
+    def plus(self, peerIDs: Iterable[str] = (), fingerprints: Iterable[str] = ()) -> "Revocations":
+        """
+        These revocations and more.
+        """
+        return Revocations(self.peerIDs | set(peerIDs), self.fingerprints | set(fingerprints))
+
+    def __or__(self, other: "Revocations") -> "Revocations":
+        return self.plus(other.peerIDs, other.fingerprints)
+
+    def __sub__(self, other: "Revocations") -> "Revocations":
+        return Revocations(self.peerIDs - other.peerIDs, self.fingerprints - other.fingerprints)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Revocations):
+            return NotImplemented
+        return self.peerIDs == other.peerIDs and self.fingerprints == other.fingerprints
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @classmethod
+    def parseEntry(cls, text: str) -> Tuple[Optional[str], Optional[str]]:
+        """
+        One entry of the file form: (PeerID, L{None}) or (L{None},
+        fingerprint).
+
+        @raise ValueError: not an entry.
+        """
+        text = text.strip()
+        kind, _, value = text.partition(":")
+        if kind == "peer" and value:
+            return value, None
+        if kind == "sha256":
+            digest = value.replace(":", "").lower()
+            if _HEX.fullmatch(digest):
+                return None, "sha256:" + digest
+            raise ValueError("a sha256: fingerprint is 64 hex digits")
+        if text.startswith(_TOKEN_VERSION + "."):
+            return None, credentialFingerprint(text.encode("utf-8"))
+        raise ValueError("give peer:PEERID, sha256:HEX or a ppsp1. credential")
+
+    @classmethod
+    def fromFile(cls, path: str) -> "Revocations":
+        """
+        Read the file form.
+
+        @raise OSError: the file cannot be read.
+        @raise ValueError: a line is not an entry (the message names the
+            file and line).
+        """
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        peerIDs, fingerprints = set(), set()
+        for number, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            try:
+                peerID, fingerprint = cls.parseEntry(text)
+            except ValueError as e:
+                raise ValueError(f"{path}:{number}: {e}") from None
+            if peerID is not None:
+                peerIDs.add(peerID)
+            if fingerprint is not None:
+                fingerprints.add(fingerprint)
+        return cls(peerIDs, fingerprints)
 
 
 @implementer(IPeerCredentials)
@@ -220,7 +385,11 @@ class TokenPeerChecker:
             return fail(UnauthorizedLogin("credential expired"))
         if peerID != credentials.peerID:
             return fail(UnauthorizedLogin("credential is bound to another PeerID"))
-        return succeed(peerID.encode("utf-8"))
+        return succeed(
+            SessionIdentity(
+                peerID, float(expires), credentialFingerprint(cer.strip().encode("utf-8"))
+            )
+        )
 
 
 #: The URI subject alternative name that binds a certificate to a PeerID:
@@ -304,14 +473,15 @@ class X509PeerChecker:
 
     def requestAvatarId(self, credentials: Any) -> "Deferred[Any]":
         """
-        The PeerID the certificate is bound to, or L{UnauthorizedLogin}.
+        The L{SessionIdentity} of the certificate (the PeerID it is bound
+        to, its expiry, its fingerprint), or L{UnauthorizedLogin}.
         """
         try:
-            return succeed(self._check(credentials).encode("utf-8"))
+            return succeed(self._check(credentials))
         except UnauthorizedLogin as e:
             return fail(e)
 
-    def _check(self, credentials: Any) -> str:
+    def _check(self, credentials: Any) -> SessionIdentity:
         from cryptography import x509
         from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -347,4 +517,8 @@ class X509PeerChecker:
             raise UnauthorizedLogin("the certificate is not valid now")
         if credentials.peerID not in peerIDsOf(certificate):
             raise UnauthorizedLogin("the certificate is bound to another PeerID")
-        return str(credentials.peerID)
+        return SessionIdentity(
+            str(credentials.peerID),
+            certificate.not_valid_after_utc.timestamp(),
+            credentialFingerprint(connection),
+        )

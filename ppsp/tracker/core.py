@@ -12,9 +12,10 @@ credentials are checked by an injected L{twisted.cred} checker.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import hmac
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -33,11 +34,12 @@ from twisted.cred.checkers import ANONYMOUS, ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ppsp.interfaces import IFindConstraints, IPeerSelector, IPeerStore
+from ppsp._ratelimit import RateLimitedLog
+from ppsp.interfaces import IFindConstraints, IPeerSelector, IPeerStore, IRetryCache
 from ppsp.messages import (
     AddressType,
     ChunkRange,
@@ -75,10 +77,10 @@ from ppsp.messages import (
     SwarmResult,
 )
 from ppsp.selection.random import RandomSelector
-from ppsp.tracker.addresses import addressScope
-from ppsp.tracker.auth import OpenPeerChecker, PeerCredentials
-from ppsp.tracker.deadlines import DeadlineBuckets
+from ppsp.tracker.addresses import addressKey, addressScope
+from ppsp.tracker.auth import OpenPeerChecker, PeerCredentials, Revocations, SessionIdentity
 from ppsp.tracker.properties import Compare, Scope, lookup
+from ppsp.tracker.retry import MemoryRetryCache, fingerprint, retryKey
 from ppsp.tracker.store import Membership, MemoryPeerStore, PeerRecord, StatValue, Swarm
 
 __all__ = ["TrackerConfig", "Origin", "Tracker", "FindConstraints"]
@@ -110,12 +112,31 @@ class TrackerConfig:
     @ivar emptySwarmLifetime: seconds an empty swarm is kept.
     @ivar retryWindow: seconds a response is kept for a repeated request.
     @ivar retryCacheSize: the most responses kept for repeated requests.
-    @ivar rateLimit: requests per second per source address (0: off).
+    @ivar rateLimit: requests per second per source address (an IPv4
+        address, an IPv6 /64) for the throttle that L{TrackerResource
+        <ppsp.tracker.resource.TrackerResource>} builds when it is given
+        none (L{AddressThrottle<ppsp.tracker.throttle.AddressThrottle>});
+        0: off.  The core itself does not throttle.
     @ivar rateBurst: the burst allowed per address; twice C{rateLimit}
         when L{None}.
     @ivar provisionedSwarms: when not L{None}, the only swarms that exist.
     @ivar trustAnnouncedAddresses: list public addresses a peer announces
         even when they differ from the address the tracker observed.
+    @ivar minStatPort: the lowest StatPort a peer may announce (1024: the
+        tracker does not send STAT_QUERY to well-known services' ports
+        unless the operator allows it, C{--allow-low-stat-ports}).
+    @ivar maxSessionsPerAddress: sessions registered from one source
+        address (an IPv4 address, an IPv6 /64) at once; past it, CONNECT is
+        MESSAGE FORBIDDEN.  0: no cap.
+    @ivar maxSessions: sessions registered at once; past it, CONNECT is
+        TEMPORARILY OVERLOADED.  0: no cap.
+    @ivar maxPeerMemory: bytes one peer's session may make the store hold
+        (its record, memberships, chunk sets and statistics across all its
+        swarms, by the store's cost model); a request that would need more
+        is MESSAGE FORBIDDEN.  0: no budget.
+    @ivar maxAddressMemory: bytes all the sessions of one source address
+        together may make the store hold; a request that would need more
+        is MESSAGE FORBIDDEN.  0: no budget.
     """
 
     keepAliveInterval: int = 60
@@ -135,6 +156,11 @@ class TrackerConfig:
     rateBurst: Optional[float] = None
     provisionedSwarms: Optional[FrozenSet[str]] = None
     trustAnnouncedAddresses: bool = False
+    minStatPort: int = 1024
+    maxSessionsPerAddress: int = 256
+    maxSessions: int = 1_000_000
+    maxPeerMemory: int = 8 * 2**20
+    maxAddressMemory: int = 16 * 2**20
 
     def __post_init__(self) -> None:
         for name in (
@@ -158,6 +184,11 @@ class TrackerConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.rateLimit < 0 or self.retryWindow < 0:
             raise ValueError("rateLimit and retryWindow must not be negative")
+        for name in ("maxSessionsPerAddress", "maxSessions", "maxPeerMemory", "maxAddressMemory"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative (0: no limit)")
+        if not 1 <= self.minStatPort <= 65535:
+            raise ValueError("minStatPort must be from 1 to 65535")
         if self.maxSwarmSize is not None and self.maxSwarmSize < 1:
             raise ValueError("maxSwarmSize must be at least 1")
         if self.defaultPeers > self.maxPeers:
@@ -172,8 +203,9 @@ class Origin:
     Where a request came from, as the tracker observed it.
 
     @ivar certificate: the DER bytes of the TLS client certificate of the
-        request's connection, when it has one and the request is a CONNECT
-        (the only request that authenticates).
+        request's connection, when it has one: the checker of a CONNECT
+        reads it, a session opened over it stays bound to it, and the
+        retry cache answers only a connection that shows the same one.
     """
 
     ip: str
@@ -289,6 +321,10 @@ class Tracker:
         default.
     @param swarmSelectors: strategies for individual swarms, by SwarmID;
         the others use C{selector}.
+    @param retryCache: the answers kept for repeated requests; a
+        L{MemoryRetryCache} with the config's window and size by default.
+    @param revocations: the PeerIDs and credentials revoked at start
+        (L{setRevocations} changes them at run time).
     """
 
     log = Logger()
@@ -301,6 +337,8 @@ class Tracker:
         selector: Optional[IPeerSelector] = None,
         checker: Optional[ICredentialsChecker] = None,
         swarmSelectors: Optional[Mapping[str, IPeerSelector]] = None,
+        retryCache: Optional[IRetryCache] = None,
+        revocations: Optional[Revocations] = None,
     ) -> None:
         self.clock = clock
         self.config = config = config if config is not None else TrackerConfig()
@@ -311,16 +349,16 @@ class Tracker:
         self.checker: ICredentialsChecker = (
             checker if checker is not None else OpenPeerChecker()
         )
-        # (source IP, PeerID, TransactionID) -> (hash of the request, the
-        # answer, until when).  An OrderedDict, because pruning pops from
-        # the front, which costs O(1) there and O(deleted entries) in a dict.
-        self._retry: OrderedDict[Tuple[str, str, str], Tuple[int, Any, float]] = OrderedDict()
-        self._rate = float(config.rateLimit)
-        self._burst = float(
-            config.rateBurst if config.rateBurst is not None else 2 * config.rateLimit
+        self.retryCache: IRetryCache = (
+            retryCache
+            if retryCache is not None
+            else MemoryRetryCache(config.retryWindow, config.retryCacheSize)
         )
-        self._buckets: Dict[str, List[float]] = {}
-        self._bucketDeadlines: DeadlineBuckets[str] = DeadlineBuckets()
+        self.revocations = revocations if revocations is not None else Revocations()
+        #: The TCP ports the tracker itself listens on (its peers' and its
+        #: admin listeners add theirs when they listen): never a StatPort.
+        self.ownPorts: set[int] = set()
+        self._refusals = RateLimitedLog(self.log, clock)
         #: Requests answered by method name, responses by code text, and
         #: C{expired} peers and C{undecodable} requests.
         self.counters: Dict[str, int] = {}
@@ -343,32 +381,6 @@ class Tracker:
 
     # Entry points ---------------------------------------------------------
 
-    def admit(self, ip: str) -> Optional[float]:
-        """
-        Apply the per-address throttle (a token bucket) to one request.
-
-        @return: L{None} when the request may go on, else the seconds after
-            which the address may try again (for C{Retry-After}).
-        """
-        rate = self._rate
-        if not rate:
-            return None
-        now = self.clock.seconds()
-        bucket = self._buckets.get(ip)
-        if bucket is None:
-            self._buckets[ip] = [self._burst - 1.0, now]
-            self._bucketDeadlines.add(ip, now + self._burst / rate)
-            return None
-        tokens = bucket[0] + (now - bucket[1]) * rate
-        if tokens > self._burst:
-            tokens = self._burst
-        bucket[1] = now
-        if tokens >= 1.0:
-            bucket[0] = tokens - 1.0
-            return None
-        bucket[0] = tokens
-        return (1.0 - tokens) / rate
-
     def handle(self, request: Request, origin: Origin) -> _ResponseOrDeferred:
         """
         Apply one request and return its response: a L{Response}, or a
@@ -376,15 +388,21 @@ class Tracker:
         asynchronously.  Protocol errors become L{ErrorResponse}s; this
         never raises for a request message.
 
-        A request repeated from the same address with the same PeerID,
+        A request repeated from the same address, over a connection with
+        the same TLS client certificate (or none), with the same PeerID,
         TransactionID and content within the retry window gets the first
-        answer again and is not applied twice.
+        answer again and is not applied twice, but an answer that opened a
+        session is given again only while that session lives (it holds the
+        session's AuthToken).
         """
         now = self.clock.seconds()
-        key = (origin.ip, request.peerID, request.transactionID)
-        retry = self._retry.get(key)
-        if retry is not None and retry[2] > now and retry[0] == _fingerprint(request):
-            return retry[1]  # type: ignore[no-any-return]
+        key = retryKey(origin.ip, request, origin.certificate)
+        seen = fingerprint(request)
+        cached: Any = self.retryCache.get(key, seen, now)
+        if cached is not None:
+            if self._stillValid(cached, request.peerID, now):
+                return cached  # type: ignore[no-any-return]
+            self.retryCache.discard(key)
         try:
             response = self._handlers[type(request)](request, origin, now)
         except ProtocolError as e:
@@ -393,16 +411,29 @@ class Tracker:
             response = self._failureResponse(Failure(), request)
         if isinstance(response, Deferred):
             response.addErrback(self._failureResponse, request)
-            response.addCallback(self._remember, key, request, now)
+            response.addCallback(self._remember, key, seen, request, now)
         else:
-            self._remember(response, key, request, now)
+            self._remember(response, key, seen, request, now)
         return response
+
+    def _stillValid(self, response: Response, peerID: str, now: float) -> bool:
+        """
+        Whether a kept answer may be given again: one that carries a
+        session's AuthToken (a CONNECT's) only while that session lives,
+        so that an answer never outlives a DISCONNECT, an expiry or a
+        revocation.
+        """
+        token = getattr(response, "authToken", None)
+        if not token:
+            return True
+        peer: Optional[PeerRecord] = self.store.getPeer(peerID)
+        return peer is not None and peer.deadline > now and peer.token == token
 
     def expire(self) -> None:
         """
         Apply every timer that is due: expire silent peers, end memberships
         whose ExpireTime passed, forget swarms that stayed empty, and drop
-        stale retry-cache and throttle entries.  L{TrackerService} calls it
+        stale retry-cache entries.  L{TrackerService} calls it
         every second; it costs time in proportion to what is due.
         """
         now = self.clock.seconds()
@@ -427,31 +458,14 @@ class Tracker:
                 store.removeSwarm(swarmID)
             else:
                 store.scheduleSwarmCheck(swarm, swarm.emptySince + lifetime)
-        retry = self._retry
-        while retry:
-            first = next(iter(retry))
-            if retry[first][2] > now:
-                break
-            retry.popitem(last=False)
-        if self._rate:
-            full = self._burst / self._rate
-            for ip in self._bucketDeadlines.popDue(now):
-                bucket = self._buckets.get(ip)
-                if bucket is None:
-                    continue
-                if bucket[1] + full <= now:
-                    del self._buckets[ip]
-                else:
-                    self._bucketDeadlines.add(ip, bucket[1] + full)
+        self.retryCache.prune(now)
 
     # Bookkeeping ----------------------------------------------------------
 
-    def _remember(self, response: Response, key: Tuple[str, str, str], request: Request, now: float) -> Response:
-        retry = self._retry
-        retry[key] = (_fingerprint(request), response, now + self.config.retryWindow)
-        retry.move_to_end(key)
-        if len(retry) > self.config.retryCacheSize:
-            retry.popitem(last=False)
+    def _remember(
+        self, response: Response, key: Any, seen: int, request: Request, now: float
+    ) -> Response:
+        self.retryCache.put(key, seen, response, now)
         self.countEvent(request.method.value)
         self.countEvent(response.code.text)
         return response
@@ -478,14 +492,16 @@ class Tracker:
             request.transactionID, ResponseCode.INTERNAL_ERROR, "the tracker failed"
         )
 
-    def _session(
-        self, request: Request, now: float, origin: Optional[Origin] = None
-    ) -> PeerRecord:
+    def _session(self, request: Request, now: float, origin: Origin) -> PeerRecord:
         """
         The connected peer that sent C{request}, after checking its
-        AuthToken.  A request marked C{sessionByAddress} (JSON) without a
-        token is accepted from the session's observed IP address
-        (C{origin}) only; a wrong token is refused whatever its source.
+        AuthToken, and for a session opened over a TLS client certificate,
+        that the request's connection shows the same certificate.  A
+        session ends when its credential expires (its deadline is never
+        later, see L{_alive}).  A request marked C{sessionByAddress} (JSON)
+        without a token is accepted from the session's observed IP address
+        only, and only for a session of the C{open} scheme (PROTOCOL.md
+        section 7); a wrong token is refused whatever its source.
         """
         peer: Optional[PeerRecord] = self.store.getPeer(request.peerID)
         if peer is not None and peer.deadline <= now:
@@ -493,12 +509,20 @@ class Tracker:
             peer = None
         if peer is None:
             raise ProtocolError(_AUTH, "this PeerID is not connected; CONNECT first")
+        identity: Optional[SessionIdentity] = peer.identity
+        if identity is not None and identity.certificate is not None and (
+            origin.certificate is None
+            or hashlib.sha256(origin.certificate).digest() != identity.certificate
+        ):
+            raise ProtocolError(
+                _FORBIDDEN, "this session is bound to another TLS client certificate"
+            )
         token = request.authToken
         if token is None:
             if (
                 request.sessionByAddress
-                and origin is not None
                 and origin.ip == peer.observedIP
+                and (identity is None or not identity.bound)
             ):
                 return peer
             raise ProtocolError(_FORBIDDEN, "AuthToken missing")
@@ -507,7 +531,14 @@ class Tracker:
         return peer
 
     def _alive(self, peer: PeerRecord, now: float) -> None:
-        self.store.touchPeer(peer, now + self.config.peerTimeout)
+        """
+        Refresh a peer's liveness, never beyond its credential's expiry.
+        """
+        deadline = now + self.config.peerTimeout
+        identity: Optional[SessionIdentity] = peer.identity
+        if identity is not None and identity.expires is not None and identity.expires < deadline:
+            deadline = identity.expires
+        self.store.touchPeer(peer, deadline)
 
     def _dropPeer(self, peer: PeerRecord, now: float) -> None:
         for swarm in self.store.removePeer(peer.peerID, now):
@@ -535,6 +566,149 @@ class Tracker:
         if member is None:
             raise ProtocolError(_FORBIDDEN, "the peer has not joined this swarm")
         return member
+
+    # Limits (PROTOCOL.md section 6) ------------------------------------------
+
+    def _checkSessions(self, request: Request, origin: Origin, new: bool) -> None:
+        """
+        Refuse a CONNECT that would add a session to the source address of
+        C{origin} past C{maxSessionsPerAddress} (MESSAGE FORBIDDEN): a new
+        registration, or a takeover that moves a session there from another
+        address.  A new registration past C{maxSessions} is TEMPORARILY
+        OVERLOADED.
+        """
+        config = self.config
+        store = self.store
+        limit = config.maxSessionsPerAddress
+        if limit and store.addressUsage(origin.ip)[0] >= limit:
+            self._refused(request, origin, "too many sessions from this address")
+            raise ProtocolError(
+                _FORBIDDEN, f"this address already has {limit} sessions"
+            )
+        limit = config.maxSessions
+        if new and limit and store.peerCount() >= limit:
+            self._refused(request, origin, "the tracker holds as many sessions as it may")
+            raise ProtocolError(
+                ResponseCode.TEMPORARILY_OVERLOADED, "the tracker holds as many sessions as it may"
+            )
+
+    def _checkBudget(
+        self,
+        peer: Optional[PeerRecord],
+        extra: int,
+        ip: Optional[str] = None,
+        moving: bool = False,
+    ) -> None:
+        """
+        Refuse (MESSAGE FORBIDDEN) a write that would make the store hold
+        C{extra} more bytes for C{peer} past C{maxPeerMemory}, or for its
+        source address past C{maxAddressMemory}.  Writes that hold less
+        are never refused.
+
+        @param peer: the peer, or L{None} for one the write registers.
+        @param ip: the address whose account the bytes go to; the peer's
+            observed IP when L{None}.
+        @param moving: the write moves the peer's session to C{ip}'s
+            account, with everything it holds.
+        """
+        if extra <= 0 and not moving:
+            return
+        config = self.config
+        store = self.store
+        held = store.peerUsage(peer) if peer is not None else 0
+        limit = config.maxPeerMemory
+        if limit and extra > 0 and held + extra > limit:
+            raise ProtocolError(
+                _FORBIDDEN, f"the peer's memory budget ({limit} bytes) would be exceeded"
+            )
+        limit = config.maxAddressMemory
+        if limit:
+            if ip is None:
+                assert peer is not None
+                ip = peer.observedIP
+            used = store.addressUsage(ip)[1]
+            if moving:
+                used += held
+            if used + extra > limit:
+                raise ProtocolError(
+                    _FORBIDDEN,
+                    f"the memory budget of this address ({limit} bytes) would be exceeded",
+                )
+
+    def _budgeted(self) -> bool:
+        """
+        Whether a memory budget is set (else costs need not be computed).
+        """
+        return bool(self.config.maxPeerMemory or self.config.maxAddressMemory)
+
+    def _statsCost(
+        self,
+        plan: List[Tuple[Any, Dict[str, StatValue]]],
+        joined: Optional[Membership] = None,
+    ) -> int:
+        """
+        The bytes that applying C{plan} (L{_planStats}) would add.
+        """
+        statsCost = self.store.statsCost
+        total = 0
+        for target, values in plan:
+            current = joined if target is None else target
+            total += statsCost(current.stats if current is not None else None, values)
+        return total
+
+    def _checkNewSession(
+        self,
+        request: Union[ConnectRequest, PPSTPConnectRequest],
+        origin: Origin,
+        addresses: Tuple[PeerAddress, ...],
+        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+    ) -> None:
+        """
+        The limits a CONNECT that registers a new session must meet: the
+        session caps, and the budgets for its record and statistics.
+        """
+        self._checkSessions(request, origin, True)
+        if self._budgeted():
+            store = self.store
+            extra = store.recordCost(request.peerID, origin.ip, addresses)
+            if parsed:
+                extra += store.statsCost(None, {name: value for name, _s, value, _c in parsed})
+            self._checkBudget(None, extra, origin.ip)
+
+    def _checkTakeover(
+        self,
+        request: Union[ConnectRequest, PPSTPConnectRequest],
+        origin: Origin,
+        peer: PeerRecord,
+        plan: List[Tuple[Any, Dict[str, StatValue]]],
+    ) -> None:
+        """
+        The limits a CONNECT that takes a registered session over must
+        meet, before anything changes: when the session moves to another
+        source address, that address's session cap; the budgets for what
+        the session will hold (its new addresses and statistics, and for
+        RFC 7846, a membership for each JOIN action), counted at the
+        address it moves to.
+        """
+        moving = addressKey(origin.ip) != addressKey(peer.observedIP)
+        if moving:
+            self._checkSessions(request, origin, False)
+        if not self._budgeted():
+            return
+        store = self.store
+        addresses = request.addresses
+        if addresses is None:
+            addresses = peer.addresses
+        extra = (
+            self._statsCost(plan)
+            + store.recordCost(peer.peerID, origin.ip, addresses)
+            - store.recordCost(peer.peerID, peer.observedIP, peer.addresses)
+        )
+        if isinstance(request, PPSTPConnectRequest):
+            for action in request.swarmActions:
+                if action.action is not SwarmActionType.LEAVE and action.swarmID not in peer.swarms:
+                    extra += store.memberCost(action.swarmID)
+        self._checkBudget(peer, extra, origin.ip, moving)
 
     # Statistics -----------------------------------------------------------
 
@@ -621,6 +795,23 @@ class Tracker:
                 raise ProtocolError(_FORBIDDEN, f"more than {limit} properties kept")
         return list(plan.values())
 
+    def _keepReported(
+        self,
+        peer: PeerRecord,
+        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+        now: float,
+    ) -> None:
+        """
+        Keep statistics a registered peer reports (STAT_REPORT, a
+        STAT_QUERY's answer, what a FIND says about its sender): placed and
+        checked by L{_planStats}, then against the memory budgets, before
+        any is kept.
+        """
+        plan = self._planStats(peer, parsed, now)
+        if self._budgeted():
+            self._checkBudget(peer, self._statsCost(plan))
+        self._applyStats(plan)
+
     def _applyStats(
         self,
         plan: List[Tuple[Any, Dict[str, StatValue]]],
@@ -629,13 +820,9 @@ class Tracker:
         """
         Keep the latest value of each Stat as L{_planStats} decided.
         """
+        keepStats = self.store.keepStats
         for target, values in plan:
-            if target is None:
-                target = joined
-            if target.stats is None:
-                target.stats = values
-            else:
-                target.stats.update(values)
+            keepStats(joined if target is None else target, values)
 
     # Peer lists -------------------------------------------------------------
 
@@ -745,6 +932,12 @@ class Tracker:
         config = self.config
         if len(request.addresses) > config.maxAddresses:
             raise ProtocolError(_FORBIDDEN, f"more than {config.maxAddresses} addresses")
+        statPort = request.statPort
+        if statPort is not None:
+            if statPort < config.minStatPort:
+                raise ProtocolError(_SYNTAX, f"StatPort must be at least {config.minStatPort}")
+            if statPort in self.ownPorts:
+                raise ProtocolError(_SYNTAX, "StatPort is one of the tracker's own ports")
         parsed = self._parseStats(request.stats)
         return self._authenticate(request, origin, parsed)
 
@@ -805,19 +998,19 @@ class Tracker:
         now = self.clock.seconds()
         if isinstance(avatarId, Failure):
             if avatarId.check(UnauthorizedLogin):
-                self.log.info(
-                    "CONNECT refused for {peerID} from {ip}: {reason}",
-                    peerID=request.peerID,
-                    ip=origin.ip,
-                    reason=str(avatarId.value) or "credential not accepted",
-                )
+                self._refused(request, origin, str(avatarId.value) or "credential not accepted")
                 raise ProtocolError(_AUTH, "credential not accepted")
             avatarId.raiseException()
-        bound = avatarId is not ANONYMOUS
-        if bound:
-            boundID = avatarId.decode("utf-8") if isinstance(avatarId, bytes) else avatarId
-            if boundID != request.peerID:
-                raise ProtocolError(_AUTH, "the credential is bound to another PeerID")
+        identity = _identity(avatarId, origin)
+        bound = identity.bound
+        if bound and identity.peerID != request.peerID:
+            raise ProtocolError(_AUTH, "the credential is bound to another PeerID")
+        if self.revocations.revokes(request.peerID, identity):
+            self._refused(request, origin, "revoked")
+            raise ProtocolError(_AUTH, "this PeerID or credential is revoked")
+        if identity.expires is not None and identity.expires <= now:
+            self._refused(request, origin, "credential expired")
+            raise ProtocolError(_AUTH, "credential expired")
         store = self.store
         peer: Optional[PeerRecord] = store.getPeer(request.peerID)
         if peer is not None and peer.deadline <= now:
@@ -835,12 +1028,16 @@ class Tracker:
             if not (sameSession or bound or origin.ip == peer.observedIP):
                 raise ProtocolError(_FORBIDDEN, "this PeerID is held by another session")
             plan = self._planStats(peer, parsed, now)
+            self._checkTakeover(request, origin, peer, plan)
             if isinstance(request, PPSTPConnectRequest):
                 # The session goes on; only what the request carries changes.
-                return self._swarmActions(request, origin, peer, plan, now, fresh=False)
+                return self._swarmActions(
+                    request, origin, peer, plan, now, fresh=False, identity=identity
+                )
+            peer.identity = _kept(identity)
             peer.token = token
             store.setObservedAddress(peer, origin.ip, origin.port)
-            peer.addresses = request.addresses
+            store.setAddresses(peer, request.addresses)
             peer.statPort = request.statPort
             peer.connectedAt = now
             for member in peer.swarms.values():
@@ -851,6 +1048,7 @@ class Tracker:
                 addresses, statPort = request.addresses or (), None
             else:
                 addresses, statPort = request.addresses, request.statPort
+            self._checkNewSession(request, origin, addresses, parsed)
             peer = store.addPeer(
                 request.peerID,
                 token,
@@ -861,6 +1059,7 @@ class Tracker:
                 now,
                 now + self.config.peerTimeout,
             )
+            peer.identity = _kept(identity)
             # Cannot fail: a new peer keeps at most the message's Stats.
             self._applyStats(self._planStats(peer, parsed, now))
             if isinstance(request, PPSTPConnectRequest):
@@ -881,6 +1080,7 @@ class Tracker:
         plan: List[Tuple[Any, Dict[str, StatValue]]],
         now: float,
         fresh: bool,
+        identity: Optional[SessionIdentity] = None,
     ) -> _ResponseOrDeferred:
         """
         Apply the swarm actions of an RFC 7846 CONNECT in order, each as the
@@ -896,6 +1096,8 @@ class Tracker:
         @param plan: the request's statistics for a registered peer
             (applied by the caller for a new one).
         @param fresh: this request registered the peer.
+        @param identity: for a registered peer, what authenticated this
+            request, which becomes the session's when an action succeeded.
         """
         tid = request.transactionID
         token = peer.token
@@ -918,8 +1120,10 @@ class Tracker:
                 self._dropPeer(peer, now)
             raise ProtocolError(_FORBIDDEN, f"every swarm action failed: {results[0].reason}")
         if not fresh:
+            if identity is not None:
+                peer.identity = _kept(identity)
             if request.addresses is not None:
-                peer.addresses = request.addresses
+                self.store.setAddresses(peer, request.addresses)
             self.store.setObservedAddress(peer, origin.ip, origin.port)
             for member in peer.swarms.values():
                 member.info = None
@@ -979,7 +1183,7 @@ class Tracker:
         return result(joined)
 
     def _disconnect(self, request: DisconnectRequest, origin: Origin, now: float) -> Response:
-        peer = self._session(request, now)
+        peer = self._session(request, now, origin)
         self._dropPeer(peer, now)
         return DisconnectResponse(request.transactionID)
 
@@ -994,7 +1198,7 @@ class Tracker:
             expireAt = now + request.expireTime
         else:
             expireAt = None
-        peer = self._session(request, now)
+        peer = self._session(request, now, origin)
         store = self.store
         swarm: Optional[Swarm] = store.getSwarm(request.swarmID)
         if swarm is None and config.provisionedSwarms is not None:
@@ -1015,8 +1219,14 @@ class Tracker:
                 and len(swarm) >= config.maxSwarmSize
             ):
                 raise ProtocolError(_FORBIDDEN, "the swarm is full")
-        # The last check before any write.
         plan = self._planStats(peer, parsed, now, request.swarmID, member)
+        # The last check before any write.
+        if self._budgeted():
+            self._checkBudget(
+                peer,
+                self._statsCost(plan, member)
+                + (store.memberCost(request.swarmID) if member is None else 0),
+            )
         if swarm is None:
             swarm = store.addSwarm(request.swarmID, False, now)
         if member is None:
@@ -1040,7 +1250,7 @@ class Tracker:
         return JoinResponse(request.transactionID, swarm.swarmID, peers)
 
     def _joinChunk(self, request: JoinChunkRequest, origin: Origin, now: float) -> Response:
-        peer = self._session(request, now)
+        peer = self._session(request, now, origin)
         swarm = self._getSwarm(request.swarmID)
         member = self._member(peer, swarm, now)
         ranges = mergeRanges(request.chunks)
@@ -1048,12 +1258,15 @@ class Tracker:
             raise ProtocolError(
                 _FORBIDDEN, f"more than {self.config.maxChunkRanges} chunk ranges"
             )
-        self.store.setChunks(swarm, member, ranges)
+        store = self.store
+        if self._budgeted():
+            self._checkBudget(peer, store.chunksCost(ranges) - store.chunksCost(member.chunks))
+        store.setChunks(swarm, member, ranges)
         self._alive(peer, now)
         return JoinChunkResponse(request.transactionID)
 
     def _leave(self, request: LeaveRequest, origin: Origin, now: float) -> Response:
-        peer = self._session(request, now)
+        peer = self._session(request, now, origin)
         swarm = self._getSwarm(request.swarmID)
         self._member(peer, swarm, now)
         self._dropMember(swarm, peer, now)
@@ -1072,7 +1285,7 @@ class Tracker:
         if facts:
             # What the requester says about itself (JSON peer_num), kept as
             # its statistics before the strategy looks at it.
-            self._applyStats(self._planStats(peer, facts, now))
+            self._keepReported(peer, facts, now)
         cls = FindChunkResponse if isinstance(request, FindChunkRequest) else FindResponse
 
         def answer(peers: Tuple[PeerInfo, ...]) -> Response:
@@ -1099,7 +1312,7 @@ class Tracker:
             raise ProtocolError(_SYNTAX, "STAT_REPORT without a Stat")
         parsed = self._parseStats(request.stats)
         peer = self._session(request, now, origin)
-        self._applyStats(self._planStats(peer, parsed, now))
+        self._keepReported(peer, parsed, now)
         self._alive(peer, now)
         swarmIDs = tuple(dict.fromkeys([s.swarm for s in request.stats if s.swarm is not None]))
         return StatReportResponse(request.transactionID, swarmIDs)
@@ -1107,6 +1320,56 @@ class Tracker:
     def _statQuery(self, request: StatQueryRequest, origin: Origin, now: float) -> Response:
         raise ProtocolError(
             ResponseCode.MESSAGE_NOT_SUPPORTED, "STAT_QUERY is sent by the tracker, not to it"
+        )
+
+    # Revocation ---------------------------------------------------------------
+
+    def setRevocations(self, revocations: Revocations) -> int:
+        """
+        Replace the revoked PeerIDs and credentials (the revocation file
+        read again, or an operator's call), effective at once: a revoked
+        PeerID or credential may no longer CONNECT, and every session it
+        opened ends now, as if it had sent DISCONNECT (its peers are no
+        longer listed; its next request gets AUTHENTICATION REQUIRED).
+        Costs one pass over the registered peers.
+
+        @return: the number of sessions ended.
+        """
+        self.revocations = revocations
+        now = self.clock.seconds()
+        ended = 0
+        for peer in list(self.store.peers()):
+            if revocations.revokes(peer.peerID, peer.identity):
+                self._dropPeer(peer, now)
+                ended += 1
+        if ended:
+            self.log.info(
+                "revocation ended {count} session(s)", count=ended
+            )
+        return ended
+
+    def revoke(self, peerIDs: Iterable[str] = (), fingerprints: Iterable[str] = ()) -> int:
+        """
+        Revoke more PeerIDs or credentials (by
+        L{credentialFingerprint<ppsp.tracker.auth.credentialFingerprint>}),
+        effective at once (see L{setRevocations}).
+
+        @return: the number of sessions ended.
+        """
+        return self.setRevocations(self.revocations.plus(peerIDs, fingerprints))
+
+    def _refused(self, request: Request, origin: Origin, reason: str) -> None:
+        """
+        Log a refused CONNECT, at most once a second (a peer, or a flood,
+        may send thousands): with the PeerID, the address and the reason,
+        never the credential.
+        """
+        self._refusals.emit(
+            LogLevel.info,
+            "CONNECT refused for {peerID} from {ip}: {reason}",
+            peerID=request.peerID,
+            ip=origin.ip,
+            reason=reason,
         )
 
     # Statistics a STAT_QUERY brought back -----------------------------------
@@ -1142,17 +1405,41 @@ class Tracker:
         peer: Optional[PeerRecord] = self.store.getPeer(peerID)
         if peer is None or peer.deadline <= now:
             raise ProtocolError(_AUTH, "this PeerID is not connected")
-        self._applyStats(self._planStats(peer, parsed, now))
+        self._keepReported(peer, parsed, now)
 
 
-def _fingerprint(request: Request) -> int:
+def _identity(avatarId: Any, origin: Origin) -> SessionIdentity:
     """
-    What the retry cache keeps of a request to recognise it again: a hash
-    of its class and its fields (two requests of different methods can have
-    equal fields).  Keeping the hash rather than the message keeps the cache
-    small.
+    What a checker's answer says of the session it opens, with the digest
+    of the connection's TLS client certificate (a session opened over one
+    stays bound to it): L{ANONYMOUS} is the C{open} scheme, a PeerID
+    (L{bytes} or L{str}) a credential bound to it with no known expiry, a
+    L{SessionIdentity} speaks for itself.
     """
-    return hash((type(request), request))
+    if isinstance(avatarId, SessionIdentity):
+        identity = avatarId
+    elif avatarId is ANONYMOUS:
+        identity = SessionIdentity()
+    else:
+        peerID = avatarId.decode("utf-8") if isinstance(avatarId, bytes) else str(avatarId)
+        identity = SessionIdentity(peerID)
+    if origin.certificate is not None:
+        identity = dataclasses.replace(
+            identity, certificate=hashlib.sha256(origin.certificate).digest()
+        )
+    return identity
+
+
+_OPEN = SessionIdentity()
+
+
+def _kept(identity: SessionIdentity) -> Optional[SessionIdentity]:
+    """
+    What a session keeps of its identity: nothing for the C{open} scheme
+    over a connection without a certificate (most sessions of an open
+    tracker), which costs no memory per peer.
+    """
+    return None if identity == _OPEN else identity
 
 
 def mergeRanges(ranges: Iterable[ChunkRange]) -> Tuple[ChunkRange, ...]:

@@ -23,23 +23,23 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import math
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
-from twisted.internet.protocol import connectionDone
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.web.http import HTTPChannel
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from ppsp._ratelimit import RateLimitedLog
 from ppsp.codec import JSON_CODEC, XML_CODEC, DecodeError, selectCodec
 from ppsp.codec import _fields as F
 from ppsp.codec.json import bearerToken
 from ppsp.interfaces import ICodec
 from ppsp.messages import (
-    ConnectRequest,
     ErrorResponse,
     PPSTPConnectRequest,
     ProtocolError,
@@ -47,8 +47,10 @@ from ppsp.messages import (
     Response,
     ResponseCode,
 )
+from ppsp.tracker.addresses import IPNetwork, canonicalAddress, inNetworks
 from ppsp.tracker.core import Origin, Tracker
 from ppsp.tracker.overload import LoadShedder
+from ppsp.tracker.throttle import AddressThrottle
 
 __all__ = ["TrackerResource", "LimitedRequest", "TrackerSite", "DeadlineChannel", "DEFAULT_MAX_BODY"]
 
@@ -58,26 +60,20 @@ DEFAULT_MAX_BODY = 64 * 1024
 _NO_STORE = b"no-store"
 
 
-_Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+_Network = IPNetwork
 
 
 def _canonicalIP(text: str) -> Optional[str]:
     """
-    An IP address in canonical text, IPv4-mapped IPv6 written as IPv4, or
-    L{None} when C{text} is not an IP address.
+    An IP address in canonical text (L{canonicalAddress}), or L{None} when
+    C{text} is not an IP address.
     """
-    try:
-        ip = ipaddress.ip_address(text.strip().split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
+    address = canonicalAddress(text)
+    return None if address is None else str(address)
 
 
 def _trusted(ip: str, networks: Sequence[_Network]) -> bool:
-    address = ipaddress.ip_address(ip)
-    return any(address in network for network in networks)
+    return inNetworks(ipaddress.ip_address(ip), networks)
 
 
 def _clientOrigin(request: Request, trustedProxies: Sequence[_Network] = ()) -> Origin:
@@ -115,9 +111,27 @@ def _clientOrigin(request: Request, trustedProxies: Sequence[_Network] = ()) -> 
 def _peerCertificate(request: Request) -> Optional[bytes]:
     """
     The DER bytes of the TLS client certificate of the request's
-    connection, or L{None}.
+    connection, or L{None}; read once per connection (a connection's
+    certificate does not change), so that every request of a TLS
+    connection shares the same bytes.
     """
-    transport = getattr(request.channel, "transport", None)
+    channel: Any = request.channel
+    cached = getattr(channel, "ppspPeerCertificate", _UNREAD)
+    if cached is not _UNREAD:
+        return cached  # type: ignore[return-value]
+    certificate = _readPeerCertificate(channel)
+    try:
+        channel.ppspPeerCertificate = certificate
+    except AttributeError:
+        pass
+    return certificate
+
+
+_UNREAD = object()
+
+
+def _readPeerCertificate(channel: Any) -> Optional[bytes]:
+    transport = getattr(channel, "transport", None)
     getCertificate = getattr(transport, "getPeerCertificate", None)
     if getCertificate is None:
         return None
@@ -147,6 +161,10 @@ class TrackerResource(Resource):
         of proxies whose C{X-Forwarded-For} header names the client.
     @param shedder: a L{LoadShedder} that refuses requests early when the
         tracker falls behind, or L{None}.
+    @param throttle: the per-address throttle (L{AddressThrottle}), applied
+        before the body is decoded; by default one with the rate and burst
+        of the tracker's config (C{rateLimit}, C{rateBurst}; a C{rateLimit}
+        of 0 turns it off).
     """
 
     isLeaf = True
@@ -159,9 +177,14 @@ class TrackerResource(Resource):
         maxBody: int = DEFAULT_MAX_BODY,
         trustedProxies: Sequence[Union[str, _Network]] = (),
         shedder: Optional[LoadShedder] = None,
+        throttle: Optional[AddressThrottle] = None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
+        if throttle is None:
+            config = tracker.config
+            throttle = AddressThrottle(tracker.clock, config.rateLimit, config.rateBurst)
+        self.throttle = throttle
         self.maxBody = maxBody
         self.trustedProxies: Tuple[_Network, ...] = tuple(
             ipaddress.ip_network(n, strict=False) if isinstance(n, str) else n
@@ -203,7 +226,7 @@ class TrackerResource(Resource):
             if retryAfter is not None:
                 return self._overloaded(request, contentType, retryAfter, "the tracker is overloaded")
         origin = _clientOrigin(request, self.trustedProxies)
-        retryAfter = self.tracker.admit(origin.ip)
+        retryAfter = self.throttle.admit(origin.ip)
         if retryAfter is not None:
             return self._overloaded(
                 request, contentType, retryAfter, "too many requests from this address"
@@ -229,10 +252,11 @@ class TrackerResource(Resource):
         except DecodeError as e:
             self.tracker.countEvent("undecodable")
             return self._reply(request, _answerCodec(contentType, body), e.toResponse())
-        if isinstance(message, (ConnectRequest, PPSTPConnectRequest)):
-            certificate = _peerCertificate(request)
-            if certificate is not None:
-                origin = dataclasses.replace(origin, certificate=certificate)
+        # Every request: a session opened over a client certificate stays
+        # bound to it, and the retry cache tells identities apart by it.
+        certificate = _peerCertificate(request)
+        if certificate is not None:
+            origin = dataclasses.replace(origin, certificate=certificate)
         response = self.tracker.handle(message, origin)
         if not isinstance(response, Deferred):
             return self._reply(request, codec, response)
@@ -369,6 +393,66 @@ def _withAuthorization(message: Message, header: Optional[bytes]) -> Message:
     return dataclasses.replace(message, authToken=bearer)
 
 
+#: Ready-made 503 answers, by content type and Retry-After seconds.
+_OVERLOADED: Dict[Tuple[bytes, int], bytes] = {}
+
+
+def _overloadedAnswer(data: bytes, retryAfter: float) -> Optional[bytes]:
+    """
+    The whole HTTP answer TEMPORARILY OVERLOADED (503, C{Retry-After}) to
+    the request in C{data}, in the encoding its C{Content-Type} (or first
+    byte) selects, when C{data} is exactly one complete HTTP/1.1 POST
+    with a C{Content-Length} (or no body) and no C{Connection: close},
+    C{Expect} or C{Transfer-Encoding}; else L{None}: the request is left
+    to twisted.web.  Only called while the tracker sheds load.
+    """
+    if not data.startswith(b"POST "):
+        return None
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = data[:end].lower().split(b"\r\n")
+    if not lines[0].endswith(b" http/1.1"):
+        return None
+    length = 0
+    contentType: Optional[bytes] = None
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon:
+            return None
+        name = name.strip()
+        value = value.strip()
+        if name == b"content-length":
+            if not value.isdigit():
+                return None
+            length = int(value)
+        elif name == b"content-type":
+            contentType = value
+        elif name in (b"transfer-encoding", b"expect") or (
+            name == b"connection" and b"close" in value
+        ):
+            return None
+    body = data[end + 4:]
+    if len(body) != length:
+        return None
+    codec = _answerCodec(contentType, body)
+    seconds = max(1, math.ceil(retryAfter))
+    key = (codec.contentType, seconds)
+    answer = _OVERLOADED.get(key)
+    if answer is None:
+        encoded: bytes = codec.encodeResponse(
+            ErrorResponse("", ResponseCode.TEMPORARILY_OVERLOADED, "the tracker is overloaded")
+        )
+        answer = _OVERLOADED[key] = (
+            b"HTTP/1.1 503 Service Unavailable\r\n"
+            b"Content-Type: " + codec.contentType + b"\r\n"
+            b"Cache-Control: no-store\r\n"
+            b"Retry-After: %d\r\n"
+            b"Content-Length: %d\r\n\r\n" % (seconds, len(encoded)) + encoded
+        )
+    return answer
+
+
 def _tooLarge(maxBody: int) -> ErrorResponse:
     return ErrorResponse(
         "", ResponseCode.INVALID_SYNTAX, f"the body is larger than {maxBody} bytes"
@@ -422,6 +506,9 @@ class LimitedRequest(server.Request):
 
     def _reject(self, limit: int) -> None:
         self._rejected = True
+        # twisted.web answers "Expect: 100-continue" right after gotLength:
+        # a refused request expects nothing more (no 100 after the 413).
+        self.requestHeaders.removeHeader(b"expect")
         # The headers are in; the body is not: the media type decides.
         codec = _answerCodec(self.getHeader(b"content-type"), b"")
         body = codec.encodeResponse(_tooLarge(limit))
@@ -436,6 +523,22 @@ class LimitedRequest(server.Request):
         transport.loseConnection()
 
 
+#: The first byte of a TLS record that carries a handshake (a ClientHello).
+_TLS_HANDSHAKE = b"\x16"
+
+
+class _Refused(Protocol):
+    """
+    A connection past a site's cap: closed as soon as it is made.  (A
+    factory that returns L{None} makes a plain TCP port close the socket,
+    but breaks the wrappers that TLS and PROXY-protocol listeners put
+    around the factory; this protocol closes it under every wrapper.)
+    """
+
+    def connectionMade(self) -> None:
+        self.transport.abortConnection()  # type: ignore[union-attr]
+
+
 class DeadlineChannel(HTTPChannel):
     """
     An HTTP connection that must deliver each request, headers and body,
@@ -443,15 +546,63 @@ class DeadlineChannel(HTTPChannel):
     byte, or be dropped.  The idle timeout of twisted.web restarts on
     every byte received, so a client that trickles a request a byte at a
     time ("slowloris") would otherwise hold the connection for ever.
+
+    While its site's L{LoadShedder} (C{site.shedder}) says the tracker is
+    overloaded, a POST that arrives whole in one read, on a connection
+    with no other request open, is answered at once with a ready-made 503
+    TEMPORARILY OVERLOADED (C{Retry-After}, in the encoding its
+    C{Content-Type} selects) and never reaches twisted.web's parser: a
+    refusal then costs a fraction of what a parsed request costs, and the
+    connection stays open.  Any other request goes on as usual (the
+    resource asks the shedder again).
+
+    A connection whose first byte is that of a TLS handshake (a client
+    speaking HTTPS to a plain-HTTP port) is closed at once, without an
+    answer.  The connection counts towards its site's open connections
+    (L{TrackerSite.maxConnections}) from C{connectionMade} to
+    C{connectionLost}.
     """
 
     log = Logger()
     _deadline: Optional[Any] = None
+    _fresh = True
+    _counted = False
+    # Bytes of a request not yet complete went to twisted.web's parser.
+    _midRequest = False
+
+    def connectionMade(self) -> None:
+        """
+        Count the connection in its site.
+        """
+        opened = getattr(getattr(self, "site", None), "channelOpened", None)
+        if opened is not None:
+            opened()
+            self._counted = True
+        super().connectionMade()
 
     def dataReceived(self, data: bytes) -> None:
         """
-        Start the deadline at the first byte of a request.
+        Close the connection when it starts with a TLS handshake; refuse
+        a whole request at once while shedding load; start the deadline at
+        the first byte of a request.
         """
+        if self._fresh:
+            self._fresh = False
+            if data[:1] == _TLS_HANDSHAKE:
+                self._notHTTP()
+                return
+        if not self._midRequest:
+            # The first bytes of a request: refuse it here, unparsed, when
+            # shedding load and it arrived whole (see the class docstring).
+            shedder: Optional[LoadShedder] = getattr(getattr(self, "site", None), "shedder", None)
+            if shedder is not None and not self.requests and shedder.overloaded():
+                answer = _overloadedAnswer(data, shedder.retryAfter)
+                if answer is not None:
+                    shedder.refused()
+                    self.resetTimeout()
+                    self.transport.write(answer)  # type: ignore[union-attr]
+                    return
+            self._midRequest = True
         if self._deadline is None:
             limit = getattr(getattr(self, "site", None), "requestTimeout", None)
             if limit:
@@ -462,15 +613,28 @@ class DeadlineChannel(HTTPChannel):
         """
         The request is complete: the deadline is met.
         """
+        self._midRequest = False
         self._cancelDeadline()
         super().allContentReceived()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
-        Forget the deadline with the connection.
+        Forget the deadline with the connection; it no longer counts.
         """
         self._cancelDeadline()
+        if self._counted:
+            self._counted = False
+            self.site.channelClosed()  # type: ignore[attr-defined]
         super().connectionLost(reason)
+
+    def _notHTTP(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        noted = getattr(getattr(self, "site", None), "tlsOnPlainPort", None)
+        if noted is not None:
+            noted(transport.getPeer())
+        transport.abortConnection()  # type: ignore[attr-defined]
 
     def _cancelDeadline(self) -> None:
         deadline, self._deadline = self._deadline, None
@@ -498,16 +662,33 @@ class TrackerSite(Site):
     default), POST bodies are not parsed as forms, and the per-request
     access log is off unless asked for.
 
+    With C{maxConnections}, a connection beyond that many open ones is
+    closed as soon as it is accepted, and at most one line a second is
+    logged about such refusals (so that a flood of connections can use
+    neither every file descriptor of the process nor the disk).  A
+    connection that starts with a TLS handshake is closed at once (see
+    L{DeadlineChannel}), also with at most one line a second.
+
     @param resource: the root resource.
     @param maxBody: the largest request body, in bytes.
     @param accessLog: log one line per request.
     @param requestTimeout: seconds a request may take to arrive; L{None}
         for no limit.
+    @param shedder: a L{LoadShedder} (the resource's) that refuses
+        requests at the connection, before they are parsed, while the
+        tracker is overloaded (see L{DeadlineChannel}); L{None} for none.
+    @param maxConnections: the most connections open at once; L{None} or
+        0 for no cap (see
+        L{defaultMaxConnections<ppsp.tracker.listening.defaultMaxConnections>}).
     @param kwargs: passed to L{Site} (C{reactor}, C{timeout}, …).
     """
 
     requestFactory = LimitedRequest
     protocol = DeadlineChannel  # type: ignore[assignment]
+    events = Logger()
+
+    #: The connections open now.
+    openConnections = 0
 
     def __init__(
         self,
@@ -515,6 +696,8 @@ class TrackerSite(Site):
         maxBody: int = DEFAULT_MAX_BODY,
         accessLog: bool = False,
         requestTimeout: Optional[float] = 10.0,
+        shedder: Optional[LoadShedder] = None,
+        maxConnections: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
         try:
@@ -524,6 +707,50 @@ class TrackerSite(Site):
         self.maxBody = maxBody
         self.accessLog = accessLog
         self.requestTimeout = requestTimeout
+        self.shedder = shedder
+        self.maxConnections = maxConnections or None
+        self._refusals = RateLimitedLog(self.events, self.reactor)
+        self._notHTTP = RateLimitedLog(self.events, self.reactor)
+
+    def buildProtocol(self, addr: Any) -> Any:
+        """
+        A channel, or past C{maxConnections} open connections, a protocol
+        that closes the connection at once.
+        """
+        cap = self.maxConnections
+        if cap is not None and self.openConnections >= cap:
+            self._refusals.emit(
+                LogLevel.warn,
+                "closed a connection from {peer}: {open} connections are open, "
+                "the most allowed (--max-connections)",
+                peer=getattr(addr, "host", addr),
+                open=self.openConnections,
+            )
+            return _Refused()
+        return super().buildProtocol(addr)
+
+    def channelOpened(self) -> None:
+        """
+        A connection of this site was made.
+        """
+        self.openConnections += 1
+
+    def channelClosed(self) -> None:
+        """
+        A connection of this site was lost.
+        """
+        self.openConnections -= 1
+
+    def tlsOnPlainPort(self, peer: Any) -> None:
+        """
+        Log (at most once a second) that a connection from C{peer} that
+        started with a TLS handshake was closed.
+        """
+        self._notHTTP.emit(
+            LogLevel.info,
+            "closed a connection from {peer}: it speaks TLS to a plain-HTTP port",
+            peer=getattr(peer, "host", peer),
+        )
 
     def log(self, request: Any) -> None:
         """

@@ -7,7 +7,7 @@ twistd) the listening endpoint.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -73,6 +73,9 @@ class AnnouncingEndpoint:
     @param warnUnlessLoopback: also log a warning when the address is an
         IP address that is not a loopback one (for an interface without
         authentication).
+    @param onListening: called with the listening address (the port's
+        C{getHost()}) once it listens, for example to learn the real port
+        of a C{tcp:0} description.
     """
 
     log = Logger()
@@ -87,8 +90,10 @@ class AnnouncingEndpoint:
         settings: dict[str, Any],
         logFormat: str = TRACKER_FORMAT,
         warnUnlessLoopback: bool = False,
+        onListening: Optional[Callable[[Any], object]] = None,
     ) -> None:
         self._endpoint = endpoint
+        self._onListening = onListening
         self._description = description
         self._settings = settings
         self._logFormat = logFormat
@@ -102,6 +107,8 @@ class AnnouncingEndpoint:
 
         def announce(port: IListeningPort) -> IListeningPort:
             host = port.getHost()
+            if self._onListening is not None:
+                self._onListening(host)
             self.log.info(
                 self._logFormat,
                 address=_formatAddress(host),

@@ -26,6 +26,7 @@ The store keeps state only; every protocol rule is the tracker core's.
 from __future__ import annotations
 
 import random as _random
+import sys
 from bisect import bisect_right
 from typing import (
     Any,
@@ -45,11 +46,96 @@ from zope.interface import implementer
 
 from ppsp.interfaces import IPeerStore, IRequester, ISwarmMember, ISwarmView
 from ppsp.messages import ChunkRange, PeerAddress, PeerInfo, PeerMode
-from ppsp.tracker.deadlines import DeadlineBuckets
+from ppsp.tracker.addresses import addressKey
+from ppsp.tracker.deadlines import DeadlineBuckets, ExactDeadlines
 
 __all__ = ["PeerRecord", "Membership", "Swarm", "MemoryPeerStore", "StatValue"]
 
 StatValue = Union[int, str]
+
+# The memory accounting (docs/security.rst, "What one address can make the
+# tracker hold").  Every piece of state a session makes this store hold is
+# charged to the session's peer and to its source address, in blocks of
+# _BLOCK bytes, each piece rounded up on its own: the record (with its
+# announced addresses), each membership, each chunk set with its index
+# entries, each kept statistic.  The constants are what tracemalloc
+# measured for the worst case of each piece (CPython 3.11, 64-bit),
+# rounded up; strings and integers whose size the sender chooses are
+# counted with sys.getsizeof.  ppsp.test.test_limits measures that what
+# the charges allow stays under the budgets.
+
+#: The unit of account: the store keeps each peer's total in blocks, so
+#: that the total of an ordinary peer is a small integer, which Python
+#: keeps without allocating.
+_BLOCK = 64
+#: A peer record: the object, its token, times and ports, its session
+#: identity, its entry in the peers' dict and in the deadline buckets, its
+#: (empty) membership dict, its share of the per-address counts.  Its
+#: PeerID and observed IP are counted by size, its addresses by
+#: L{_COST_ADDRESS}.
+_COST_RECORD = 1024
+#: One announced address: the L{PeerAddress}, its port and priority, its
+#: slot in the tuple (its IP is counted by size).
+_COST_ADDRESS = 176
+#: A membership: the object, its entries in the peer's membership dict,
+#: the swarm's member list, mode index, expiry buckets and up to
+#: L{MAX_PARTITIONS} partitions (each possibly a group of its own), the
+#: peer-list entries the tracker caches on it for each of the 12 classes of
+#: requester (L{ppsp.tracker.addresses.addressScope}), and the swarm itself
+#: when the JOIN creates it (its SwarmID is counted by size).
+_COST_MEMBER = 7168
+#: A chunk set: the tuple, then per range the L{ChunkRange} with its two
+#: integers, and per chunk-index bucket it is filed in, a bucket of its own.
+_COST_CHUNKS = 64
+_COST_RANGE = 176
+_COST_INDEX_KEY = 512
+#: Kept statistics: the dict of one target, then per property its entry
+#: (its name and value are counted by size).
+_COST_STATS = 256
+_COST_STAT = 48
+
+
+def _blocks(size: int) -> int:
+    """
+    C{size} bytes, in blocks, rounded up.
+    """
+    return -(-size // _BLOCK)
+
+
+def _sizeOf(value: object) -> int:
+    return sys.getsizeof(value)
+
+
+def _recordBlocks(
+    peerID: str, observedIP: str, addresses: Sequence[PeerAddress]
+) -> int:
+    size = _COST_RECORD + _sizeOf(peerID) + _sizeOf(observedIP)
+    for address in addresses:
+        size += _COST_ADDRESS + _sizeOf(address.ip)
+    return _blocks(size)
+
+
+def _memberBlocks(swarmID: str) -> int:
+    return _blocks(_COST_MEMBER + _sizeOf(swarmID))
+
+
+def _chunkBlocks(ranges: Sequence[ChunkRange], keys: int) -> int:
+    if not ranges:
+        return 0
+    return _blocks(_COST_CHUNKS + len(ranges) * _COST_RANGE + keys * _COST_INDEX_KEY)
+
+
+def _statBlocks(name: str, value: StatValue) -> int:
+    return _blocks(_COST_STAT + _sizeOf(name) + _sizeOf(value))
+
+
+def _statsBlocks(stats: Optional[Dict[str, StatValue]]) -> int:
+    if stats is None:
+        return 0
+    total = _blocks(_COST_STATS)
+    for name, value in stats.items():
+        total += _statBlocks(name, value)
+    return total
 
 #: The levels of the chunk index: a range is filed at the finest level at
 #: which it spans at most C{_MAX_BUCKETS_PER_RANGE} buckets.
@@ -81,6 +167,11 @@ class PeerRecord:
     @ivar swarms: the peer's memberships by SwarmID.
     @ivar stats: the latest peer-scoped statistics, or L{None} when none
         were reported.
+    @ivar identity: what authenticated the session (a
+        L{SessionIdentity<ppsp.tracker.auth.SessionIdentity>}: the bound
+        PeerID, when the credential expires, its fingerprint, the TLS
+        client certificate), or L{None} for a session of the C{open}
+        scheme over a connection without a client certificate.
     """
 
     __slots__ = (
@@ -94,6 +185,9 @@ class PeerRecord:
         "deadline",
         "swarms",
         "stats",
+        "identity",
+        "_held",
+        "_filed",
         "__weakref__",
     )
 
@@ -118,6 +212,11 @@ class PeerRecord:
         self.deadline = deadline
         self.swarms: Dict[str, Membership] = {}
         self.stats: Optional[Dict[str, StatValue]] = None
+        self.identity: Any = None
+        # What the peer holds, in blocks (the store's accounting), and the
+        # deadline bucket its one live expiry entry is in.
+        self._held = 0
+        self._filed: Optional[List[str]] = None
 
     def stat(self, name: str) -> Optional[StatValue]:
         """
@@ -298,6 +397,7 @@ class Swarm:
         "_random",
         "_modes",
         "_partitions",
+        "_checkAt",
     )
 
     def __init__(
@@ -313,6 +413,8 @@ class Swarm:
         self._modes: Optional[Dict[PeerMode, _RandomSet]] = None
         # The partitions strategies asked for, by key function.
         self._partitions: Optional[Dict[Callable[[Any], Hashable], _Partition]] = None
+        # When the store's one pending check of this swarm falls due.
+        self._checkAt: Optional[float] = None
 
     def __len__(self) -> int:
         return len(self._members)
@@ -337,8 +439,13 @@ class Swarm:
             for partition in partitions.values():
                 partition.file(member)
 
-    def _remove(self, member: Membership, now: float) -> None:
-        self._unindex(member)
+    def _remove(self, member: Membership, now: float) -> int:
+        """
+        Take a member out of the swarm and its indexes.
+
+        @return: the number of chunk-index buckets its chunk set was in.
+        """
+        keys = self._unindex(member) if member.chunks else 0
         mode = member._mode
         if mode is not _LEECH:
             self._unfileMode(member, mode)
@@ -355,6 +462,7 @@ class Swarm:
         member._pos = -1
         if not members:
             self.emptySince = now
+        return keys
 
     def _refile(self, member: Membership) -> None:
         """
@@ -393,22 +501,40 @@ class Swarm:
         if new is not _LEECH:
             self._fileMode(member, new)
 
-    def _index(self, member: Membership) -> None:
+    def _index(self, member: Membership, keys: Optional[Set[Tuple[int, int]]] = None) -> int:
+        """
+        File a member's chunk set in the chunk index.
+
+        @param keys: C{_indexKeys(member.chunks)}, when already computed.
+        @return: the number of index buckets it is filed in.
+        """
         index = self._chunkIndex
-        for key in _indexKeys(member.chunks):
+        if keys is None:
+            keys = _indexKeys(member.chunks)
+        for key in keys:
             bucket = index.get(key)
             if bucket is None:
                 bucket = index[key] = _RandomSet()
             bucket.add(member)
+        return len(keys)
 
-    def _unindex(self, member: Membership) -> None:
+    def _unindex(self, member: Membership, keys: Optional[Set[Tuple[int, int]]] = None) -> int:
+        """
+        Take a member's chunk set out of the chunk index.
+
+        @param keys: C{_indexKeys(member.chunks)}, when already computed.
+        @return: the number of index buckets it was filed in.
+        """
         index = self._chunkIndex
-        for key in _indexKeys(member.chunks):
+        if keys is None:
+            keys = _indexKeys(member.chunks)
+        for key in keys:
             bucket = index.get(key)
             if bucket is not None:
                 bucket.discard(member)
                 if not bucket:
                     del index[key]
+        return len(keys)
 
     # Reads (ISwarmView) -----------------------------------------------------
 
@@ -711,6 +837,23 @@ class MemoryPeerStore:
     """
     The default L{IPeerStore}: everything in this process's memory.
 
+    Besides the state, it keeps the accounts that the tracker's limits
+    read (PROTOCOL.md section 6): the sessions registered from each source
+    address (L{ppsp.tracker.addresses.addressKey}: an IPv4 address, an
+    IPv6 /64), and the memory each peer and each address makes it hold,
+    by the cost model at the top of this module.  Every write keeps them
+    up to date; the cost methods (L{recordCost}, L{memberCost},
+    L{chunksCost}, L{statsCost}) say beforehand what a write will add, so
+    that the core can refuse it before anything changes.
+
+    Each membership and each swarm has at most one expiry entry, moved or
+    taken out when its deadline changes or what it times out goes.  A
+    peer's liveness deadline is filed lazily (L{DeadlineBuckets}): its one
+    live entry is the one in the bucket its record remembers; an entry left
+    by an earlier deadline or by a removed peer is stale, is dropped when
+    its bucket falls due (at most the peer timeout later) and is never
+    filed again.
+
     @param random: the random source for sampling (inject a seeded
         L{random.Random} for deterministic tests).
     @param granularity: the width of an expiry bucket, in seconds.
@@ -723,10 +866,124 @@ class MemoryPeerStore:
         self._peers: Dict[str, PeerRecord] = {}
         self._swarms: Dict[str, Swarm] = {}
         self._peerDeadlines: DeadlineBuckets[str] = DeadlineBuckets(granularity)
-        self._memberDeadlines: DeadlineBuckets[Tuple[str, str]] = DeadlineBuckets(
-            granularity
+        self._memberDeadlines: ExactDeadlines[Membership] = ExactDeadlines(granularity)
+        self._swarmDeadlines: ExactDeadlines[str] = ExactDeadlines(granularity)
+        # Per address key: [sessions, blocks held].
+        self._addresses: Dict[str, List[int]] = {}
+        # The chunk-index keys of the chunk sets chunksCost measured last,
+        # by identity (the tuples are kept so that their ids stay theirs),
+        # for the setChunks that follows.
+        self._keysMemo: Dict[int, Tuple[Tuple[ChunkRange, ...], Set[Tuple[int, int]]]] = {}
+
+    # Accounts ----------------------------------------------------------------
+
+    def _charge(self, peer: PeerRecord, blocks: int) -> None:
+        """
+        Add C{blocks} (negative to release) to what C{peer} and its address
+        hold.
+        """
+        if blocks:
+            peer._held += blocks
+            account = self._addresses.get(addressKey(peer.observedIP))
+            if account is not None:
+                account[1] += blocks
+
+    def addressUsage(self, ip: str) -> Tuple[int, int]:
+        """
+        The sessions registered from the address C{ip} counts as (an IPv4
+        address, an IPv6 /64), and the bytes they make the store hold.
+        """
+        account = self._addresses.get(addressKey(ip))
+        if account is None:
+            return 0, 0
+        return account[0], account[1] * _BLOCK
+
+    def peerUsage(self, peer: PeerRecord) -> int:
+        """
+        The bytes the store holds for C{peer}: its record, memberships,
+        chunk sets and statistics.
+        """
+        return peer._held * _BLOCK
+
+    def recordCost(
+        self, peerID: str, observedIP: str, addresses: Sequence[PeerAddress]
+    ) -> int:
+        """
+        The bytes a peer record with these attributes holds.
+        """
+        return _recordBlocks(peerID, observedIP, addresses) * _BLOCK
+
+    def memberCost(self, swarmID: str) -> int:
+        """
+        The bytes a new membership of C{swarmID} holds (counting the swarm
+        itself, which the JOIN may create).
+        """
+        return _memberBlocks(swarmID) * _BLOCK
+
+    def chunksCost(self, ranges: Tuple[ChunkRange, ...]) -> int:
+        """
+        The bytes a chunk set (merged and sorted) holds with its chunk
+        index entries.  The index keys it computes are kept for the
+        L{setChunks} that follows, which then does not compute them again.
+        """
+        if not ranges:
+            return 0
+        memo = self._keysMemo
+        entry = memo.get(id(ranges))
+        if entry is None or entry[0] is not ranges:
+            if len(memo) >= 4:
+                memo.clear()
+            entry = memo[id(ranges)] = (ranges, _indexKeys(ranges))
+        return _chunkBlocks(ranges, len(entry[1])) * _BLOCK
+
+    def _keys(self, ranges: Tuple[ChunkRange, ...]) -> Optional[Set[Tuple[int, int]]]:
+        entry = self._keysMemo.get(id(ranges))
+        if entry is not None and entry[0] is ranges:
+            return entry[1]
+        return None
+
+    def statsCost(
+        self, kept: Optional[Dict[str, StatValue]], values: Dict[str, StatValue]
+    ) -> int:
+        """
+        The bytes that merging C{values} into the statistics C{kept} (or
+        L{None}) adds (negative when it frees some).
+        """
+        blocks = 0
+        if kept is None:
+            blocks = _blocks(_COST_STATS)
+            for name, value in values.items():
+                blocks += _statBlocks(name, value)
+        else:
+            for name, value in values.items():
+                blocks += _statBlocks(name, value)
+                old = kept.get(name)
+                if old is not None:
+                    blocks -= _statBlocks(name, old)
+        return blocks * _BLOCK
+
+    def keepStats(self, target: Any, values: Dict[str, StatValue]) -> None:
+        """
+        Merge C{values} into the statistics of C{target} (a L{PeerRecord} or
+        a L{Membership}), keeping the latest value of each property.
+        """
+        peer = target if isinstance(target, PeerRecord) else target.peer
+        blocks = self.statsCost(target.stats, values) // _BLOCK
+        if target.stats is None:
+            target.stats = values
+        else:
+            target.stats.update(values)
+        self._charge(peer, blocks)
+
+    def scheduledCount(self) -> int:
+        """
+        The expiry entries filed: one per peer (plus, for at most the peer
+        timeout, stale ones of removed peers and moved deadlines), one per
+        membership with an ExpireTime, one per swarm with a pending check.
+        """
+        return (
+            len(self._peerDeadlines) + len(self._memberDeadlines) + len(self._swarmDeadlines)
         )
-        self._swarmDeadlines: DeadlineBuckets[str] = DeadlineBuckets(granularity)
 
     # Peers -------------------------------------------------------------------
 
@@ -748,18 +1005,29 @@ class MemoryPeerStore:
         deadline: float,
     ) -> PeerRecord:
         """
-        Register a peer, file its liveness deadline and return its record.
+        Register a peer, file its liveness deadline, count it for its
+        address and return its record.
         """
         peer = PeerRecord(
             peerID, token, observedIP, observedPort, addresses, statPort, connectedAt, deadline
         )
         self._peers[peerID] = peer
-        self._peerDeadlines.add(peerID, deadline)
+        peer._filed = self._peerDeadlines.add(peerID, deadline)
+        blocks = _recordBlocks(peerID, observedIP, addresses)
+        peer._held = blocks
+        key = addressKey(observedIP)
+        account = self._addresses.get(key)
+        if account is None:
+            self._addresses[key] = [1, blocks]
+        else:
+            account[0] += 1
+            account[1] += blocks
         return peer
 
     def removePeer(self, peerID: str, now: float) -> List[Swarm]:
         """
-        Delete a peer and every membership it has.
+        Delete a peer and every membership it has, and release what it held
+        from its address's accounts.
 
         @return: the swarms it was a member of.
         """
@@ -770,7 +1038,22 @@ class MemoryPeerStore:
         for member in list(peer.swarms.values()):
             self.removeMember(member.swarm, peer, now)
             swarms.append(member.swarm)
+        self._release(peer)
+        peer._filed = None
         return swarms
+
+    def _release(self, peer: PeerRecord) -> None:
+        """
+        Take a peer's session and what it still holds out of its
+        address's account.
+        """
+        key = addressKey(peer.observedIP)
+        account = self._addresses.get(key)
+        if account is not None:
+            account[0] -= 1
+            account[1] -= peer._held
+            if account[0] <= 0:
+                del self._addresses[key]
 
     def peerCount(self) -> int:
         """
@@ -786,10 +1069,12 @@ class MemoryPeerStore:
 
     def touchPeer(self, peer: PeerRecord, deadline: float) -> None:
         """
-        Move the peer's liveness deadline (later; it is refiled lazily).
+        Move the peer's liveness deadline.  A later one is refiled lazily;
+        an earlier one is filed at once, and the entry it replaces becomes
+        stale.
         """
         if deadline < peer.deadline:
-            self._peerDeadlines.add(peer.peerID, deadline)
+            peer._filed = self._peerDeadlines.add(peer.peerID, deadline)
         peer.deadline = deadline
 
     # Swarms ------------------------------------------------------------------
@@ -809,9 +1094,12 @@ class MemoryPeerStore:
 
     def removeSwarm(self, swarmID: str) -> None:
         """
-        Forget a swarm.
+        Forget a swarm, with its pending check.
         """
-        self._swarms.pop(swarmID, None)
+        swarm = self._swarms.pop(swarmID, None)
+        if swarm is not None and swarm._checkAt is not None:
+            self._swarmDeadlines.discard(swarmID, swarm._checkAt)
+            swarm._checkAt = None
 
     def swarmCount(self) -> int:
         """
@@ -827,9 +1115,15 @@ class MemoryPeerStore:
 
     def scheduleSwarmCheck(self, swarm: Swarm, deadline: float) -> None:
         """
-        Report C{swarm} from L{due} at C{deadline}.
+        Report C{swarm} from L{due} at C{deadline}, instead of at the time
+        asked for before, if any (a swarm has one pending check).
         """
-        self._swarmDeadlines.add(swarm.swarmID, deadline)
+        checkAt = swarm._checkAt
+        if checkAt is None:
+            self._swarmDeadlines.add(swarm.swarmID, deadline)
+        else:
+            self._swarmDeadlines.move(swarm.swarmID, checkAt, deadline)
+        swarm._checkAt = deadline
 
     # Memberships --------------------------------------------------------------
 
@@ -843,16 +1137,26 @@ class MemoryPeerStore:
         peer.swarms[swarm.swarmID] = member
         swarm._add(member)
         if expireAt is not None:
-            self._memberDeadlines.add((swarm.swarmID, peer.peerID), expireAt)
+            self._memberDeadlines.add(member, expireAt)
+        self._charge(peer, _memberBlocks(swarm.swarmID))
         return member
 
     def removeMember(self, swarm: Swarm, peer: PeerRecord, now: float) -> None:
         """
-        End C{peer}'s membership of C{swarm}, with its chunk set.
+        End C{peer}'s membership of C{swarm}, with its chunk set, statistics
+        and expiry entry.
         """
         member = peer.swarms.pop(swarm.swarmID, None)
         if member is not None:
-            swarm._remove(member, now)
+            keys = swarm._remove(member, now)
+            if member.expireAt is not None:
+                self._memberDeadlines.discard(member, member.expireAt)
+            self._charge(
+                peer,
+                -_memberBlocks(swarm.swarmID)
+                - _chunkBlocks(member.chunks, keys)
+                - _statsBlocks(member.stats),
+            )
 
     def setMemberMode(self, member: Membership, mode: PeerMode) -> None:
         """
@@ -866,9 +1170,26 @@ class MemoryPeerStore:
         """
         Record the address a peer's session now comes from (a CONNECT that
         took the session over), re-filing its memberships in the swarms'
-        partitions, which may group members by that address.
+        partitions, which may group members by that address, and moving
+        the session and what it holds to the account of its new address.
         """
         moved = ip != peer.observedIP
+        if moved:
+            before = addressKey(peer.observedIP)
+            after = addressKey(ip)
+            self._charge(
+                peer,
+                _recordBlocks(peer.peerID, ip, peer.addresses)
+                - _recordBlocks(peer.peerID, peer.observedIP, peer.addresses),
+            )
+            if before != after:
+                self._release(peer)
+                account = self._addresses.get(after)
+                if account is None:
+                    self._addresses[after] = [1, peer._held]
+                else:
+                    account[0] += 1
+                    account[1] += peer._held
         peer.observedIP = ip
         peer.observedPort = port
         if not moved:
@@ -876,12 +1197,32 @@ class MemoryPeerStore:
         for member in peer.swarms.values():
             member.swarm._refile(member)
 
+    def setAddresses(self, peer: PeerRecord, addresses: Tuple[PeerAddress, ...]) -> None:
+        """
+        Replace the addresses a peer announced (a CONNECT that took the
+        session over).
+        """
+        self._charge(
+            peer,
+            _recordBlocks(peer.peerID, peer.observedIP, addresses)
+            - _recordBlocks(peer.peerID, peer.observedIP, peer.addresses),
+        )
+        peer.addresses = addresses
+
     def setMemberExpiry(self, member: Membership, expireAt: Optional[float]) -> None:
         """
-        Set or clear when a membership ends.
+        Set or clear when a membership ends, moving its one expiry entry.
         """
-        if expireAt is not None and (member.expireAt is None or expireAt < member.expireAt):
-            self._memberDeadlines.add((member.swarm.swarmID, member.peer.peerID), expireAt)
+        old = member.expireAt
+        if old == expireAt:
+            return
+        deadlines = self._memberDeadlines
+        if old is None:
+            deadlines.add(member, expireAt)  # type: ignore[arg-type]
+        elif expireAt is None:
+            deadlines.discard(member, old)
+        else:
+            deadlines.move(member, old, expireAt)
         member.expireAt = expireAt
 
     def setChunks(
@@ -890,9 +1231,14 @@ class MemoryPeerStore:
         """
         Replace a membership's chunk set (merged and sorted by the caller).
         """
-        swarm._unindex(member)
+        old = member.chunks
+        oldKeys = swarm._unindex(member, self._keys(old)) if old else 0
         member.chunks = ranges
-        swarm._index(member)
+        newKeys = swarm._index(member, self._keys(ranges)) if ranges else 0
+        self._keysMemo.clear()
+        self._charge(
+            member.peer, _chunkBlocks(ranges, newKeys) - _chunkBlocks(old, oldKeys)
+        )
 
     # Expiry ---------------------------------------------------------------------
 
@@ -900,29 +1246,30 @@ class MemoryPeerStore:
         self, now: float
     ) -> Tuple[List[str], List[Tuple[str, str]], List[str]]:
         """
-        The peers, memberships and swarm checks due at C{now}.  Entries
-        whose deadline moved later are refiled, not returned; swarm
-        checks are returned as filed (the core decides).
+        The peers, memberships and swarm checks due at C{now}.  A peer
+        whose deadline moved later is refiled, not returned; a stale peer
+        entry is dropped; swarm checks are returned as filed (the core
+        decides).
         """
         peers = []
-        for peerID in self._peerDeadlines.popDue(now):
-            peer = self._peers.get(peerID)
-            if peer is None:
-                continue
-            if peer.deadline <= now:
-                peers.append(peerID)
-            else:
-                self._peerDeadlines.add(peerID, peer.deadline)
-        members = []
-        for key in self._memberDeadlines.popDue(now):
-            swarmID, peerID = key
-            peer = self._peers.get(peerID)
-            member = peer.swarms.get(swarmID) if peer is not None else None
-            if member is None or member.expireAt is None:
-                continue
-            if member.expireAt <= now:
-                members.append(key)
-            else:
-                self._memberDeadlines.add(key, member.expireAt)
+        buckets = self._peerDeadlines
+        for bucket in buckets.popDueBuckets(now):
+            for peerID in bucket:
+                peer = self._peers.get(peerID)
+                if peer is None or peer._filed is not bucket:
+                    continue
+                if peer.deadline <= now:
+                    peers.append(peerID)
+                    peer._filed = None
+                else:
+                    peer._filed = buckets.add(peerID, peer.deadline)
+        members = [
+            (member.swarm.swarmID, member.peerID)
+            for member in self._memberDeadlines.popDue(now)
+        ]
         swarms = self._swarmDeadlines.popDue(now)
+        for swarmID in swarms:
+            swarm = self._swarms.get(swarmID)
+            if swarm is not None:
+                swarm._checkAt = None
         return peers, members, swarms
