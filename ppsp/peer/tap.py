@@ -51,6 +51,9 @@ def _positive(text: str) -> float:
 
 _nonNegative.coerceDoc = "Seconds, 0 or more."  # type: ignore[attr-defined]
 _positive.coerceDoc = "Seconds, more than 0."  # type: ignore[attr-defined]
+# What a config file may give for each (see ppsp._options.ServiceOptions).
+_nonNegative.configTypes = (int, float)  # type: ignore[attr-defined]
+_positive.configTypes = (int, float)  # type: ignore[attr-defined]
 
 
 def parseAddress(text: str) -> PeerAddress:

@@ -102,10 +102,11 @@ class ViewTests(SynchronousTestCase):
         and the STAT_QUERY state, as JSON that must not be cached.
         """
         h = populated(self)
+        h.tracker.countEvent("expired")
         code, body = h.get("/")
         self.assertEqual(code, 200)
         self.assertEqual((body["peers"], body["swarms"]), (3, 1))
-        self.assertEqual(body["counters"]["JOIN"], 3)
+        self.assertEqual(body["counters"], {"expired": 1})
         self.assertEqual(
             body["statQuery"],
             {"timeout": 5.0, "inFlight": 0, "unreachable": 0, "unreachablePeers": []},

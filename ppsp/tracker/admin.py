@@ -5,10 +5,24 @@ on an endpoint of its own (C{twistd ppsp-tracker --admin
 tcp:7001:interface=127.0.0.1}), never on the peers' port.
 
 =========================================  ==========================================
-C{GET /}                                   a summary: peers, swarms, counters,
-                                           STAT_QUERY state
+C{GET /}                                   the status: an HTML page for a browser
+                                           (L{ppsp.tracker.status}), else JSON:
+                                           peers, swarms, counters, STAT_QUERY
+                                           state, version, uptime, totals, ...
+C{GET /metrics}                            the metrics, in Prometheus's text format
+C{GET /health}                             200 while the tracker serves, 503 while
+                                           it sheds load, drains or cannot reach
+                                           its store
 C{GET /peers/<PeerID>}                     one peer
+C{DELETE /peers/<PeerID>}                  end the peer's session now
+C{GET /swarms[?offset=N&limit=N]}          the swarms, largest first, paged
 C{GET /swarms/<SwarmID>[?limit=N]}         one swarm, with up to N members
+C{GET /swarms/<SwarmID>/peers[?offset..]}  a swarm's members, paged
+C{PUT /swarms/<SwarmID>}                   provision the swarm
+C{DELETE /swarms/<SwarmID>}                remove the swarm (its members leave)
+C{GET /bans}                               the bans in force
+C{POST /bans?network=NET[&seconds=N]}      ban an address or a CIDR network
+C{DELETE /bans?network=NET}                lift a ban
 C{POST /peers/<PeerID>/stat-query}         send the peer a STAT_QUERY now and
 C{[?property=NAME ...]}                    answer with what it said
 C{GET /revocations}                        the revoked PeerIDs and credentials
@@ -19,7 +33,15 @@ C{[?peer=PEERID ...][&credential=FP ...]}  ending their sessions
 IDs are percent-encoded in the path (C{/peers/a%2Fb} is the PeerID
 C{a/b}), in UTF-8.  Every answer, errors included, is a JSON object with
 C{Content-Type: application/json} and C{Cache-Control: no-store}; an error
-is C{{"error": KIND, "reason": TEXT}}.
+is C{{"error": KIND, "reason": TEXT}}.  A paged list takes C{offset}
+(default 0) and C{limit} (default L{DEFAULT_PAGE_LIMIT}, at most
+L{MAX_PAGE_LIMIT}) and answers C{{"total": N, "offset": N, "limit": N,
+"items": [...]}}.
+
+With credentials checkers (C{twistd ppsp-tracker --admin-auth}), every
+request but C{GET /health} must carry HTTP Basic credentials that one of
+them accepts (L{twisted.web.guard}); the C{Host} and C{Origin} checks
+come first.
 
 Because a web page can make a browser send requests to a loopback address
 (and, through DNS rebinding, read the answers), every request must name
@@ -32,20 +54,34 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+import math
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar
+
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
+from twisted.cred.portal import IRealm, Portal
+from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
+from twisted.web.resource import IResource
+from zope.interface import implementer
 
 from twisted.internet.defer import CancelledError
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ppsp._ratelimit import RateLimitedLog
 from ppsp.codec._fields import validIdentifier
 from ppsp.messages import PeerMode
-from ppsp.tracker.addresses import canonicalAddress
+from ppsp.tracker.addresses import IPNetwork, canonicalAddress
+from ppsp.tracker.bans import Ban, parseNetwork
+from ppsp.tracker.listening import splitDescription
 from ppsp.tracker.auth import Revocations
 from ppsp.tracker.core import Tracker
+from ppsp.tracker.exporter import trackerRegistry
+from ppsp.tracker.overload import LoadShedder
+from ppsp.tracker.status import STATUS_CSP, StatusPage, prefersHTML
 from ppsp.tracker.statquery import (
     BadStatAnswer,
     NoStatPort,
@@ -64,7 +100,24 @@ __all__ = [
     "swarmView",
     "DEFAULT_MEMBER_LIMIT",
     "MAX_MEMBER_LIMIT",
+    "DEFAULT_PAGE_LIMIT",
+    "MAX_PAGE_LIMIT",
+    "ADMIN_REALM",
+    "exposure",
 ]
+
+#: Items in a page of a list without C{?limit=}.
+DEFAULT_PAGE_LIMIT = 100
+
+#: The most items in one page of a list.
+MAX_PAGE_LIMIT = 1000
+
+#: The HTTP authentication realm of the admin interface.
+ADMIN_REALM = b"ppsp-tracker admin"
+
+#: The paths (segments below the root) answered without credentials: the
+#: health check, for load balancers.
+_OPEN_PATHS = frozenset({(b"health",)})
 
 #: Members listed in a swarm view without C{?limit=}.
 DEFAULT_MEMBER_LIMIT = 100
@@ -102,7 +155,7 @@ _HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _REFUSAL_LOG_INTERVAL = 60.0
 
 #: Reason phrases twisted.web does not know.
-_PHRASES = {421: b"Misdirected Request"}
+_PHRASES = {421: b"Misdirected Request", 422: b"Unprocessable Content"}
 
 #: The HTTP status of each STAT_QUERY failure.
 _STATUS = {
@@ -272,6 +325,26 @@ class AdminResource(Resource):
     @param hosts: more names (or IP addresses) by which the interface
         may be reached, such as the name of a reverse proxy in front of
         it; each is checked with L{adminHostName}.
+    @param registry: the metrics C{GET /metrics} renders (in the reactor
+        thread); by default L{trackerRegistry} of C{tracker} and
+        C{shedder}.
+    @param shedder: the tracker's load shedder, which C{GET /health} asks
+        whether the tracker sheds load; without one, it never does.
+    @param checkers: credentials checkers of user names and passwords
+        (L{IUsernamePassword}, such as
+        L{twisted.cred.strcred.makeChecker} makes): when given, every
+        request but C{GET /health} must carry HTTP Basic credentials that
+        one of them accepts, or gets 401 with C{WWW-Authenticate: Basic
+        realm="ppsp-tracker admin"}; the C{Host} and C{Origin} checks
+        come first.  Without any, the interface has no authentication.
+    @param status: what C{GET /} shows (its HTML page and the status
+        fields of its JSON answer); by default a L{StatusPage} of
+        C{tracker} without settings, endpoints or warnings.
+    @param reload: what C{POST /reload} calls: reads the reloadable files
+        again (L{ReloadService.reload<ppsp.tracker.reload.ReloadService.reload>})
+        and returns, for each, what it read (C{"what"}) and whether it
+        applied it (C{"applied"}); without one, C{POST /reload} has
+        nothing to read again.
     @raise ValueError: a name in C{hosts} is not a host name or an IP
         address.
     """
@@ -280,14 +353,31 @@ class AdminResource(Resource):
     log = Logger()
 
     def __init__(
-        self, tracker: Tracker, querier: Optional[StatQuerier] = None, hosts: Iterable[str] = ()
+        self,
+        tracker: Tracker,
+        querier: Optional[StatQuerier] = None,
+        hosts: Iterable[str] = (),
+        registry: Optional[CollectorRegistry] = None,
+        shedder: Optional[LoadShedder] = None,
+        checkers: Sequence[ICredentialsChecker] = (),
+        status: Optional[StatusPage] = None,
+        reload: Optional[Callable[[], List[Dict[str, Any]]]] = None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
+        self.reload = reload
+        self.status = status if status is not None else StatusPage(tracker)
         self.querier = querier
+        self.shedder = shedder
+        self.registry = registry if registry is not None else trackerRegistry(tracker, shedder)
         #: The normalised names of C{hosts}.
         self.hosts: FrozenSet[str] = frozenset(adminHostName(host) for host in hosts)
         self._refusals = RateLimitedLog(self.log, tracker.clock, _REFUSAL_LOG_INTERVAL)
+        self._factories = [BasicCredentialFactory(ADMIN_REALM)]
+        self._guard: Optional[HTTPAuthSessionWrapper] = None
+        if checkers:
+            portal = Portal(_AdminRealm(_Leaf(self.answer)), list(checkers))
+            self._guard = HTTPAuthSessionWrapper(_JSONRefusalPortal(portal, self), self._factories)
 
     def render(self, request: Request) -> Any:
         """
@@ -297,12 +387,60 @@ class AdminResource(Resource):
             self._checkHost(request)
             if request.method not in _READS:
                 self._checkOrigin(request)
+            guard = self._guard
+            if guard is not None and tuple(_segments(request)) not in _OPEN_PATHS:
+                body = guard.render(request)
+                if request.code == 401 and isinstance(body, bytes):
+                    # No credentials, or unreadable ones: Twisted's
+                    # answer, with its challenge, as JSON.
+                    return self.unauthorized(request)
+                return body
+        except _Error as e:
+            return self._error(request, e.status, e.kind, e.reason)
+        except Exception:
+            self.log.failure("admin resource failed")
+            return self._error(request, 500, "internal-error", "the tracker failed")
+        return self.answer(request)
+
+    def answer(self, request: Request) -> Any:
+        """
+        Answer a request that may be answered (its C{Host} and C{Origin}
+        checked, its credentials accepted): route it, with JSON errors.
+        """
+        try:
             return self._route(request)
         except _Error as e:
             return self._error(request, e.status, e.kind, e.reason)
         except Exception:
             self.log.failure("admin resource failed")
             return self._error(request, 500, "internal-error", "the tracker failed")
+
+    def unauthorized(self, request: Request) -> bytes:
+        """
+        Answer 401 (JSON), with a challenge for each accepted scheme; log
+        it (rate-limited).
+        """
+        client = request.getClientAddress()
+        self._refusals.emit(
+            LogLevel.warn,
+            "admin interface refused {method} {path} from {client}: {reason}",
+            method=_show(request.method),
+            path=_show(request.uri),
+            client=getattr(client, "host", None) or str(client),
+            status=401,
+            reason="no valid credentials",
+        )
+        request.responseHeaders.removeHeader(b"www-authenticate")
+        for factory in self._factories:
+            challenge = ", ".join(
+                f'{_str(k)}="{_str(v)}"' for k, v in factory.getChallenge(request).items()
+            )
+            request.responseHeaders.addRawHeader(
+                b"www-authenticate", factory.scheme + b" " + challenge.encode("ascii", "replace")
+            )
+        return self._error(
+            request, 401, "unauthorized", "give the admin's credentials (HTTP Basic authentication)"
+        )
 
     # Who may ask -------------------------------------------------------------
 
@@ -393,11 +531,22 @@ class AdminResource(Resource):
 
     def _route(self, request: Request) -> Any:
         segments = _segments(request)
+        if segments == [b"metrics"]:
+            self._allow(request, _READS)
+            return self._metrics(request)
+        if segments == [b"health"]:
+            self._allow(request, _READS)
+            return self._health(request)
         if segments == []:
             self._allow(request, (b"GET", b"HEAD"))
+            request.setHeader(b"vary", b"Accept")
+            if prefersHTML(request.getHeader(b"accept")):
+                return self._page(request)
             return self._reply(request, 200, self._summary())
         if len(segments) == 2 and segments[0] == b"peers":
-            self._allow(request, (b"GET", b"HEAD"))
+            self._allow(request, (b"GET", b"HEAD", b"DELETE"))
+            if request.method == b"DELETE":
+                return self._endSession(request, _identifier(segments[1], "PeerID"))
             peer = self._peer(_identifier(segments[1], "PeerID"))
             return self._reply(request, 200, peerView(self.tracker, peer, self.querier))
         if len(segments) == 3 and segments[0] == b"peers" and segments[2] == b"stat-query":
@@ -408,14 +557,127 @@ class AdminResource(Resource):
             if request.method == b"POST":
                 return self._revoke(request)
             return self._reply(request, 200, _revocationsView(self.tracker.revocations))
-        if len(segments) == 2 and segments[0] == b"swarms":
+        if segments == [b"swarms"]:
             self._allow(request, (b"GET", b"HEAD"))
+            return self._reply(request, 200, self._swarmList(request))
+        if len(segments) == 2 and segments[0] == b"swarms":
+            self._allow(request, (b"GET", b"HEAD", b"PUT", b"DELETE"))
+            if request.method == b"PUT":
+                return self._provision(request, segments[1])
             swarmID = _identifier(segments[1], "SwarmID")
-            swarm: Optional[Swarm] = self.tracker.store.getSwarm(swarmID)
-            if swarm is None:
-                raise _Error(404, "unknown-swarm", f"no swarm {swarmID!r}")
-            return self._reply(request, 200, swarmView(swarm, _limit(request)))
+            if request.method == b"DELETE":
+                return self._removeSwarm(request, swarmID)
+            return self._reply(request, 200, swarmView(self._swarm(swarmID), _limit(request)))
+        if len(segments) == 3 and segments[0] == b"swarms" and segments[2] == b"peers":
+            self._allow(request, (b"GET", b"HEAD"))
+            swarm = self._swarm(_identifier(segments[1], "SwarmID"))
+            return self._reply(request, 200, self._memberList(request, swarm))
+        if segments == [b"reload"]:
+            self._allow(request, (b"POST",))
+            return self._reload(request)
+        if segments == [b"bans"]:
+            self._allow(request, (b"GET", b"HEAD", b"POST", b"DELETE"))
+            if request.method == b"POST":
+                return self._ban(request)
+            if request.method == b"DELETE":
+                return self._lift(request)
+            return self._reply(request, 200, self._banList(request))
         raise _Error(404, "not-found", "no such admin resource")
+
+    def _reload(self, request: Request) -> bytes:
+        """
+        Read the reloadable files again, as SIGHUP does; answer 200 with
+        what was read again (C{reloaded}) when every file was applied,
+        422 when one was refused (C{refused}; its old settings stay).
+        """
+        results = self.reload() if self.reload is not None else []
+        reloaded = [r["what"] for r in results if r["applied"]]
+        refused = [r["what"] for r in results if not r["applied"]]
+        return self._reply(
+            request, 422 if refused else 200, {"reloaded": reloaded, "refused": refused}
+        )
+
+    def _swarm(self, swarmID: str) -> Swarm:
+        swarm: Optional[Swarm] = self.tracker.store.getSwarm(swarmID)
+        if swarm is None:
+            raise _Error(404, "unknown-swarm", f"no swarm {swarmID!r}")
+        return swarm
+
+    # The admin API: swarms, sessions, bans ---------------------------------------
+
+    def _swarmList(self, request: Request) -> Dict[str, Any]:
+        """
+        The swarms, largest first (then by SwarmID), one page of them:
+        sorting costs O(swarms log swarms) per call.
+        """
+        offset, limit = _page(request)
+        swarms = sorted(self.tracker.store.swarms(), key=lambda s: (-len(s), s.swarmID))
+        return _pageView(swarms[offset : offset + limit], len(swarms), offset, limit, _swarmSummary)
+
+    def _memberList(self, request: Request, swarm: Swarm) -> Dict[str, Any]:
+        """
+        One page of a swarm's members, in the swarm's own order.
+        """
+        offset, limit = _page(request)
+        members = list(swarm)
+        view = _pageView(members[offset : offset + limit], len(members), offset, limit, _memberView)
+        view["swarmID"] = swarm.swarmID
+        return view
+
+    def _endSession(self, request: Request, peerID: str) -> bytes:
+        if not self.tracker.endSession(peerID):
+            raise _Error(404, "unknown-peer", f"no connected peer {peerID!r}")
+        self.log.info("admin ended the session of {peerID}", peerID=peerID)
+        return self._reply(request, 200, {"peerID": peerID, "ended": True})
+
+    def _provision(self, request: Request, segment: bytes) -> bytes:
+        swarmID = _text(segment, "SwarmID")
+        if not validIdentifier(swarmID, 128):
+            raise _Error(400, "bad-request", "a SwarmID must be 1 to 128 printable characters")
+        created = self.tracker.provisionSwarm(swarmID)
+        view = _swarmSummary(self._swarm(swarmID))
+        view["created"] = created
+        return self._reply(request, 201 if created else 200, view)
+
+    def _removeSwarm(self, request: Request, swarmID: str) -> bytes:
+        left = self.tracker.removeSwarm(swarmID)
+        if left is None:
+            raise _Error(404, "unknown-swarm", f"no swarm {swarmID!r}")
+        return self._reply(request, 200, {"swarmID": swarmID, "removed": True, "membersLeft": left})
+
+    def _banList(self, request: Request) -> Dict[str, Any]:
+        offset, limit = _page(request)
+        bans = self.tracker.bans.entries()
+        return _pageView(bans[offset : offset + limit], len(bans), offset, limit, _banView)
+
+    def _ban(self, request: Request) -> bytes:
+        network = _network(request)
+        values = (request.args or {}).get(b"seconds")
+        seconds: Optional[float] = None
+        if values:
+            try:
+                seconds = float(values[-1])
+            except ValueError:
+                seconds = math.nan
+            if not (seconds > 0 and math.isfinite(seconds)):
+                raise _Error(400, "bad-request", "seconds must be a positive number")
+        try:
+            ban = self.tracker.bans.ban(network, seconds)
+        except ValueError as e:
+            raise _Error(400, "bad-request", str(e)) from None
+        self.log.info(
+            "admin banned {network} for {seconds}",
+            network=str(ban.network),
+            seconds="good" if seconds is None else f"{seconds:g} s",
+        )
+        return self._reply(request, 200, _banView(ban))
+
+    def _lift(self, request: Request) -> bytes:
+        network = _network(request)
+        if not self.tracker.bans.lift(network):
+            raise _Error(404, "not-banned", f"{network} is not banned")
+        self.log.info("admin lifted the ban of {network}", network=str(network))
+        return self._reply(request, 200, {"network": str(network), "lifted": True})
 
     def _allow(self, request: Request, methods: Tuple[bytes, ...]) -> None:
         if request.method not in methods:
@@ -451,7 +713,65 @@ class AdminResource(Resource):
                     for peerID, u in shown
                 ],
             }
+        summary.update(self.status.view())
         return summary
+
+    def _page(self, request: Request) -> bytes:
+        """
+        The status page, as HTML that may load nothing from anywhere
+        (L{STATUS_CSP}).
+        """
+        body = self.status.render()
+        request.setResponseCode(200)
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        request.setHeader(b"content-security-policy", STATUS_CSP.encode("ascii"))
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        request.setHeader(b"referrer-policy", b"no-referrer")
+        if request.method == b"HEAD":
+            request.setHeader(b"content-length", b"%d" % (len(body),))
+            return b""
+        return body
+
+    # Metrics and health -------------------------------------------------------
+
+    def _metrics(self, request: Request) -> bytes:
+        """
+        The registry's metrics in Prometheus's text format, collected here,
+        in the reactor thread.
+        """
+        body: bytes = generate_latest(self.registry)
+        request.setResponseCode(200)
+        request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode("ascii"))
+        request.setHeader(b"cache-control", b"no-store")
+        if request.method == b"HEAD":
+            request.setHeader(b"content-length", b"%d" % (len(body),))
+            return b""
+        return body
+
+    def _health(self, request: Request) -> bytes:
+        """
+        200 C{{"status": "ok", ...}} while the tracker serves; 503 with the
+        status C{draining} (it is stopping), C{store-unreachable} or
+        C{shedding} (in that order of precedence) while it does not.
+        """
+        tracker = self.tracker
+        shedder = self.shedder
+        if tracker.draining:
+            status = "draining"
+        elif not tracker.storeReachable():
+            status = "store-unreachable"
+        elif shedder is not None and shedder.shedding:
+            status = "shedding"
+        else:
+            status = "ok"
+        view: Dict[str, Any] = {
+            "status": status,
+            "peers": tracker.store.peerCount(),
+            "swarms": tracker.store.swarmCount(),
+            "uptime": round(tracker.metrics.uptime(), 3),
+        }
+        return self._reply(request, 200 if status == "ok" else 503, view)
 
     # STAT_QUERY -------------------------------------------------------------
 
@@ -677,3 +997,171 @@ def _limit(request: Request) -> int:
     if not 0 <= limit <= MAX_MEMBER_LIMIT:
         raise _Error(400, "bad-request", f"limit must be 0 to {MAX_MEMBER_LIMIT}")
     return limit
+
+
+_T = TypeVar("_T")
+
+
+def _page(request: Request) -> Tuple[int, int]:
+    """
+    The C{offset} (default 0) and C{limit} (default L{DEFAULT_PAGE_LIMIT},
+    1 to L{MAX_PAGE_LIMIT}) of a paged list.
+    """
+    args = request.args or {}
+    values = []
+    for name, default, low, high in (
+        (b"offset", 0, 0, 2**31),
+        (b"limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT),
+    ):
+        given = args.get(name)
+        if not given:
+            values.append(default)
+            continue
+        text = given[-1]
+        if not (text.isdigit() and len(text) <= 10):
+            raise _Error(400, "bad-request", f"{name.decode()} must be a whole number")
+        value = int(text)
+        if not low <= value <= high:
+            raise _Error(400, "bad-request", f"{name.decode()} must be {low} to {high}")
+        values.append(value)
+    return values[0], values[1]
+
+
+def _pageView(
+    items: Sequence[_T], total: int, offset: int, limit: int, view: Callable[[_T], Dict[str, Any]]
+) -> Dict[str, Any]:
+    return {
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "items": [view(item) for item in items],
+    }
+
+
+def _swarmSummary(swarm: Swarm) -> Dict[str, Any]:
+    size = len(swarm)
+    seeds = swarm.modeCount(PeerMode.SEED)
+    liveSeeds = swarm.modeCount(PeerMode.LIVESEED)
+    return {
+        "swarmID": swarm.swarmID,
+        "size": size,
+        "seeds": seeds,
+        "liveSeeds": liveSeeds,
+        "leeches": size - seeds - liveSeeds,
+        "provisioned": swarm.provisioned,
+    }
+
+
+def _memberView(member: Membership) -> Dict[str, Any]:
+    peer = member.peer
+    return {
+        "peerID": member.peerID,
+        "mode": member.mode.value,
+        "observed": {"ip": peer.observedIP, "port": peer.observedPort},
+        "chunkRanges": len(member.chunks),
+        "expireAt": member.expireAt,
+    }
+
+
+def _banView(ban: Ban) -> Dict[str, Any]:
+    return {"network": str(ban.network), "until": ban.until, "source": ban.source}
+
+
+def _network(request: Request) -> IPNetwork:
+    values = (request.args or {}).get(b"network")
+    if not values:
+        raise _Error(400, "bad-request", "give network=ADDRESS or network=CIDR")
+    try:
+        return parseNetwork(_text(values[-1], "network"))
+    except ValueError as e:
+        raise _Error(400, "bad-request", str(e)) from None
+
+
+def _str(value: Any) -> str:
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+# Authentication (twisted.cred) ----------------------------------------------------
+
+
+@implementer(IResource)
+class _Leaf(Resource):
+    """
+    A leaf that answers every request with one method of the admin
+    interface: its routes (what an authenticated admin reaches), or its
+    JSON 401 (what credentials that no checker accepts get).
+    """
+
+    isLeaf = True
+
+    def __init__(self, answer: Callable[[Request], Any]) -> None:
+        super().__init__()
+        self._answer = answer
+
+    def render(self, request: Request) -> Any:
+        return self._answer(request)
+
+
+@implementer(IRealm)
+class _AdminRealm:
+    """
+    The one avatar of the admin interface, whoever logs in.
+    """
+
+    def __init__(self, resource: IResource) -> None:
+        self.resource = resource
+
+    def requestAvatar(self, avatarId: Any, mind: Any, *interfaces: Any) -> Any:
+        if IResource in interfaces:
+            return IResource, self.resource, lambda: None
+        raise NotImplementedError()
+
+
+class _JSONRefusalPortal:
+    """
+    A portal that answers refused credentials with a JSON 401, so that
+    L{HTTPAuthSessionWrapper} answers them in JSON like everything else.
+    """
+
+    def __init__(self, portal: Portal, admin: AdminResource) -> None:
+        self.portal = portal
+        self.refused = _Leaf(admin.unauthorized)
+
+    def login(self, credentials: Any, mind: Any, *interfaces: Any) -> Any:
+        def failed(failure: Failure) -> Any:
+            if failure.check(UnauthorizedLogin, UnhandledCredentials):
+                return IResource, self.refused, lambda: None
+            return failure
+
+        return self.portal.login(credentials, mind, *interfaces).addErrback(failed)
+
+
+def exposure(description: str) -> Optional[str]:
+    """
+    Why an admin interface on C{description} without credentials
+    checkers would be open to others, or L{None} when only this host (or
+    the holder of a client certificate) can reach it: a C{unix:} socket,
+    a C{tcp}, C{tcp6}, C{ssl} or C{mtls} listener bound with
+    C{interface=} to a loopback address, an C{mtls:} listener that
+    requires client certificates (they authenticate the admin), and a
+    C{haproxy:} listener whose inner endpoint is one of these.
+    """
+    kind, positional, keywords = splitDescription(description)
+    kind = kind.strip().lower()
+    if kind == "haproxy":
+        return exposure(description.partition(":")[2])
+    if kind == "unix":
+        return None
+    if kind == "mtls" and keywords.get("optional", "no").strip().lower() in ("", "no", "false", "off", "0"):
+        return None
+    if kind not in ("tcp", "tcp6", "ssl", "mtls"):
+        return f"the address of a {kind}: endpoint cannot be checked to be a loopback one"
+    interface = keywords.get("interface")
+    if interface is None and kind in ("tcp", "tcp6") and len(positional) > 1:
+        interface = positional[1]
+    address = canonicalAddress(interface or "")
+    if address is None or not address.is_loopback:
+        where = f"interface {interface}" if interface else "every interface"
+        return f"it listens on {where}, not only on a loopback address"
+    return None

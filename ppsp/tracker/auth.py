@@ -363,6 +363,19 @@ class TokenPeerChecker:
         self._secret = secret
         self._clock = clock
 
+    def setSecret(self, secret: bytes) -> None:
+        """
+        Replace the secret (the secret file read again): from now on only
+        credentials issued with the new one CONNECT; sessions already
+        open go on.
+
+        @raise ValueError: the secret is shorter than L{MIN_SECRET_BYTES};
+            the old one stays.
+        """
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"the secret is shorter than {MIN_SECRET_BYTES} bytes")
+        self._secret = secret
+
     def __repr__(self) -> str:
         return "<TokenPeerChecker>"
 

@@ -26,6 +26,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Set,
     Tuple,
     Union,
 )
@@ -79,6 +80,8 @@ from ppsp.messages import (
 from ppsp.selection.random import RandomSelector
 from ppsp.tracker.addresses import addressKey, addressScope
 from ppsp.tracker.auth import OpenPeerChecker, PeerCredentials, Revocations, SessionIdentity
+from ppsp.tracker.bans import Bans
+from ppsp.tracker.metrics import TrackerMetrics
 from ppsp.tracker.properties import Compare, Scope, lookup
 from ppsp.tracker.retry import MemoryRetryCache, fingerprint, retryKey
 from ppsp.tracker.store import Membership, MemoryPeerStore, PeerRecord, StatValue, Swarm
@@ -325,6 +328,11 @@ class Tracker:
         L{MemoryRetryCache} with the config's window and size by default.
     @param revocations: the PeerIDs and credentials revoked at start
         (L{setRevocations} changes them at run time).
+    @param metrics: what the tracker counts (L{TrackerMetrics}); a fresh
+        one on C{clock} by default.
+    @param bans: the addresses and networks refused before decoding
+        (L{Bans}, which the HTTP resource and the admin API read); none
+        banned by default.
     """
 
     log = Logger()
@@ -339,8 +347,19 @@ class Tracker:
         swarmSelectors: Optional[Mapping[str, IPeerSelector]] = None,
         retryCache: Optional[IRetryCache] = None,
         revocations: Optional[Revocations] = None,
+        metrics: Optional[TrackerMetrics] = None,
+        bans: Optional[Bans] = None,
     ) -> None:
         self.clock = clock
+        #: What the tracker counts: the HTTP resource writes each answered
+        #: and refused request, the core its expiries, retries answered
+        #: from the cache and store errors, the STAT_QUERY querier its
+        #: outcomes (L{countEvent}).
+        self.metrics = metrics if metrics is not None else TrackerMetrics(clock)
+        #: Whether the tracker is draining for a stop (it answers what is
+        #: in flight and takes nothing new); the health check then answers
+        #: 503.  Whatever stops the tracker gracefully sets it.
+        self.draining = False
         self.config = config = config if config is not None else TrackerConfig()
         self.store: Any = store if store is not None else MemoryPeerStore()
         self.selector: IPeerSelector = selector if selector is not None else RandomSelector()
@@ -359,9 +378,15 @@ class Tracker:
         #: admin listeners add theirs when they listen): never a StatPort.
         self.ownPorts: set[int] = set()
         self._refusals = RateLimitedLog(self.log, clock)
-        #: Requests answered by method name, responses by code text, and
-        #: C{expired} peers and C{undecodable} requests.
-        self.counters: Dict[str, int] = {}
+        #: The addresses and networks refused before decoding.
+        self.bans = bans if bans is not None else Bans(clock)
+        #: The SwarmIDs the operator provisioned (L{provisionSwarm},
+        #: L{removeSwarm} change them), from C{config.provisionedSwarms};
+        #: when the config has none (L{None}), swarms are also created on
+        #: JOIN and this holds only those provisioned at run time.
+        self.provisionedSwarms: Set[str] = set(config.provisionedSwarms or ())
+        #: Whether only provisioned swarms exist (the config has a list).
+        self.provisionedOnly = config.provisionedSwarms is not None
         now = clock.seconds()
         for swarmID in config.provisionedSwarms or ():
             self.store.addSwarm(swarmID, True, now)
@@ -401,6 +426,7 @@ class Tracker:
         cached: Any = self.retryCache.get(key, seen, now)
         if cached is not None:
             if self._stillValid(cached, request.peerID, now):
+                self.metrics.count("retry")
                 return cached  # type: ignore[no-any-return]
             self.retryCache.discard(key)
         try:
@@ -444,6 +470,11 @@ class Tracker:
             if peer is not None:
                 self._dropPeer(peer, now)
                 self.countEvent("expired")
+                self.log.debug(
+                    "peer {peerID} expired (silent for {timeout} s, or its credential expired)",
+                    peerID=peerID,
+                    timeout=self.config.peerTimeout,
+                )
         for swarmID, peerID in members:
             peer = store.getPeer(peerID)
             swarm = store.getSwarm(swarmID)
@@ -466,22 +497,46 @@ class Tracker:
         self, response: Response, key: Any, seen: int, request: Request, now: float
     ) -> Response:
         self.retryCache.put(key, seen, response, now)
-        self.countEvent(request.method.value)
-        self.countEvent(response.code.text)
         return response
 
     def countEvent(self, name: str) -> None:
         """
-        Count one event (a method, a response code, an expiry) for the
-        operator's views.
+        Count one event (an expiry, a STAT_QUERY outcome, …) for the
+        operator's views, in L{metrics}.
         """
-        counters = self.counters
-        counters[name] = counters.get(name, 0) + 1
+        self.metrics.count(name)
+
+    @property
+    def counters(self) -> Dict[str, int]:
+        """
+        The operator's counters, read from L{metrics}: requests answered by
+        method name and by response code text (what the HTTP resource
+        answered, L{TrackerResource<ppsp.tracker.resource.TrackerResource>};
+        the requests that could not be decoded are the C{undecodable}
+        event), and the events (C{expired} peers, C{retry} answers from
+        the cache, C{store_error}, the STAT_QUERY outcomes, …).  A new
+        dictionary on every read.
+        """
+        metrics = self.metrics
+        counters = {method: n for method, n in metrics.byMethod().items() if method != "?"}
+        counters.update(metrics.byCode())
+        counters.update(metrics.events)
+        return counters
+
+    def storeReachable(self) -> bool:
+        """
+        Whether the tracker can reach its store, for the health check: the
+        store's own C{storeReachable()} when it has one (the memory store
+        always can), else C{True}.
+        """
+        probe = getattr(self.store, "storeReachable", None)
+        return True if probe is None else bool(probe())
 
     def _failureResponse(self, failure: Failure, request: Request) -> Response:
         e = failure.value
         if isinstance(e, ProtocolError):
             return ErrorResponse(request.transactionID, e.code, e.reason)
+        self.metrics.count("store_error")
         self.log.failure(
             "tracker failed on {method} from {peerID}",
             failure,
@@ -1201,7 +1256,7 @@ class Tracker:
         peer = self._session(request, now, origin)
         store = self.store
         swarm: Optional[Swarm] = store.getSwarm(request.swarmID)
-        if swarm is None and config.provisionedSwarms is not None:
+        if swarm is None and self.provisionedOnly:
             raise ProtocolError(_NOT_FOUND, "unknown SwarmID")
         member = peer.swarms.get(request.swarmID)
         if member is not None and member.expireAt is not None and member.expireAt <= now:
@@ -1321,6 +1376,76 @@ class Tracker:
         raise ProtocolError(
             ResponseCode.MESSAGE_NOT_SUPPORTED, "STAT_QUERY is sent by the tracker, not to it"
         )
+
+    # Operators' actions ---------------------------------------------------------
+
+    def endSession(self, peerID: str) -> bool:
+        """
+        End a peer's session now, as if it had sent DISCONNECT: it leaves
+        every swarm, is no longer listed, and its next request gets
+        AUTHENTICATION REQUIRED (it may CONNECT again).
+
+        @return: whether C{peerID} had a session (one that had expired
+            but was not swept yet is swept, and counts as none).
+        """
+        now = self.clock.seconds()
+        peer: Optional[PeerRecord] = self.store.getPeer(peerID)
+        if peer is None:
+            return False
+        alive = peer.deadline > now
+        self._dropPeer(peer, now)
+        if alive:
+            self.log.info("session of {peerID} ended by the operator", peerID=peerID)
+        return alive
+
+    def provisionSwarm(self, swarmID: str) -> bool:
+        """
+        Provision a swarm at run time: it exists from now on (peers may
+        JOIN it even when only provisioned swarms exist) and is never
+        forgotten, even when empty.  A swarm that exists already (created
+        on JOIN) keeps its members and becomes provisioned.
+
+        @param swarmID: a valid SwarmID (the caller checks it).
+        @return: whether the swarm was not provisioned before.
+        """
+        added = swarmID not in self.provisionedSwarms
+        self.provisionedSwarms.add(swarmID)
+        swarm: Optional[Swarm] = self.store.getSwarm(swarmID)
+        if swarm is None:
+            self.store.addSwarm(swarmID, True, self.clock.seconds())
+        elif not swarm.provisioned:
+            swarm.provisioned = True
+        else:
+            return added
+        self.log.info("swarm {swarmID} provisioned", swarmID=swarmID)
+        return True
+
+    def removeSwarm(self, swarmID: str) -> Optional[int]:
+        """
+        Remove a swarm at run time: every member leaves it (their sessions
+        go on), and the swarm is forgotten; it is no longer provisioned.
+        When only provisioned swarms exist, a JOIN of it then gets NOT
+        FOUND; otherwise the next JOIN creates it again.
+
+        @return: the number of members that left, or L{None} when no such
+            swarm exists.
+        """
+        self.provisionedSwarms.discard(swarmID)
+        store = self.store
+        swarm: Optional[Swarm] = store.getSwarm(swarmID)
+        if swarm is None:
+            return None
+        now = self.clock.seconds()
+        members = list(swarm)
+        for member in members:
+            store.removeMember(swarm, member.peer, now)
+        store.removeSwarm(swarmID)
+        self.log.info(
+            "swarm {swarmID} removed by the operator ({members} member(s) left it)",
+            swarmID=swarmID,
+            members=len(members),
+        )
+        return len(members)
 
     # Revocation ---------------------------------------------------------------
 

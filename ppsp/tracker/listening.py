@@ -29,7 +29,7 @@ L{serverFromString<twisted.internet.endpoints.serverFromString>}.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
@@ -54,6 +54,7 @@ __all__ = [
     "BACKLOG_TYPES",
     "LOOPBACK",
     "listeningEndpoint",
+    "splitDescription",
     "withBacklog",
     "TrustedSourceEndpoint",
     "defaultMaxConnections",
@@ -100,6 +101,26 @@ def _split(description: str) -> List[Tuple[str, str]]:
             text.append(c)
     parts.append(("".join(raw), "".join(text)))
     return parts
+
+
+def splitDescription(description: str) -> Tuple[str, List[str], Dict[str, str]]:
+    """
+    An endpoint description's type, positional parameters and keyword
+    parameters, unescaped, split as Twisted's parser splits them.
+
+        >>> splitDescription("tcp:7001:interface=127.0.0.1")
+        ('tcp', ['7001'], {'interface': '127.0.0.1'})
+    """
+    parts = [text for _, text in _split(description)]
+    positional: List[str] = []
+    keywords: Dict[str, str] = {}
+    for text in parts[1:]:
+        name, equals, value = text.partition("=")
+        if equals:
+            keywords[name] = value
+        else:
+            positional.append(text)
+    return parts[0], positional, keywords
 
 
 def withBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:

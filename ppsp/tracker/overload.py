@@ -148,6 +148,16 @@ class LoadShedder(Service):
             )
         return bool(self.maxInFlight) and self.inFlight >= self.maxInFlight
 
+    @property
+    def shedding(self) -> bool:
+        """
+        Whether the tracker sheds load now, for the health check: the
+        reactor lags (the lag timer's last two runs were more than
+        C{maxLag} late) or C{maxInFlight} requests are in flight.  Unlike
+        L{overloaded}, this neither logs nor changes anything.
+        """
+        return self._behind or (bool(self.maxInFlight) and self.inFlight >= self.maxInFlight)
+
     def refused(self) -> float:
         """
         Count one refused request (logging the start of a shedding

@@ -23,9 +23,9 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import math
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web import server
@@ -49,6 +49,7 @@ from ppsp.messages import (
 )
 from ppsp.tracker.addresses import IPNetwork, canonicalAddress, inNetworks
 from ppsp.tracker.core import Origin, Tracker
+from ppsp.tracker.metrics import TrackerMetrics
 from ppsp.tracker.overload import LoadShedder
 from ppsp.tracker.throttle import AddressThrottle
 
@@ -165,6 +166,14 @@ class TrackerResource(Resource):
         before the body is decoded; by default one with the rate and burst
         of the tracker's config (C{rateLimit}, C{rateBurst}; a C{rateLimit}
         of 0 turns it off).
+
+    Each request is counted in the tracker's L{TrackerMetrics}
+    (C{tracker.metrics}): an answered one with its method (C{"?"} when it
+    could not be decoded), its response code and its latency, from the
+    start of L{render} to its answer (a later one for an asynchronous
+    answer); one refused before decoding with its reason (C{"shed"},
+    C{"throttled"}, C{"banned"}, C{"too-large"}, C{"method"} for a method other than
+    POST).
     """
 
     isLeaf = True
@@ -191,14 +200,26 @@ class TrackerResource(Resource):
             for n in trustedProxies
         )
         self.shedder = shedder
+        #: Where requests are counted: the tracker's metrics.
+        self.metrics: TrackerMetrics = tracker.metrics
+        self._seconds = tracker.clock.seconds
+        #: The banned addresses (the tracker's L{Bans}), refused first.
+        self.bans = tracker.bans
+        self._banLog = RateLimitedLog(self.log, tracker.clock, 60.0)
+        #: The debug line about each request that could not be decoded,
+        #: at most one a second (a client can send garbage as fast as it
+        #: likes; the next line says how many were not written).
+        self._undecodable = RateLimitedLog(self.log, tracker.clock)
 
     def render(self, request: Request) -> Any:
         """
         Answer POST; refuse every other method (HEAD included) with 405.
         """
+        start = self._seconds()
         try:
             if request.method != b"POST":
                 request.setHeader(b"allow", b"POST")
+                self.metrics.refused("method")
                 body = self._reply(
                     request,
                     _answerCodec(request.getHeader(b"content-type"), _peek(request, self.maxBody)),
@@ -211,23 +232,30 @@ class TrackerResource(Resource):
                     request.setHeader(b"content-length", b"%d" % (len(body),))
                     return b""
                 return body
-            return self._post(request)
+            return self._post(request, start)
         except Exception:
             self.log.failure("tracker resource failed")
+            self.metrics.answered("?", ResponseCode.INTERNAL_ERROR.text, self._seconds() - start)
             return self._internalError(
                 request, _answerCodec(request.getHeader(b"content-type"), _peek(request, self.maxBody)), ""
             )
 
-    def _post(self, request: Request) -> Any:
+    def _post(self, request: Request, start: float) -> Any:
         contentType = request.getHeader(b"content-type")
+        metrics = self.metrics
         shedder = self.shedder
         if shedder is not None:
             retryAfter = shedder.check()
             if retryAfter is not None:
+                metrics.refused("shed")
                 return self._overloaded(request, contentType, retryAfter, "the tracker is overloaded")
         origin = _clientOrigin(request, self.trustedProxies)
+        if self.bans.banned(origin.ip):
+            metrics.refused("banned")
+            return self._banned(request, contentType, origin.ip)
         retryAfter = self.throttle.admit(origin.ip)
         if retryAfter is not None:
+            metrics.refused("throttled")
             return self._overloaded(
                 request, contentType, retryAfter, "too many requests from this address"
             )
@@ -238,6 +266,7 @@ class TrackerResource(Resource):
             content.seek(0)
             body = content.read(self.maxBody + 1)
         if len(body) > self.maxBody:
+            metrics.refused("too-large")
             return self._reply(
                 request,
                 _answerCodec(contentType, body),
@@ -251,15 +280,28 @@ class TrackerResource(Resource):
                 message = _withAuthorization(message, request.getHeader(b"authorization"))
         except DecodeError as e:
             self.tracker.countEvent("undecodable")
-            return self._reply(request, _answerCodec(contentType, body), e.toResponse())
+            self._undecodable.emit(
+                LogLevel.debug,
+                "could not decode a request from {peer}: {code}: {reason}",
+                peer=origin.ip,
+                code=e.code.text,
+                reason=e.reason,
+            )
+            error = e.toResponse()
+            answer = self._reply(request, _answerCodec(contentType, body), error)
+            metrics.answered("?", error.code.text, self._seconds() - start)
+            return answer
         # Every request: a session opened over a client certificate stays
         # bound to it, and the retry cache tells identities apart by it.
         certificate = _peerCertificate(request)
         if certificate is not None:
             origin = dataclasses.replace(origin, certificate=certificate)
         response = self.tracker.handle(message, origin)
+        method = message.method.value
         if not isinstance(response, Deferred):
-            return self._reply(request, codec, response)
+            answer = self._reply(request, codec, response)
+            metrics.answered(method, response.code.text, self._seconds() - start)
+            return answer
         transactionID = message.transactionID
         gone: list[Failure] = []
         finished = request.notifyFinish()
@@ -272,15 +314,32 @@ class TrackerResource(Resource):
             if not gone:
                 request.write(self._reply(request, codec, result))
                 request.finish()
+                metrics.answered(method, result.code.text, self._seconds() - start)
 
         def failed(f: Failure) -> None:
             self.log.failure("tracker failed", f)
             if not gone:
                 request.write(self._internalError(request, codec, transactionID))
                 request.finish()
+                metrics.answered(method, ResponseCode.INTERNAL_ERROR.text, self._seconds() - start)
 
         response.addCallback(write).addErrback(failed)
         return NOT_DONE_YET
+
+    def _banned(self, request: Request, contentType: Optional[bytes], ip: str) -> bytes:
+        """
+        Refuse a request from a banned address, before its body is
+        decoded: MESSAGE FORBIDDEN, HTTP 403, in the request's encoding.
+        """
+        self._banLog.emit(
+            LogLevel.info, "refused a request from the banned address {ip}", ip=ip
+        )
+        return self._reply(
+            request,
+            _answerCodec(contentType, _peek(request, self.maxBody)),
+            ErrorResponse("", ResponseCode.MESSAGE_FORBIDDEN, "this address is banned"),
+            status=403,
+        )
 
     def _overloaded(
         self, request: Request, contentType: Optional[bytes], retryAfter: float, reason: str
@@ -506,6 +565,9 @@ class LimitedRequest(server.Request):
 
     def _reject(self, limit: int) -> None:
         self._rejected = True
+        metrics: Optional[TrackerMetrics] = getattr(getattr(self.channel, "site", None), "metrics", None)
+        if metrics is not None:
+            metrics.refused("too-large")
         # twisted.web answers "Expect: 100-continue" right after gotLength:
         # a refused request expects nothing more (no 100 after the 413).
         self.requestHeaders.removeHeader(b"expect")
@@ -576,7 +638,7 @@ class DeadlineChannel(HTTPChannel):
         """
         opened = getattr(getattr(self, "site", None), "channelOpened", None)
         if opened is not None:
-            opened()
+            opened(self)
             self._counted = True
         super().connectionMade()
 
@@ -599,6 +661,9 @@ class DeadlineChannel(HTTPChannel):
                 answer = _overloadedAnswer(data, shedder.retryAfter)
                 if answer is not None:
                     shedder.refused()
+                    metrics: Optional[TrackerMetrics] = getattr(getattr(self, "site", None), "metrics", None)
+                    if metrics is not None:
+                        metrics.refused("shed")
                     self.resetTimeout()
                     self.transport.write(answer)  # type: ignore[union-attr]
                     return
@@ -624,8 +689,47 @@ class DeadlineChannel(HTTPChannel):
         self._cancelDeadline()
         if self._counted:
             self._counted = False
-            self.site.channelClosed()  # type: ignore[attr-defined]
+            self.site.channelClosed(self)  # type: ignore[attr-defined]
         super().connectionLost(reason)
+
+    @property
+    def idle(self) -> bool:
+        """
+        Whether no request is open on this connection: none is being
+        received, answered or waiting behind another.
+        """
+        return not self.requests and not self._midRequest
+
+    #: Whether the connection closes after the request now open (set by
+    #: L{closeWhenDone}).
+    closing = False
+
+    def closeWhenDone(self) -> None:
+        """
+        Close the connection now when it is idle, else once the request
+        open on it has been answered; that answer (and the answer to a
+        request whose headers are still arriving) says C{Connection:
+        close}, and nothing the client sends after it is read.  A
+        graceful stop calls it (L{TrackerSite.drain}).
+        """
+        self.closing = True
+        if self.idle:
+            self.loseConnection()
+            return
+        self.persistent = False
+        for request in self.requests:
+            if not request.startedWriting:
+                request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        """
+        Whether the connection may stay open after C{request}: never once
+        it is closing (L{closeWhenDone}); else as twisted.web decides.
+        """
+        if self.closing:
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            return False
+        return super().checkPersistence(request, version)  # type: ignore[no-any-return]
 
     def _notHTTP(self) -> None:
         transport = self.transport
@@ -680,6 +784,10 @@ class TrackerSite(Site):
     @param maxConnections: the most connections open at once; L{None} or
         0 for no cap (see
         L{defaultMaxConnections<ppsp.tracker.listening.defaultMaxConnections>}).
+    @param metrics: where to count the requests and connections refused
+        before they reach the resource (C{"shed"} at the connection,
+        C{"too-large"} while the body arrives, C{"connections"} past
+        C{maxConnections}): the tracker's L{TrackerMetrics}, or L{None}.
     @param kwargs: passed to L{Site} (C{reactor}, C{timeout}, …).
     """
 
@@ -698,6 +806,7 @@ class TrackerSite(Site):
         requestTimeout: Optional[float] = 10.0,
         shedder: Optional[LoadShedder] = None,
         maxConnections: Optional[int] = None,
+        metrics: Optional[TrackerMetrics] = None,
         **kwargs: Any,
     ) -> None:
         try:
@@ -709,6 +818,13 @@ class TrackerSite(Site):
         self.requestTimeout = requestTimeout
         self.shedder = shedder
         self.maxConnections = maxConnections or None
+        self.metrics = metrics
+        #: The connections (L{DeadlineChannel}s) open now.
+        self.channels: Set[DeadlineChannel] = set()
+        #: Whether the site is closing its connections for a stop
+        #: (L{drain}).
+        self.draining = False
+        self._drained: List[Deferred[None]] = []
         self._refusals = RateLimitedLog(self.events, self.reactor)
         self._notHTTP = RateLimitedLog(self.events, self.reactor)
 
@@ -719,6 +835,8 @@ class TrackerSite(Site):
         """
         cap = self.maxConnections
         if cap is not None and self.openConnections >= cap:
+            if self.metrics is not None:
+                self.metrics.refused("connections")
             self._refusals.emit(
                 LogLevel.warn,
                 "closed a connection from {peer}: {open} connections are open, "
@@ -729,17 +847,64 @@ class TrackerSite(Site):
             return _Refused()
         return super().buildProtocol(addr)
 
-    def channelOpened(self) -> None:
+    def channelOpened(self, channel: Optional[DeadlineChannel] = None) -> None:
         """
         A connection of this site was made.
+
+        @param channel: its channel, kept in L{channels} until it is lost.
         """
         self.openConnections += 1
+        if channel is not None:
+            self.channels.add(channel)
+            if self.draining:
+                # Accepted during a stop: answer one request, then close.
+                channel.closing = True
 
-    def channelClosed(self) -> None:
+    def channelClosed(self, channel: Optional[DeadlineChannel] = None) -> None:
         """
         A connection of this site was lost.
+
+        @param channel: its channel.
         """
         self.openConnections -= 1
+        if channel is not None:
+            self.channels.discard(channel)
+            if self.draining and not self.channels:
+                waiting, self._drained = self._drained, []
+                for d in waiting:
+                    d.callback(None)
+
+    def drain(self) -> "Deferred[None]":
+        """
+        Start closing every connection of this site gracefully: an idle
+        one now, the others once the request open on them has been
+        answered (L{DeadlineChannel.closeWhenDone}), and any connection
+        made from now on likewise.  Stop listening first: this does not.
+
+        @return: a L{Deferred} that fires when no connection of this site
+            is open (at once when none is).
+        """
+        self.draining = True
+        for channel in list(self.channels):
+            channel.closeWhenDone()
+        if not self.channels:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._drained.append(d)
+        return d
+
+    def abortConnections(self) -> int:
+        """
+        Abort every connection of this site now, answered or not (the end
+        of a graceful stop whose drain time ran out).
+
+        @return: how many there were.
+        """
+        channels = list(self.channels)
+        for channel in channels:
+            if channel.transport is not None:
+                channel.transport.abortConnection()  # type: ignore[attr-defined]
+        return len(channels)
 
     def tlsOnPlainPort(self, peer: Any) -> None:
         """

@@ -25,7 +25,10 @@ class TrackerService(Service):
     """
     Runs a L{Tracker}'s timers: every C{interval} seconds it calls
     L{Tracker.expire}, which expires silent peers, ends memberships,
-    forgets empty swarms and prunes the retry cache and the throttle.
+    forgets empty swarms and prunes the retry cache and the throttle;
+    every C{tracker.metrics.interval} seconds it closes a sample of the
+    metrics' history (L{TrackerMetrics.sample
+    <ppsp.tracker.metrics.TrackerMetrics.sample>}).
 
     Add it to your application beside the site that serves the
     L{TrackerResource<ppsp.tracker.resource.TrackerResource>}.
@@ -42,6 +45,8 @@ class TrackerService(Service):
         self.interval = interval
         self._loop = LoopingCall(tracker.expire)
         self._loop.clock = clock if clock is not None else tracker.clock
+        self._sampling = LoopingCall(tracker.metrics.sample)
+        self._sampling.clock = self._loop.clock
 
     def startService(self) -> None:
         """
@@ -49,13 +54,15 @@ class TrackerService(Service):
         """
         super().startService()
         self._loop.start(self.interval, now=False)
+        self._sampling.start(self.tracker.metrics.interval, now=False)
 
     def stopService(self) -> Optional[Deferred[None]]:
         """
         Stop sweeping.
         """
-        if self._loop.running:
-            self._loop.stop()
+        for loop in (self._loop, self._sampling):
+            if loop.running:
+                loop.stop()
         return super().stopService()  # type: ignore[no-any-return]
 
 

@@ -1061,6 +1061,16 @@ class MemoryPeerStore:
         """
         return len(self._peers)
 
+    def storeReachable(self) -> bool:
+        """
+        Whether the tracker can reach this store (the health check asks,
+        through L{Tracker.storeReachable<ppsp.tracker.core.Tracker.storeReachable>}):
+        always, for a store in the tracker's own memory.  A store kept
+        elsewhere answers whether its last exchange with it succeeded;
+        this is called on every health check, so it must not block.
+        """
+        return True
+
     def peers(self) -> Iterator[PeerRecord]:
         """
         Every registered peer (O(n); for operators' views, not hot paths).

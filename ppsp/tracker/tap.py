@@ -12,7 +12,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 from twisted.application.service import MultiService
 from twisted.application.internet import StreamServerEndpointService
+from twisted.cred import strcred
 from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import IUsernamePassword
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
@@ -21,7 +23,8 @@ from ppsp._options import ServiceOptions
 from ppsp.codec._fields import validIdentifier
 from ppsp.interfaces import IPeerSelector
 from ppsp.selection import availableSelectors, makeSelector
-from ppsp.tracker.admin import AdminResource, adminHostName
+from ppsp.tracker.admin import AdminResource, adminHostName, exposure
+from ppsp.tracker.bans import Bans, readBanFile
 from ppsp.tracker.auth import (
     OpenPeerChecker,
     Revocations,
@@ -30,12 +33,23 @@ from ppsp.tracker.auth import (
     readSecret,
 )
 from ppsp.tracker.core import Tracker, TrackerConfig
+from ppsp.tracker.drain import GracefulStop
+from ppsp.tracker.exporter import trackerRegistry
 from ppsp.tracker.listening import defaultMaxConnections, listeningEndpoint, openFileLimit
 from ppsp.tracker.overload import LoadShedder
-from ppsp.tracker.reload import ReloadService, RevocationFile
+from ppsp.tracker.reload import (
+    BanFile,
+    ListenerCertificate,
+    ReloadService,
+    RevocationFile,
+    SecretFile,
+    SwarmsFile,
+    tlsCreatorOf,
+)
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
 from ppsp.tracker.statquery import StatQuerier, StatQueryService, makeStatQueryClient
+from ppsp.tracker.status import RecentWarnings, RecentWarningsService, StatusPage
 from ppsp.tracker.throttle import AddressThrottle
 
 __all__ = ["Options", "makeService", "readSwarmsFile", "formatSelectors", "authOption"]
@@ -75,6 +89,22 @@ def _byteSize(text: str) -> int:
 
 
 _byteSize.coerceDoc = "Bytes, optionally with K, M or G (binary units); 0 for no budget."  # type: ignore[attr-defined]
+
+
+def _portNumber(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError("must be from 1 to 65535")
+    return value
+
+
+_portNumber.coerceDoc = "A port number, 1 to 65535."  # type: ignore[attr-defined]
+
+# What a config file may give for each (see ppsp._options.ServiceOptions).
+_positiveInt.configTypes = (int,)  # type: ignore[attr-defined]
+_nonNegativeInt.configTypes = (int,)  # type: ignore[attr-defined]
+_portNumber.configTypes = (int,)  # type: ignore[attr-defined]
+_byteSize.configTypes = (int, str)  # type: ignore[attr-defined]
 
 
 def formatSelectors() -> str:
@@ -180,7 +210,8 @@ class Options(ServiceOptions):
         ["empty-swarm-lifetime", None, 300, "Seconds an empty swarm is kept.", _positiveInt],
         ["swarms", None, None, "File of provisioned SwarmIDs, one a line, each optionally followed by ' selector=NAME[:ARGS]': only these swarms exist."],
         ["selector", None, "random", "Peer-selection strategy, NAME[:ARGS]."],
-        ["admin", None, None, "Endpoint description of the admin interface (JSON views, STAT_QUERY), e.g. tcp:7001:interface=127.0.0.1; off by default. It has no authentication: bind it to a loopback interface."],
+        ["admin", None, None, "Endpoint description of the admin interface (JSON views, STAT_QUERY), e.g. tcp:7001:interface=127.0.0.1; off by default. Without --admin-auth it must be a loopback address, a UNIX socket or an mtls: listener that requires client certificates."],
+        ["bans", None, None, "File of banned addresses and CIDR networks, one a line, each optionally followed by the seconds the ban lasts; read again on SIGHUP. Their requests get MESSAGE FORBIDDEN before they are decoded."],
         ["stat-query-interval", None, 0, "Seconds between two STAT_QUERYs to each connected peer with a StatPort; 0 (the default) turns polling off.", _nonNegativeInt],
         ["stat-query-timeout", None, 5, "Seconds a STAT_QUERY may take, answer included.", _positiveInt],
         ["auth", None, "open", "Who may CONNECT: open, token:SECRETFILE (credentials from python -m ppsp.auth issue) or x509:CAFILE (certificates the CA issued; needs a listener that asks for client certificates)."],
@@ -194,10 +225,22 @@ class Options(ServiceOptions):
         ["max-sessions", None, 1_000_000, "Sessions registered at once in all; more CONNECTs get TEMPORARILY OVERLOADED. 0 for no cap.", _nonNegativeInt],
         ["max-peer-memory", None, 8 * 2**20, "Bytes one peer's session may make the tracker hold (record, memberships, chunk ranges and statistics across its swarms); requests that need more get MESSAGE FORBIDDEN. 0 for no budget.", _byteSize],
         ["max-address-memory", None, 16 * 2**20, "Bytes all the sessions of one address (an IPv4 address, an IPv6 /64) may make the tracker hold together; requests that need more get MESSAGE FORBIDDEN. 0 for no budget.", _byteSize],
+        ["max-swarms-per-peer", None, 64, "Swarms one peer may be a member of at once; a JOIN beyond gets MESSAGE FORBIDDEN.", _positiveInt],
+        ["max-addresses", None, 8, "Addresses one CONNECT may announce.", _positiveInt],
+        ["max-chunk-ranges", None, 1024, "Chunk ranges (after merging) kept per membership.", _positiveInt],
+        ["max-stats", None, 64, "Stats in one message, and properties kept per peer and per membership.", _positiveInt],
+        ["max-stat-value", None, 256, "Characters in one statistics value.", _positiveInt],
+        ["retry-window", None, 60, "Seconds an answer is kept for a repeated request.", _nonNegativeInt],
+        ["retry-cache-size", None, 200_000, "The most answers kept for repeated requests.", _positiveInt],
+        ["rate-burst", None, None, "Requests one address may send at once before --rate-limit paces it. Default: twice --rate-limit.", _positiveInt],
+        ["min-stat-port", None, 1024, "The lowest StatPort a peer may announce (--allow-low-stat-ports is --min-stat-port 1).", _portNumber],
+    ]
+    optParameters += [
+        ["access-log", None, None, "Write one line per HTTP request (combined log format) to this file, for the admin interface too; - writes them to the tracker's log. Off by default."],
+        ["drain-timeout", None, 10, "Seconds a graceful stop (SIGTERM) waits for the requests in flight before it closes the connections left; 0 closes them at once.", _nonNegativeInt],
     ]
     optFlags: List[List[Any]] = [
         ["trust-announced-addresses", None, "List public addresses that peers announce even when they differ from the address observed."],
-        ["access-log", None, "Log one line for every HTTP request."],
         ["allow-low-stat-ports", None, "Accept a StatPort below 1024 (STAT_QUERY is then sent to well-known ports)."],
     ]
 
@@ -205,6 +248,18 @@ class Options(ServiceOptions):
         super().__init__()
         self["trusted-proxies"] = []
         self["admin-hosts"] = []
+        self["admin-auth"] = []
+        self["adminCheckers"] = []
+
+    def opt_admin_auth(self, value: str) -> None:
+        """
+        Who may use the admin interface, with HTTP Basic authentication: a
+        twisted.cred checker string, e.g. file:PATH (lines USER:PASSWORD)
+        or memory:USER:PASSWORD; repeat for more (any one may accept).
+        GET /health needs none.
+        """
+        self["adminCheckers"].append(adminAuthOption(value))
+        self["admin-auth"].append(value.partition(":")[0])
 
     def opt_admin_host(self, value: str) -> None:
         """
@@ -248,8 +303,17 @@ class Options(ServiceOptions):
                 listeningEndpoint(MemoryReactor(), self["admin"], self["trusted-proxies"])
             except Exception as e:
                 raise usage.UsageError(f"--admin {self['admin']!r} is not a valid endpoint: {e}") from None
-        elif self["admin-hosts"]:
-            raise usage.UsageError("--admin-host names the admin interface: give --admin too")
+            problem = None if self["adminCheckers"] else exposure(self["admin"])
+            if problem is not None:
+                raise usage.UsageError(
+                    f"--admin {self['admin']!r} without --admin-auth: {problem}, and the admin "
+                    "interface would have no authentication; give --admin-auth, or bind it to "
+                    "a loopback address (interface=127.0.0.1 or interface=::1) or a UNIX socket"
+                )
+        elif self["admin-hosts"] or self["adminCheckers"]:
+            raise usage.UsageError(
+                "--admin-host and --admin-auth are about the admin interface: give --admin too"
+            )
         provisioned = None
         self["swarmSelectors"] = {}
         if self["swarms"] is not None:
@@ -266,6 +330,19 @@ class Options(ServiceOptions):
                 self["revocationsObject"] = Revocations.fromFile(self["revocations"])
             except (OSError, ValueError) as e:
                 raise usage.UsageError(f"--revocations: {e}") from None
+        accessLog = self["access-log"]
+        if accessLog is not None and (not accessLog or (accessLog.startswith("-") and accessLog != "-")):
+            # Before issue 12, --access-log was a flag: "--access-log
+            # --listen ..." must not write to a file called "--listen".
+            raise usage.UsageError(
+                f"--access-log takes a file (or - for the tracker's log), not {accessLog!r}"
+            )
+        self["banEntries"] = []
+        if self["bans"] is not None:
+            try:
+                self["banEntries"] = readBanFile(self["bans"])
+            except (OSError, ValueError) as e:
+                raise usage.UsageError(f"--bans: {e}") from None
         if self["max-lag"] < 0:
             raise usage.UsageError("--max-lag must not be negative")
         if self["max-connections"] is None:
@@ -281,14 +358,45 @@ class Options(ServiceOptions):
                 emptySwarmLifetime=float(self["empty-swarm-lifetime"]),
                 provisionedSwarms=provisioned,
                 trustAnnouncedAddresses=bool(self["trust-announced-addresses"]),
-                minStatPort=1 if self["allow-low-stat-ports"] else 1024,
+                minStatPort=1 if self["allow-low-stat-ports"] else self["min-stat-port"],
                 maxSessionsPerAddress=self["max-sessions-per-address"],
                 maxSessions=self["max-sessions"],
                 maxPeerMemory=self["max-peer-memory"],
                 maxAddressMemory=self["max-address-memory"],
+                maxSwarmsPerPeer=self["max-swarms-per-peer"],
+                maxAddresses=self["max-addresses"],
+                maxChunkRanges=self["max-chunk-ranges"],
+                maxStats=self["max-stats"],
+                maxStatValue=self["max-stat-value"],
+                retryWindow=float(self["retry-window"]),
+                retryCacheSize=self["retry-cache-size"],
+                rateBurst=None if self["rate-burst"] is None else float(self["rate-burst"]),
             )
         except ValueError as e:
             raise usage.UsageError(_optionText(str(e))) from None
+
+
+def adminAuthOption(spec: str) -> ICredentialsChecker:
+    """
+    The credentials checker an C{--admin-auth} option names: a
+    L{twisted.cred.strcred} string whose checker takes user names and
+    passwords (C{file:PATH}, C{memory:USER:PASSWORD}, C{unix}).
+
+    @raise usage.UsageError: the string names no such checker, or one
+        that cannot check a user name and a password.
+    """
+    try:
+        checker = strcred.makeChecker(spec)
+    except (strcred.UnsupportedInterfaces, strcred.InvalidAuthType, strcred.InvalidAuthArgumentString) as e:
+        raise usage.UsageError(f"--admin-auth {spec.partition(':')[0]!r}: {e}") from None
+    except Exception as e:
+        raise usage.UsageError(f"--admin-auth {spec.partition(':')[0]!r}: {e}") from None
+    if IUsernamePassword not in checker.credentialInterfaces:
+        raise usage.UsageError(
+            f"--admin-auth {spec.partition(':')[0]!r} does not check user names and passwords; "
+            "give file:PATH or memory:USER:PASSWORD"
+        )
+    return checker
 
 
 def authOption(spec: str) -> Callable[[Any], ICredentialsChecker]:
@@ -360,6 +468,15 @@ ADMIN_MAX_CONNECTIONS = 16
 ADMIN_FORMAT = "PPSP tracker admin interface listening at {address} ({endpoint})"
 
 
+def _accessLogPath(options: Options) -> Optional[str]:
+    """
+    The access log's file, or L{None} for none or for the tracker's log
+    (C{--access-log -}).
+    """
+    path: Optional[str] = options["access-log"]
+    return None if path in (None, "-") else path
+
+
 def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService:
     """
     Build the tracker service that C{options} describe: the HTTP listener,
@@ -367,9 +484,12 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     polling (with their HTTP client, whose connection pool is closed when
     the service stops).
 
-    The result has the attributes C{tracker} (the L{Tracker}) and
-    C{statQuerier} (the L{StatQuerier}, or L{None} when neither C{--admin}
-    nor C{--stat-query-interval} is given).
+    The result is a L{GracefulStop}: on SIGTERM it stops listening, drains
+    the requests in flight for at most C{--drain-timeout} seconds, runs its
+    C{stopCallbacks} (none yet: the state lives in memory only), then stops
+    the rest, and the process exits with status 0.  It has the attributes
+    C{tracker} (the L{Tracker}) and C{statQuerier} (the L{StatQuerier}, or
+    L{None} when neither C{--admin} nor C{--stat-query-interval} is given).
 
     @param reactor: the reactor to listen with and to take time from; the
         global reactor when L{None}.
@@ -379,6 +499,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
 
         reactor = _reactor
     config: TrackerConfig = options["config"]
+    bans = Bans(reactor)
+    bans.replace(options["banEntries"])
     tracker = Tracker(
         reactor,
         config,
@@ -386,6 +508,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         swarmSelectors=options["swarmSelectors"],
         checker=options["checkerFactory"](reactor),
         revocations=options["revocationsObject"],
+        bans=bans,
     )
     shedder = LoadShedder(
         reactor, maxInFlight=options["max-in-flight"], maxLag=options["max-lag"]
@@ -400,11 +523,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     site = TrackerSite(
         resource,
         maxBody=options["max-body"],
-        accessLog=bool(options["access-log"]),
+        accessLog=options["access-log"] is not None,
+        logPath=_accessLogPath(options),
         requestTimeout=options["request-timeout"] or None,
         shedder=shedder,
         timeout=options["idle-timeout"],
         maxConnections=options["max-connections"] or None,
+        metrics=tracker.metrics,
         reactor=reactor,
     )
     settings = {
@@ -428,30 +553,54 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         "stat-query-interval": options["stat-query-interval"] or "off",
         "max-connections": options["max-connections"] or "none",
         "revocations": options["revocations"] or "none",
+        "bans": options["bans"] or "none",
+        "admin-auth": ",".join(options["admin-auth"]) or "none",
         "allow-low-stat-ports": bool(options["allow-low-stat-ports"]),
         "max-sessions-per-address": config.maxSessionsPerAddress or "none",
         "max-sessions": config.maxSessions or "none",
         "max-peer-memory": config.maxPeerMemory or "none",
         "max-address-memory": config.maxAddressMemory or "none",
     }
+    # One SIGHUP handler (and the admin API's POST /reload) for every file
+    # read again without a restart.
+    reloads = ReloadService(reactor)
+    reloaders: List[Callable[[], Any]] = reloads.reloaders
     endpoint = AnnouncingEndpoint(
-        listeningEndpoint(reactor, options["listen"], options["trusted-proxies"]),
+        listeningEndpoint(
+            _reloadableTLS(reactor, options["listen"], options["trusted-proxies"], reloaders),
+            options["listen"],
+            options["trusted-proxies"],
+        ),
         options["listen"],
         settings,
         onListening=lambda host: _ownPort(tracker, host),
     )
-    parent = MultiService()
+    # SIGTERM: stop listening, drain, then stop the rest (the admin
+    # interface answers the health check, 503, while the tracker drains).
+    parent = GracefulStop(
+        reactor, tracker, drainTimeout=float(options["drain-timeout"]), takeSIGTERM=True
+    )
     listener = StreamServerEndpointService(endpoint, site)
     # As strports.service does: a port that cannot be bound stops twistd
     # at start-up with the error, instead of logging it later.
     listener._raiseSynchronously = True
-    listener.setServiceParent(parent)
+    parent.addListener(listener, site)
     TrackerService(tracker).setServiceParent(parent)
     if options["revocations"] is not None:
         revocationFile = RevocationFile(
             tracker, options["revocations"], options["revocationsObject"]
         )
-        ReloadService(reactor, [revocationFile.reload]).setServiceParent(parent)
+        reloaders.append(revocationFile.reload)
+    if options["bans"] is not None:
+        reloaders.append(BanFile(bans, options["bans"]).reload)
+    if options["swarms"] is not None:
+        swarmsFile = SwarmsFile(
+            tracker, options["swarms"], readSwarmsFile, sorted(config.provisionedSwarms or ())
+        )
+        reloaders.append(swarmsFile.reload)
+    scheme, _, secretPath = options["auth"].partition(":")
+    if scheme.strip().lower() == "token" and isinstance(tracker.checker, TokenPeerChecker):
+        reloaders.append(SecretFile(tracker.checker, secretPath, readSecret).reload)
     shedder.setServiceParent(parent)
     querier: Optional[StatQuerier] = None
     interval = options["stat-query-interval"]
@@ -461,24 +610,75 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         querier = StatQuerier(tracker, http, reactor, timeout=timeout)
         StatQueryService(querier, float(interval) if interval else None, pool=pool).setServiceParent(parent)
     if options["admin"] is not None:
+        # The status page (GET / on the admin endpoint) shows the settings
+        # logged at start and the warnings logged while the tracker runs.
+        warnings = RecentWarnings()
+        RecentWarningsService(warnings).setServiceParent(parent)
+        status = StatusPage(
+            tracker,
+            settings=settings,
+            endpoints={"peers": options["listen"], "admin": options["admin"]},
+            warnings=warnings,
+        )
         adminSite = TrackerSite(
-            AdminResource(tracker, querier, hosts=options["admin-hosts"]),
+            AdminResource(
+                tracker,
+                querier,
+                hosts=options["admin-hosts"],
+                checkers=options["adminCheckers"],
+                registry=trackerRegistry(tracker, shedder),
+                shedder=shedder,
+                status=status,
+                reload=reloads.reload,
+            ),
             maxBody=4096,
-            accessLog=bool(options["access-log"]),
+            accessLog=options["access-log"] is not None,
+            logPath=_accessLogPath(options),
             maxConnections=ADMIN_MAX_CONNECTIONS,
             reactor=reactor,
         )
         adminEndpoint = AnnouncingEndpoint(
-            listeningEndpoint(reactor, options["admin"], options["trusted-proxies"]),
+            listeningEndpoint(
+                _reloadableTLS(reactor, options["admin"], options["trusted-proxies"], reloaders),
+                options["admin"],
+                options["trusted-proxies"],
+            ),
             options["admin"],
             {},
             logFormat=ADMIN_FORMAT,
-            warnUnlessLoopback=True,
+            # Without --admin-auth, postOptions allowed only a loopback
+            # address, a UNIX socket or client certificates.
+            warnUnlessLoopback=False,
             onListening=lambda host: _ownPort(tracker, host),
         )
         admin = StreamServerEndpointService(adminEndpoint, adminSite)
         admin._raiseSynchronously = True
         admin.setServiceParent(parent)
+    if reloaders:
+        reloads.setServiceParent(parent)
     parent.tracker = tracker  # type: ignore[attr-defined]
     parent.statQuerier = querier  # type: ignore[attr-defined]
+    parent.reloads = reloads  # type: ignore[attr-defined]
     return parent
+
+
+def _reloadableTLS(
+    reactor: Any, description: str, trustedProxies: List[Any], reloaders: List[Callable[[], Any]]
+) -> Any:
+    """
+    The reactor to build a listener on: when C{description} is a TLS
+    listener's (C{ssl:}, C{mtls:}, behind C{haproxy:} or not), one that
+    serves a L{ListenerCertificate}, whose reloader is added to
+    C{reloaders}, so that new connections see the files read again;
+    otherwise C{reactor}.
+    """
+    try:
+        current = tlsCreatorOf(description, trustedProxies)
+    except Exception:
+        # Not one that can be probed (the real listener reports errors).
+        return reactor
+    if current is None:
+        return reactor
+    certificate = ListenerCertificate(description, trustedProxies, current)
+    reloaders.append(certificate.reload)
+    return certificate.listeningReactor(reactor)
