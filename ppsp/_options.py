@@ -23,7 +23,7 @@ import getopt
 import os
 import re
 import sys
-from typing import AbstractSet, Any, Dict, FrozenSet, Optional, Sequence, Set, Tuple
+from typing import AbstractSet, Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from twisted.python import usage
 
@@ -68,6 +68,12 @@ def keyLine(text: str, key: str) -> int:
     return text.count("\n", 0, match.start()) + 1
 
 
+def _logFormat(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ValueError("give text or json")
+    return value
+
+
 class ServiceOptions(usage.Options):
     """
     Options of a twistd plugin.  Run as a twistd (or twist) subcommand, a
@@ -83,6 +89,10 @@ class ServiceOptions(usage.Options):
         taken from it, by long option name.
     """
 
+    optParameters: List[List[Any]] = [
+        ["log-format", None, "text", "text (the runner's own lines) or json: one JSON object per line (ppsp.logging), under twistd and twist alike.", _logFormat],
+    ]
+
     #: Options that act rather than set (or that name the file itself):
     #: not keys of a config file.
     notInConfigFile: FrozenSet[str] = frozenset({"config", "help", "version"})
@@ -91,6 +101,27 @@ class ServiceOptions(usage.Options):
         super().__init__()
         self.configFile: Optional[str] = None
         self.configLines: Dict[str, int] = {}
+
+    def _applyLogFormat(self) -> None:
+        """
+        Ask the runner this plugin runs under for JSON lines: twistd takes
+        a log observer factory by name (its C{--logger}, read after the
+        plugin's options), twist a file observer factory (what its own
+        C{--log-format} sets).  Used directly, there is no runner: the
+        embedder sets logging up.
+        """
+        if self["log-format"] != "json":
+            return
+        parent = getattr(self, "parent", None)
+        if parent is None:
+            return
+        if "fileLogObserverFactory" in parent:
+            from ppsp.logging import jsonFileObserver
+
+            parent["fileLogObserverFactory"] = jsonFileObserver
+            parent["logFormat"] = "json"
+        elif "logger" in parent:
+            parent["logger"] = "ppsp.logging.jsonObserver"
 
     def opt_config(self, path: str) -> None:
         """
@@ -252,6 +283,7 @@ class ServiceOptions(usage.Options):
                 super().parseOptions(options)
             except usage.UsageError as e:
                 raise usage.UsageError(self._fromConfigFile(str(e))) from None
+            self._applyLogFormat()
         except usage.UsageError as e:
             if getattr(self, "parent", None) is None:
                 raise

@@ -462,14 +462,13 @@ class ProcessTests(TestCase):
         self.assertIsInstance(reason, ProcessDone, process.output)
         self.assertIn(b"drained: 0 connection(s) closed unanswered", process.output)
 
-    @inlineCallbacks
     def test_jsonLogsTwistd(self) -> Any:
         """
         C{twistd --logger=ppsp.logging.jsonObserver -n ppsp-tracker} writes
         one JSON object per line, every line, with the documented keys; the
         start-up line carries its fields.
         """
-        process = self.start(
+        return self.checkJSONLines(
             [
                 os.path.join(BIN, "twistd"),
                 "--logger=ppsp.logging.jsonObserver",
@@ -480,6 +479,39 @@ class ProcessTests(TestCase):
                 "tcp:0:interface=127.0.0.1",
             ]
         )
+
+    def test_logFormatTwistd(self) -> Any:
+        """
+        C{twistd -n ppsp-tracker --log-format json} writes the same lines:
+        the plugin's own option asks twistd for the JSON observer.
+        """
+        return self.checkJSONLines(
+            [
+                os.path.join(BIN, "twistd"), "-n", "--pidfile=", "ppsp-tracker",
+                "--log-format", "json", "--listen", "tcp:0:interface=127.0.0.1",
+            ]
+        )
+
+    def test_logFormatTwist(self) -> Any:
+        """
+        C{twist ppsp-tracker --log-format json} writes the same lines too
+        (not twist's own RFC 7464 records): one JSON object per line.
+        """
+        return self.checkJSONLines(
+            [
+                os.path.join(BIN, "twist"), "ppsp-tracker",
+                "--log-format", "json", "--listen", "tcp:0:interface=127.0.0.1",
+            ]
+        )
+
+    @inlineCallbacks
+    def checkJSONLines(self, argv: List[str]) -> Any:
+        """
+        Start C{argv}, stop it once it listens, and check that every line
+        it wrote is one JSON object with the documented keys, and that the
+        start-up line carries its fields.
+        """
+        process = self.start(argv)
         process.listening.addErrback(lambda f: None)
         yield watch(process, rb'"port":\d+')
         process.transport.signalProcess("TERM")  # type: ignore[union-attr]
