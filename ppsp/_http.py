@@ -1,22 +1,30 @@
 """
-Reading an HTTP answer's body with a size limit, for both sides of the
-protocol (the peer reading the tracker's answers, the tracker reading a
-peer's STAT_QUERY answer).  treq's own readers have no limit, and their
-Deferreds cannot be cancelled.
+HTTP pieces for both sides of the protocol (the peer talking to the
+tracker, the tracker sending STAT_QUERY to peers): reading an answer's
+body with a size limit (treq's own readers have no limit, and their
+Deferreds cannot be cancelled), a connection pool that does not log every
+connection, and the answer of a protocol resource to a method other than
+POST.
 """
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import TYPE_CHECKING, Any, List
 
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
+from twisted.web import client as webclient
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
-from twisted.web.iweb import UNKNOWN_LENGTH
+from twisted.web.iweb import UNKNOWN_LENGTH, IRequest
 
-__all__ = ["BodyTooLarge", "readBody"]
+from ppsp.messages import ErrorResponse, ResponseCode
+
+if TYPE_CHECKING:
+    from ppsp.interfaces import ICodec
+
+__all__ = ["BodyTooLarge", "QuietPool", "notPost", "readBody"]
 
 
 class BodyTooLarge(Exception):
@@ -79,3 +87,45 @@ def readBody(response: Any, limit: int) -> "Deferred[bytes]":
     if length is not UNKNOWN_LENGTH and length is not None and length > limit:
         reader.refuse()
     return reader.done
+
+
+class _QuietFactory(webclient._HTTP11ClientFactory):
+    """
+    The pool's connection factory, without a log line for every
+    connection opened and closed.  twisted.web offers no public way to
+    quieten its pool's factory: this is the one place that names its
+    private class.
+    """
+
+    noisy = False
+
+
+class QuietPool(webclient.HTTPConnectionPool):
+    """
+    A connection pool whose connections do not log their start and stop.
+    """
+
+    _factory = _QuietFactory
+
+
+def notPost(request: IRequest, codec: "ICodec", reason: str) -> bytes:
+    """
+    Answer a request to a protocol resource whose method is not POST, the
+    protocol's only one (PROTOCOL.md section 1): HTTP 405 with C{Allow:
+    POST}, and MESSAGE NOT SUPPORTED in C{codec}'s encoding, not to be
+    cached; to HEAD, no body but its C{Content-Length}.
+
+    @param request: the request.
+    @param codec: the encoding of the answer.
+    @param reason: the error's reason.
+    @return: what the resource's C{render} returns.
+    """
+    body: bytes = codec.encodeResponse(ErrorResponse("", ResponseCode.MESSAGE_NOT_SUPPORTED, reason))
+    request.setResponseCode(405)
+    request.setHeader(b"allow", b"POST")
+    request.setHeader(b"content-type", codec.contentType)
+    request.setHeader(b"cache-control", b"no-store")
+    if request.method == b"HEAD":
+        request.setHeader(b"content-length", b"%d" % (len(body),))
+        return b""
+    return body

@@ -20,19 +20,57 @@ given on the command line replaces the file's whole array).
 from __future__ import annotations
 
 import getopt
+import math
 import os
 import re
 import sys
-from typing import AbstractSet, Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
+from typing import (
+    AbstractSet,
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+)
+from urllib.parse import urlsplit
 
+from twisted.internet.protocol import Factory
+from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
+
+from ppsp._listen import installOneLineErrors
+from ppsp.codec._fields import validIdentifier
+from ppsp.messages import PeerMode
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["ServiceOptions", "FLAG", "PARAMETER", "REPEATABLE"]
+__all__ = [
+    "CommandOptions",
+    "plainText",
+    "ServiceOptions",
+    "FLAG",
+    "PARAMETER",
+    "REPEATABLE",
+    "positiveInt",
+    "nonNegativeInt",
+    "portNumber",
+    "byteSize",
+    "positiveSeconds",
+    "nonNegativeSeconds",
+    "parseSwarm",
+    "parseMode",
+    "checkPorts",
+    "checkTrackerURL",
+    "ProbeReactor",
+]
 
 #: The kinds of config file keys (L{ServiceOptions.configKeys}).
 FLAG = "flag"
@@ -68,13 +106,300 @@ def keyLine(text: str, key: str) -> int:
     return text.count("\n", 0, match.start()) + 1
 
 
+_C = TypeVar("_C", bound=Callable[[str], Any])
+
+
+def _coercer(doc: str, configTypes: Tuple[type, ...]) -> Callable[[_C], _C]:
+    """
+    Mark an option coercer with what C{--help} says of its values
+    (Twisted's C{coerceDoc}) and the TOML types a config file may give
+    (C{configTypes}, see L{ServiceOptions.configTypes}).
+    """
+
+    def mark(coerce: _C) -> _C:
+        setattr(coerce, "coerceDoc", doc)
+        setattr(coerce, "configTypes", configTypes)
+        return coerce
+
+    return mark
+
+
+def _wholeNumber(text: str, what: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"must be {what}") from None
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"must be {what}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"must be {what}")
+    return value
+
+
+@_coercer("A whole number of at least 1.", (int,))
+def positiveInt(text: str) -> int:
+    """
+    An option value that is a whole number of at least 1.
+
+    @raise ValueError: anything else (the message says what is expected).
+    """
+    value = _wholeNumber(text, "a whole number of at least 1")
+    if value < 1:
+        raise ValueError("must be a whole number of at least 1")
+    return value
+
+
+@_coercer("A whole number, 0 or more.", (int,))
+def nonNegativeInt(text: str) -> int:
+    """
+    An option value that is a whole number, 0 or more.
+
+    @raise ValueError: anything else.
+    """
+    value = _wholeNumber(text, "a whole number, 0 or more")
+    if value < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return value
+
+
+@_coercer("A port number, 1 to 65535.", (int,))
+def portNumber(text: str) -> int:
+    """
+    An option value that is a port number, 1 to 65535.
+
+    @raise ValueError: anything else.
+    """
+    value = _wholeNumber(text, "a port number, 1 to 65535")
+    if not 1 <= value <= 65535:
+        raise ValueError("must be a port number, 1 to 65535")
+    return value
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "K": 2**10, "KIB": 2**10, "M": 2**20, "MIB": 2**20, "G": 2**30, "GIB": 2**30}
+
+
+@_coercer("Bytes, optionally with K, M or G (binary units); 0 for no budget.", (int, str))
+def byteSize(text: str) -> int:
+    """
+    A number of bytes, optionally with a binary unit: C{16M}, C{512KiB},
+    C{16777216}.
+
+    @raise ValueError: anything else.
+    """
+    number = text.strip().upper()
+    digits = number.rstrip("KMGIB")
+    unit = _SIZE_UNITS.get(number[len(digits):].strip())
+    if unit is None or not digits.strip().isdigit():
+        raise ValueError("must be a number of bytes, optionally followed by K, M or G")
+    return int(digits) * unit
+
+
+@_coercer("Seconds, more than 0.", (int, float))
+def positiveSeconds(text: str) -> float:
+    """
+    An option value that is a number of seconds, more than 0.
+
+    @raise ValueError: anything else.
+    """
+    value = _number(text, "a number of seconds, more than 0")
+    if not value > 0:
+        raise ValueError("must be a number of seconds, more than 0")
+    return value
+
+
+@_coercer("Seconds, 0 or more.", (int, float))
+def nonNegativeSeconds(text: str) -> float:
+    """
+    An option value that is a number of seconds, 0 or more.
+
+    @raise ValueError: anything else.
+    """
+    value = _number(text, "a number of seconds, 0 or more")
+    if not value >= 0:
+        raise ValueError("must be a number of seconds, 0 or more")
+    return value
+
+
+_MODES = "LEECH, SEED or LIVESEED"
+
+
+def parseMode(text: str) -> PeerMode:
+    """
+    A peer mode named on a command line: C{LEECH}, C{SEED} or
+    C{LIVESEED}, in any case.
+
+    @raise ValueError: another word.
+    """
+    try:
+        return PeerMode[text.strip().upper()]
+    except KeyError:
+        raise ValueError(f"unknown mode {text!r}: give {_MODES}") from None
+
+
+def parseSwarm(text: str) -> Tuple[str, PeerMode]:
+    """
+    A C{SWARM[:MODE]} value (C{ppsp-peer --swarm}, C{python -m ppsp.client
+    join}): a SwarmID, optionally followed by a colon and a mode (LEECH,
+    SEED or LIVESEED, in any case; LEECH when absent).  What follows the
+    last colon is always the mode, so a SwarmID that itself holds a colon
+    is written with its mode: C{urn:live:LEECH}.
+
+    @raise ValueError: an unknown mode, or an invalid SwarmID.
+    """
+    swarmID, sep, mode = text.rpartition(":")
+    if sep:
+        try:
+            peerMode = parseMode(mode)
+        except ValueError:
+            raise ValueError(
+                f"{text!r}: unknown mode {mode!r} after the last colon: give SWARM or "
+                f"SWARM:MODE with MODE {_MODES} (a SwarmID with a colon is written with "
+                "its mode, e.g. urn:live:LEECH)"
+            ) from None
+    else:
+        swarmID, peerMode = text, PeerMode.LEECH
+    if not validIdentifier(swarmID, 128):
+        raise ValueError(f"{swarmID!r} is not a valid SwarmID (1 to 128 printable characters)")
+    return swarmID, peerMode
+
+
+def checkTrackerURL(url: str, option: str = "--tracker") -> str:
+    """
+    Check a tracker's URL given on a command line: C{http://} or
+    C{https://}, with a host.
+
+    @return: C{url}.
+    @raise usage.UsageError: anything else, naming C{option}.
+    """
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host:
+        raise usage.UsageError(f"{option} {url!r} is not an http:// or https:// URL")
+    return url
+
+
+class ProbeReactor(MemoryReactor):
+    """
+    A L{MemoryReactor} to build an endpoint on for L{checkPorts}: it
+    refuses to adopt a file descriptor, so that probing a C{systemd:}
+    endpoint leaves the socket it names open (an adopting endpoint closes
+    its descriptor once the reactor has adopted it).
+    """
+
+    def adoptStreamPort(self, fileDescriptor: int, addressFamily: Any, factory: Any) -> Any:
+        raise NotImplementedError("a probe adopts nothing")
+
+    def adoptStreamConnection(self, fileDescriptor: int, addressFamily: Any, factory: Any) -> Any:
+        raise NotImplementedError("a probe adopts nothing")
+
+    def adoptDatagramPort(self, fileDescriptor: int, addressFamily: Any, protocol: Any, maxPacketSize: int = 8192) -> Any:
+        raise NotImplementedError("a probe adopts nothing")
+
+
+def checkPorts(reactor: ProbeReactor, endpoint: Any) -> None:
+    """
+    Check the port numbers a server endpoint would listen on, by listening
+    with it on the L{ProbeReactor} it was built with (which binds
+    nothing): a description such as C{tcp:99999} parses, and would
+    otherwise fail only when the service starts.
+
+    @param reactor: the probe reactor C{endpoint} was built on.
+    @param endpoint: the server endpoint.
+    @raise ValueError: a port is out of range.
+    """
+    try:
+        endpoint.listen(Factory())
+    except Exception:
+        return  # not this check's business: the real listener reports it
+    for entry in reactor.tcpServers + reactor.sslServers:
+        port = entry[0]
+        if isinstance(port, int) and not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is out of range (0 to 65535)")
+
+
 def _logFormat(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError("give text or json")
     return value
 
 
-class ServiceOptions(usage.Options):
+_MARKUP = re.compile(r"[BCIL]\{([^{}]*)\}")
+
+
+def plainText(text: str) -> str:
+    """
+    A docstring as one paragraph of C{--help}: epytext markup
+    (C{C{...}}, C{L{...}}) taken off, and the line breaks and indentation
+    of the source folded into single spaces.
+    """
+    return " ".join(_MARKUP.sub(r"\1", text).split())
+
+
+class _NamedCoerce(usage.CoerceParameter):
+    """
+    A coerced parameter whose refusal names the option and the value
+    (Twisted's says "Parameter type enforcement failed").
+    """
+
+    def dispatch(self, parameterName: str, value: Optional[str]) -> None:
+        if value is None:
+            raise usage.UsageError(f"--{parameterName} needs a value")
+        try:
+            coerced = self.coerce(value)
+        except ValueError as e:
+            raise usage.UsageError(f"--{parameterName} {value!r}: {e}") from None
+        self.options.opts[parameterName] = coerced
+
+
+class CommandOptions(usage.Options):
+    """
+    Options of a ppsp command line: C{--help} shows plain text (no
+    epytext markup, no source indentation), a value an option's coercer
+    refuses is reported with the option's name, and C{--version} gives
+    ppsp's version as well as Twisted's.
+
+    A class without C{longdesc} describes itself with its own docstring.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name, handler in list(self._dispatch.items()):
+            if type(handler) is usage.CoerceParameter:
+                self._dispatch[name] = _NamedCoerce(self, handler.coerce)
+        for name, doc in list(self.docs.items()):
+            if not isinstance(doc, str):
+                continue
+            doc = plainText(doc)
+            handler = self._dispatch.get(name)
+            if isinstance(handler, usage.CoerceParameter) and handler.doc:
+                # Twisted adds ". " and the coercer's words after the text
+                # (and its default).
+                doc = doc.rstrip(".")
+            self.docs[name] = doc
+        if getattr(self, "longdesc", None) is None:
+            self.longdesc = plainText(type(self).__dict__.get("__doc__") or "")
+
+    def opt_version(self) -> None:
+        """
+        Display the versions of ppsp and Twisted and exit.
+        """
+        from twisted import copyright
+
+        import ppsp
+
+        sys.stdout.write(f"ppsp {ppsp.__version__} (Twisted {copyright.version})\n")
+        raise SystemExit(0)
+
+
+class ServiceOptions(CommandOptions):
     """
     Options of a twistd plugin.  Run as a twistd (or twist) subcommand, a
     usage error prints the usage and the error and exits with status 64
@@ -284,6 +609,10 @@ class ServiceOptions(usage.Options):
             except usage.UsageError as e:
                 raise usage.UsageError(self._fromConfigFile(str(e))) from None
             self._applyLogFormat()
+            if getattr(self, "parent", None) is not None:
+                # Under twistd or twist: a listener that cannot start ends
+                # the process with one line, not a traceback.
+                installOneLineErrors()
         except usage.UsageError as e:
             if getattr(self, "parent", None) is None:
                 raise

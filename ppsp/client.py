@@ -40,7 +40,19 @@ from ppsp.messages import (
     Response,
     Stat,
 )
+from ppsp._net import hostPort
+from ppsp._options import (
+    CommandOptions,
+    checkTrackerURL,
+    nonNegativeInt,
+    parseMode,
+    parseSwarm,
+    portNumber,
+    positiveInt,
+    positiveSeconds,
+)
 from ppsp.peer.client import (
+    AuthenticationRequired,
     TLSPolicy,
     TrackerClient,
     TrackerError,
@@ -72,12 +84,29 @@ def _chunks(text: str) -> ChunkRange:
     return ChunkRange(first, last)
 
 
-class _Command(usage.Options):
+#: How the usage lines name the program.
+PROGRAM = "python -m ppsp.client"
+
+
+class _Command(CommandOptions):
     """
     Base of the subcommands: keeps positional arguments.
+
+    @cvar arguments: the names of the positional arguments, as the usage
+        line shows them.
     """
 
     arguments: Sequence[str] = ()
+
+    def getSynopsis(self) -> str:
+        """
+        The usage line: the program, the command, its options and its
+        positional arguments.
+        """
+        command = self.parent.subCommand if self.parent is not None else None
+        words = [f"Usage: {PROGRAM} [options]", command or "", "[options]"]
+        words.extend(self.arguments)
+        return " ".join(w for w in words if w)
 
     def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
         """
@@ -98,9 +127,15 @@ class _Command(usage.Options):
 
     def parseArgs(self, *args: str) -> None:
         if len(args) != len(self.arguments):
-            raise usage.UsageError(f"expected {' '.join(self.arguments) or 'no arguments'}")
+            command = self.parent.subCommand if self.parent is not None else "the command"
+            if not self.arguments:
+                raise usage.UsageError(f"{command} takes no arguments, not {' '.join(args)!r}")
+            raise usage.UsageError(
+                f"{command} takes {' '.join(self.arguments)}"
+                + (f", not {' '.join(args)!r}" if args else "")
+            )
         for name, value in zip(self.arguments, args):
-            self[name] = value
+            self[name.lower()] = value
 
 
 class _Connect(_Command):
@@ -112,7 +147,7 @@ class _Connect(_Command):
         super().__init__()
         self["addresses"] = []
 
-    optParameters = [["stat-port", None, None, "StatPort to announce.", int]]
+    optParameters = [["stat-port", None, None, "StatPort to announce.", portNumber]]
 
     def opt_address(self, value: str) -> None:
         """
@@ -125,10 +160,14 @@ class _Connect(_Command):
 
 
 class _Find(_Command):
-    arguments = ("swarm",)
+    """
+    FIND the peers of a swarm (FIND_CHUNK with --chunk).
+    """
+
+    arguments = ("SWARM",)
     optParameters = [
-        ["num", "n", None, "How many peers to ask for.", int],
-        ["chunk", "c", None, "Only peers holding this chunk (FIND_CHUNK).", int],
+        ["num", "n", None, "How many peers to ask for.", positiveInt],
+        ["chunk", "c", None, "Only peers holding this chunk (FIND_CHUNK).", nonNegativeInt],
     ]
 
     def __init__(self) -> None:
@@ -143,33 +182,75 @@ class _Find(_Command):
 
 
 class _Join(_Command):
-    arguments = ("swarm",)
+    """
+    JOIN a swarm: SWARM[:MODE], or SWARM with --mode (LEECH when neither
+    gives one). A SwarmID that holds a colon is written with its mode
+    (urn:live:LEECH).
+    """
+
+    arguments = ("SWARM[:MODE]",)
     optParameters = [
-        ["mode", "m", "LEECH", "LEECH, SEED or LIVESEED."],
-        ["expire", None, None, "Seconds after which the membership ends.", float],
-        ["num", "n", None, "How many peers a LEECH wants in the answer.", int],
+        ["mode", "m", None, "LEECH, SEED or LIVESEED (LEECH by default)."],
+        ["expire", None, None, "Seconds after which the membership ends.", positiveSeconds],
+        ["num", "n", None, "How many peers a LEECH wants in the answer.", positiveInt],
     ]
+
+    def parseArgs(self, *args: str) -> None:
+        if len(args) != 1:
+            raise usage.UsageError(
+                "join takes SWARM[:MODE]" + (f", not {' '.join(args)!r}" if args else "")
+            )
+        self["swarmAndMode"] = args[0]
 
     def postOptions(self) -> None:
         try:
-            self["peerMode"] = PeerMode[self["mode"].upper()]
-        except KeyError:
-            raise usage.UsageError(f"--mode {self['mode']!r} is not LEECH, SEED or LIVESEED") from None
+            swarmID, mode = parseSwarm(self["swarmAndMode"])
+        except ValueError as e:
+            raise usage.UsageError(f"join: {e}") from None
+        self["swarm"] = swarmID
+        if self["mode"] is not None:
+            try:
+                option = parseMode(self["mode"])
+            except ValueError as e:
+                raise usage.UsageError(f"--mode: {e}") from None
+            if ":" in self["swarmAndMode"] and option is not mode:
+                raise usage.UsageError(
+                    f"join {self['swarmAndMode']!r} --mode {self['mode']}: two different modes"
+                )
+            mode = option
+        self["peerMode"] = mode
 
 
 class _JoinChunk(_Command):
-    arguments = ("swarm",)
+    """
+    JOIN_CHUNK: the chunks held in a swarm, as IDs or ranges A-B (none
+    clears the set).
+    """
 
-    def parseArgs(self, swarm: str, *chunks: str) -> None:  # type: ignore[override]
-        self["swarm"] = swarm
-        self["chunks"] = [_chunks(c) for c in chunks]
+    arguments = ("SWARM", "[ID | A-B]...")
+
+    def parseArgs(self, *args: str) -> None:
+        if not args:
+            raise usage.UsageError("join-chunk takes SWARM [ID | A-B]...")
+        self["swarm"] = args[0]
+        self["chunks"] = [_chunks(c) for c in args[1:]]
 
 
 class _Leave(_Command):
-    arguments = ("swarm",)
+    """
+    LEAVE a swarm.
+    """
+
+    arguments = ("SWARM",)
 
 
 class _StatReport(_Command):
+    """
+    STAT_REPORT the statistics given as NAME=VALUE arguments.
+    """
+
+    arguments = ("NAME=VALUE...",)
+
     def parseArgs(self, *stats: str) -> None:
         if not stats:
             raise usage.UsageError("give at least one NAME=VALUE")
@@ -177,15 +258,18 @@ class _StatReport(_Command):
 
 
 class _Plain(_Command):
-    pass
+    """
+    Send the request the command names, in the session given with
+    --peer-id and --token (or a fresh one).
+    """
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     """
     The options of C{python -m ppsp.client}.
     """
 
-    synopsis = "--tracker URL [options] COMMAND [ARGS]"
+    synopsis = f"Usage: {PROGRAM} [options] COMMAND [ARGS]"
     longdesc = "Send single requests to a PPSP tracker and print the answers in plain words."
     optParameters: List[List[Any]] = [
         ["tracker", "t", "http://127.0.0.1:7000/", "The tracker's URL."],
@@ -194,7 +278,7 @@ class Options(usage.Options):
         ["cer", None, None, "File holding the credential presented at CONNECT."],
         ["trust-root", None, None, "PEM file of the CA of the tracker's certificate."],
         ["client-certificate", None, None, "PEM file with a TLS client certificate and key."],
-        ["timeout", None, 10.0, "Seconds a request may take.", float],
+        ["timeout", None, 10.0, "Seconds a request may take.", positiveSeconds],
         ["encoding", "e", "xml", "xml (the draft's profile) or json (RFC 7846)."],
     ]
     optFlags: List[List[Any]] = [
@@ -217,6 +301,7 @@ class Options(usage.Options):
         """
         if self.subCommand is None:
             raise usage.UsageError("give a command: " + ", ".join(c[0] for c in self.subCommands))
+        checkTrackerURL(self["tracker"])
         if self["peer-id"] is None:
             if self["token"] is not None:
                 raise usage.UsageError("--token needs the --peer-id of its session")
@@ -239,7 +324,7 @@ def describePeer(peer: PeerInfo) -> str:
     One line for one peer of a list: PeerID, mode and addresses.
     """
     addresses = ", ".join(
-        (f"[{a.ip}]:{a.port}" if ":" in a.ip else f"{a.ip}:{a.port}") + f" ({a.type.value})"
+        f"{hostPort(a.ip, a.port)} ({a.type.value})"
         for a in peer.addresses
     )
     return f"{peer.peerID}  {peer.mode.value}  {addresses}"
@@ -283,12 +368,17 @@ async def run(options: Options, client: TrackerClient, out: TextIO, clock: Any) 
         except BrokenPipeError:
             pass  # the reader (``| head``) has had enough; carry on quietly
 
+    # Whether the tracker said it no longer knows the session.
+    ended = False
+
     async def step(label: str, call: Callable[[], "Deferred[Any]"]) -> Optional[Response]:
+        nonlocal ended
         started = clock.seconds()
         try:
-            response = await call()
+            response: Response = await call()
         except TrackerError as e:
             say(f"{label} -> {e.code.text}" + (f": {e.reason}" if e.reason else ""))
+            ended = ended or isinstance(e, AuthenticationRequired)
             return None
         except UnsupportedRequest as e:
             say(f"{label} -> not sent: {e}")
@@ -352,6 +442,11 @@ async def run(options: Options, client: TrackerClient, out: TextIO, clock: Any) 
         if command == "disconnect" or not options["keep"]:
             if await step("DISCONNECT", client.disconnect) is None and command == "disconnect":
                 status = 1
+            elif options["token"] is not None and command != "disconnect":
+                say("session ended (give --keep to keep a session reused with --token)")
+        elif ended:
+            say("session not kept: the tracker no longer knows it (AUTHENTICATION REQUIRED)")
+            status = 1
         else:
             say(f"session kept: --peer-id {client.peerID} --token {client.authToken}")
     except TrackerUnavailable as e:
@@ -369,7 +464,11 @@ def main(argv: Optional[Sequence[str]] = None, reactor: Any = None, out: TextIO 
     try:
         options.parseOptions(sys.argv[1:] if argv is None else argv)
     except usage.UsageError as e:
-        sys.stderr.write(f"{options}\nError: {e}\n")
+        # The usage of the command given, if any (its usage line names
+        # the command and its arguments).
+        sub = getattr(options, "subOptions", None)
+        shown = options if sub is None else sub
+        sys.stderr.write(f"{shown}\nError: {e}\n")
         raise SystemExit(os.EX_USAGE) from None
     from twisted.internet.task import react
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: ppsp.test.test_messages -*-
+# -*- test-case-name: ppsp.test.test_codec -*-
 """
 The typed message model of the PPSP tracker protocol.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional, Tuple, Type, Union, get_args
+from typing import ClassVar, Optional, Tuple, Union
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -62,8 +62,6 @@ __all__ = [
     "StatQueryResponse",
     "AnyRequest",
     "AnyResponse",
-    "REQUEST_CLASSES",
-    "RESPONSE_CLASSES",
 ]
 
 #: The protocol version that every response announces.
@@ -465,7 +463,7 @@ class ErrorResponse(Response):
         if self.errorCode is ResponseCode.OK:
             raise ValueError("an ErrorResponse cannot carry OK")
 
-    @property  # type: ignore[misc]
+    @property
     def code(self) -> ResponseCode:  # type: ignore[override]
         return self.errorCode
 
@@ -708,13 +706,3 @@ AnyResponse = Union[
     StatReportResponse,
     StatQueryResponse,
 ]
-
-#: The request class of each method.
-REQUEST_CLASSES: dict[Method, Type[Request]] = {
-    cls.method: cls for cls in get_args(AnyRequest)
-}
-
-#: The success response class of each method.
-RESPONSE_CLASSES: dict[Method, Type[Response]] = {
-    cls.method: cls for cls in get_args(AnyResponse) if cls is not ErrorResponse
-}

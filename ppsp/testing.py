@@ -132,6 +132,9 @@ class MemoryTracker:
         clock); the C{open} scheme by default.
 
     @ivar tracker: the L{Tracker} now serving (replaced by L{restart}).
+    @ivar agent: an HTTP agent whose requests reach the tracker whether or
+        not it is reachable (L{http} goes through it while it is; a test's
+        own agent can too, to fail some requests its own way).
     @ivar received: every request the tracker received, decoded, in order.
     @ivar urls: the URL of every HTTP request that reached the tracker.
     @ivar reachable: whether connections succeed (see L{stop}, L{start}).
@@ -155,10 +158,10 @@ class MemoryTracker:
         self.reachable = True
         self.tracker = self._newTracker()
         self.resource: Resource = TrackerResource(_Recorder(self))  # type: ignore[arg-type]
-        self._agent = RequestTraversalAgent(self.resource)
+        self.agent = RequestTraversalAgent(self.resource)
         #: An HTTP client whose requests reach this tracker.
         self.http = HTTPClient(
-            _SwitchableAgent(self, self._agent), data_to_body_producer=_BytesProducer
+            _SwitchableAgent(self, self.agent), data_to_body_producer=_BytesProducer
         )
 
     def _newTracker(self) -> Tracker:
@@ -204,4 +207,4 @@ class MemoryTracker:
         """
         Deliver bytes an asynchronous answer wrote after the request.
         """
-        self._agent.flush()
+        self.agent.flush()

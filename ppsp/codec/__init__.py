@@ -9,16 +9,14 @@ PROTOCOL.md sections 2 to 5, L{JSON_CODEC} the JSON encoding of RFC 7846
 its C{Content-Type} and, failing that, from its first byte (PROTOCOL.md
 section 1).
 
-Codecs are registered by media type in a small registry
-(L{_registerCodec}); an encoding that is named but not implemented can be
-declared with L{_declareUnsupported}, so that selecting it is a
-L{DecodeError} (INVALID SYNTAX) that says so.
+Codecs are registered by media type and by first byte in a small
+registry (L{_registerCodec}).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, Optional, Union
+from typing import Dict, Iterable, Optional
 
 from ppsp.codec._fields import DecodeError
 from ppsp.codec.json import JSON_CONTENT_TYPE, JSONCodec
@@ -44,42 +42,13 @@ XML_CODEC = XMLCodec()
 JSON_CODEC = JSONCodec()
 
 
-class _Unsupported:
-    """
-    A registry entry for an encoding the protocol names but this version
-    does not implement: selecting it is a L{DecodeError}.
-
-    @ivar reason: the error's reason.
-    """
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        """
-        @param reason: the reason of the error that selecting it raises.
-        """
-        self.reason = reason
-
-
-_Entry = Union[ICodec, _Unsupported]
-
 # Codecs by lower-case media type (without parameters), and by the first
 # non-blank byte of a body, for requests with no or another media type.
-_BY_MEDIA_TYPE: Dict[bytes, _Entry] = {}
-_BY_FIRST_BYTE: Dict[int, _Entry] = {}
+_BY_MEDIA_TYPE: Dict[bytes, ICodec] = {}
+_BY_FIRST_BYTE: Dict[int, ICodec] = {}
 
 # The first byte that is not white space (nor a UTF-8 byte order mark).
 _FIRST = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*(.)", re.DOTALL)
-
-
-def _register(entry: _Entry, mediaTypes: Iterable[bytes], firstByte: bytes) -> None:
-    """
-    Make C{entry} the choice for each of C{mediaTypes} and for bodies that
-    start with C{firstByte}.
-    """
-    for mediaType in mediaTypes:
-        _BY_MEDIA_TYPE[mediaType.lower()] = entry
-    _BY_FIRST_BYTE[firstByte[0]] = entry
 
 
 def _registerCodec(codec: ICodec, mediaTypes: Iterable[bytes], firstByte: bytes) -> None:
@@ -91,15 +60,9 @@ def _registerCodec(codec: ICodec, mediaTypes: Iterable[bytes], firstByte: bytes)
     @param firstByte: the first non-blank byte of a body that selects it
         when the media type does not.
     """
-    _register(codec, mediaTypes, firstByte)
-
-
-def _declareUnsupported(reason: str, mediaTypes: Iterable[bytes], firstByte: bytes) -> None:
-    """
-    Declare an encoding that is not implemented: selecting it raises
-    L{DecodeError} with C{reason}.
-    """
-    _register(_Unsupported(reason), mediaTypes, firstByte)
+    for mediaType in mediaTypes:
+        _BY_MEDIA_TYPE[mediaType.lower()] = codec
+    _BY_FIRST_BYTE[firstByte[0]] = codec
 
 
 _registerCodec(
@@ -126,10 +89,9 @@ def selectCodec(contentType: Optional[bytes], body: bytes) -> ICodec:
     @param contentType: the request's C{Content-Type} header, or L{None}.
     @param body: the request's body.
     @return: the codec to decode the request with, and to answer in.
-    @raise DecodeError: INVALID SYNTAX when nothing selects a codec, or
-        when the selected encoding is not supported.
+    @raise DecodeError: INVALID SYNTAX when nothing selects a codec.
     """
-    entry: Optional[_Entry] = None
+    entry: Optional[ICodec] = None
     if contentType:
         mediaType = contentType.split(b";", 1)[0].strip(b" \t").lower()
         entry = _BY_MEDIA_TYPE.get(mediaType)
@@ -142,6 +104,4 @@ def selectCodec(contentType: Optional[bytes], body: bytes) -> ICodec:
                 ResponseCode.INVALID_SYNTAX,
                 "the body is neither XML nor JSON",
             )
-    if isinstance(entry, _Unsupported):
-        raise DecodeError(ResponseCode.INVALID_SYNTAX, entry.reason)
     return entry

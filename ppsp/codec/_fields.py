@@ -2,8 +2,8 @@
 """
 The syntactic rules of the protocol's fields, shared by every encoding.
 
-Each encoding (L{ppsp.codec.xml}, and later the JSON of RFC 7846) finds the
-text of a field in its own way, then hands it to the functions here, which
+Each encoding (L{ppsp.codec.xml}, and the JSON of RFC 7846 in
+L{ppsp.codec.json}) finds the text of a field in its own way, then hands it to the functions here, which
 check it and turn it into the value the message model holds.  Nothing here
 knows about XML or JSON: the functions take and return plain Python values
 and report a bad value by raising L{DecodeError} with
@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import sys
 import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -45,9 +46,21 @@ from ppsp.messages import (
 
 _T = TypeVar("_T")
 
+if sys.version_info >= (3, 11):
+    _fromisoformat = datetime.fromisoformat
+else:
+    # Python 3.10's datetime.fromisoformat reads only what isoformat()
+    # writes: no "Z", no basic format, no fraction other than 3 or 6
+    # digits.  The backport reads ISO 8601 as 3.11 and later do, so that
+    # the ExpireTimes accepted do not depend on the interpreter.
+    from backports.datetime_fromisoformat import datetime_fromisoformat as _fromisoformat
+
 __all__ = [
     "decodeGuarded",
     "DecodeError",
+    "checkKind",
+    "requireTransactionID",
+    "withTransactionID",
     "WHITESPACE",
     "MAX_INT32",
     "TRANSACTION_ID_LENGTH",
@@ -164,6 +177,75 @@ def decodeGuarded(what: str, decode: Callable[..., _T], *args: Any) -> _T:
             ResponseCode.INVALID_SYNTAX,
             safeReason(f"the {what} could not be decoded: {e!r}"),
         ) from e
+
+
+def checkKind(
+    wantRequest: bool,
+    isRequest: bool,
+    isResponse: bool,
+    requestMark: str,
+    responseMark: str,
+    tid: Optional[str],
+    tidError: Optional[DecodeError],
+) -> None:
+    """
+    The last checks of a message's envelope, in every encoding: that the
+    message is of the kind asked for, a request (it has its encoding's
+    request mark, C{<Method>} or C{request_type}) or a response
+    (C{<Response>} or C{response_type}), never both; then that its
+    TransactionID could be read.
+
+    @param wantRequest: whether a request is wanted (else a response).
+    @param isRequest: whether the message has the request mark.
+    @param isResponse: whether it has the response mark.
+    @param requestMark: the request mark, as error reasons name it.
+    @param responseMark: the response mark, likewise.
+    @param tid: the message's TransactionID, for the error.
+    @param tidError: the error that made the TransactionID unreadable, or
+        L{None}.
+    @raise DecodeError: INVALID SYNTAX when the message is not of the kind
+        wanted; C{tidError}.
+    """
+    if isRequest and isResponse:
+        raise DecodeError(_SYNTAX, f"a message has either {requestMark} or {responseMark}", tid)
+    if wantRequest and not isRequest:
+        raise DecodeError(
+            _SYNTAX, "a response is not a request" if isResponse else f"{requestMark} is missing", tid
+        )
+    if not wantRequest and not isResponse:
+        raise DecodeError(
+            _SYNTAX, "a request is not a response" if isRequest else f"{responseMark} is missing", tid
+        )
+    if tidError is not None:
+        raise tidError
+
+
+def requireTransactionID(tid: Optional[str], mark: str) -> str:
+    """
+    The TransactionID of a message that must have one.
+
+    @param tid: the TransactionID read, or L{None}.
+    @param mark: the TransactionID's name in the encoding, for the error.
+    @raise DecodeError: INVALID SYNTAX when the message has no
+        TransactionID.
+    """
+    if tid is None:
+        raise DecodeError(_SYNTAX, f"{mark} is missing")
+    return tid
+
+
+def withTransactionID(error: DecodeError, tid: Optional[str]) -> DecodeError:
+    """
+    The error that decoding a message raised, carrying the message's
+    TransactionID (when the error has none of its own and the message's
+    could be read), so that the error response echoes it.
+
+    @param error: what decoding a part of the message raised.
+    @param tid: the message's TransactionID, or L{None}.
+    """
+    if error.transactionID is None and tid is not None:
+        return DecodeError(error.code, error.reason, tid)
+    return error
 
 
 def safeReason(text: str, limit: int = 200) -> str:
@@ -376,7 +458,7 @@ def expireTime(text: str) -> Tuple[Optional[float], Optional[float]]:
             )
         return seconds, None
     try:
-        when = datetime.fromisoformat(value)
+        when = _fromisoformat(value)
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         posix = when.timestamp()

@@ -31,9 +31,10 @@ checked by L{ppsp.codec._fields}, as for XML.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from zope.interface import implementer
 
@@ -66,6 +67,9 @@ from ppsp.messages import (
     SwarmActionType,
     SwarmResult,
 )
+
+if TYPE_CHECKING:
+    from twisted.web.http_headers import Headers
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -581,14 +585,15 @@ _REQUEST_DECODERS: Dict[str, Callable[[Dict[str, Any], _Common], Request]] = {
 }
 
 
-def _envelope(body: bytes, kind: str) -> Tuple[Dict[str, Any], Optional[str], Optional[DecodeError]]:
+def _envelope(body: bytes, kind: str) -> Tuple[Dict[str, Any], Optional[str]]:
     """
     Parse a message, read its transaction ID first (so that later errors
-    carry it), then check the root, the version and the kind.
+    carry it), then check the root, the version and the kind, and last
+    the transaction ID itself.
 
     @param kind: C{"request_type"} or C{"response_type"}.
-    @return: the message object, the transaction ID (L{None} when absent or
-        unreadable) and the error that made it unreadable.
+    @return: the message object and the transaction ID (L{None} when
+        absent).
     """
     document = _parse(body)
     if not isinstance(document, dict) or _ROOT not in document:
@@ -614,31 +619,25 @@ def _envelope(body: bytes, kind: str) -> Tuple[Dict[str, Any], Optional[str], Op
             f"version {F.quote(str(version))} is not supported (1 is)",
             tid,
         )
-    isRequest = "request_type" in root
-    isResponse = "response_type" in root
-    if isRequest and isResponse:
-        raise DecodeError(_SYNTAX, "a message has either request_type or response_type", tid)
-    if kind == "request_type" and not isRequest:
-        raise DecodeError(
-            _SYNTAX, "a response is not a request" if isResponse else "request_type is missing", tid
-        )
-    if kind == "response_type" and not isResponse:
-        raise DecodeError(
-            _SYNTAX, "a request is not a response" if isRequest else "response_type is missing", tid
-        )
-    return root, tid, tidError
+    F.checkKind(
+        kind == "request_type",
+        "request_type" in root,
+        "response_type" in root,
+        "request_type",
+        "response_type",
+        tid,
+        tidError,
+    )
+    return root, tid
 
 
 def _decodeRequest(body: bytes) -> Request:
     """
     Decode a request; see L{JSONCodec.decodeRequest}.
     """
-    root, tid, tidError = _envelope(body, "request_type")
+    root, tid = _envelope(body, "request_type")
     try:
-        if tidError is not None:
-            raise tidError
-        if tid is None:
-            raise DecodeError(_SYNTAX, "transaction_id is missing")
+        tid = F.requireTransactionID(tid, "transaction_id")
         text = _string(root["request_type"], "request_type")
         decoder = _REQUEST_DECODERS.get(text.strip(F.WHITESPACE).upper())
         if decoder is None:
@@ -649,9 +648,7 @@ def _decodeRequest(body: bytes) -> Request:
         peerID = _identifier(_required(root, "peer_id", "the request"), "peer_id")
         return decoder(root, (tid, peerID))
     except DecodeError as e:
-        if e.transactionID is None and tid is not None:
-            raise DecodeError(e.code, e.reason, tid) from None
-        raise
+        raise F.withTransactionID(e, tid) from None
 
 
 # Responses --------------------------------------------------------------------
@@ -764,10 +761,8 @@ def _decodeResponse(body: bytes, method: Method) -> Response:
     """
     Decode a response; see L{JSONCodec.decodeResponse}.
     """
-    root, tid, tidError = _envelope(body, "response_type")
+    root, tid = _envelope(body, "response_type")
     try:
-        if tidError is not None:
-            raise tidError
         responseType = _responseType(root["response_type"])
         errorValue = root.get("error_code", 0)
         if responseType == 1:
@@ -776,16 +771,13 @@ def _decodeResponse(body: bytes, method: Method) -> Response:
             return ErrorResponse(tid or "", code, "" if reason is None else _string(reason, "reason"))
         if _number(errorValue, "error_code", (0, 6)) != 0:
             raise DecodeError(_SYNTAX, "a successful response has a non-zero error_code")
-        if tid is None:
-            raise DecodeError(_SYNTAX, "transaction_id is missing")
+        tid = F.requireTransactionID(tid, "transaction_id")
         decoder = _RESPONSE_DECODERS.get(method)
         if decoder is None:
             raise DecodeError(_SYNTAX, f"RFC 7846 has no {method.value} response")
         return decoder(root, tid)
     except DecodeError as e:
-        if e.transactionID is None and tid is not None:
-            raise DecodeError(e.code, e.reason, tid) from None
-        raise
+        raise F.withTransactionID(e, tid) from None
 
 
 # Encoding ---------------------------------------------------------------------
@@ -1040,8 +1032,8 @@ class JSONCodec:
         @param body: the HTTP body.
         @return: a L{PPSTPConnectRequest}, L{FindRequest},
             L{StatReportRequest} or L{KeepAliveRequest}, with
-            C{sessionByAddress} set and no C{authToken} (the HTTP layer
-            adds it from the C{Authorization} header).
+            C{sessionByAddress} set and no C{authToken} (L{requestFromHeaders}
+            adds it from the HTTP C{Authorization} header).
         @raise DecodeError: the body is not a valid request; no other
             exception escapes, whatever the bytes.
         """
@@ -1108,10 +1100,7 @@ class JSONCodec:
             holds a lone surrogate.
         """
         if isinstance(response, ErrorResponse):
-            code = response.errorCode
-            if code is ResponseCode.OK:
-                raise ValueError("an ErrorResponse cannot carry the code OK")
-            root = _head(response.transactionID, 1, JSON_ERROR_CODES[code])
+            root = _head(response.transactionID, 1, JSON_ERROR_CODES[response.errorCode])
             if response.reason:
                 root["reason"] = F.safeReason(response.reason)
             return _dump(root)
@@ -1126,3 +1115,34 @@ class JSONCodec:
         05 is 503, 06 is 401).
         """
         return _HTTP_STATUS[JSON_ERROR_CODES[code]]
+
+    def requestFromHeaders(self, request: Request, headers: Headers) -> Request:
+        """
+        Put the HTTP C{Authorization: Bearer} credential of a request into
+        it (PROTOCOL.md section 7): as the AuthToken, and for a CONNECT
+        also as the credential (C{cer}), for the authenticator.  A
+        credential that cannot be a token is a CONNECT's credential only.
+        Of several C{Authorization} headers, the last counts.
+
+        @param request: the request L{decodeRequest} returned.
+        @param headers: the HTTP request's headers.
+        @return: C{request} when there is no C{Authorization} header, else
+            a copy that carries its credential.
+        @raise DecodeError: INVALID SYNTAX for a malformed header, or for a
+            request other than CONNECT, a credential that is not a valid
+            AuthToken.
+        """
+        values = headers.getRawHeaders(b"authorization")
+        if values is None:
+            return request
+        bearer = bearerToken(values[-1])
+        if bearer is None:
+            return request
+        tokenOK = F.validIdentifier(bearer, F.IDENTIFIER_LENGTH)
+        if isinstance(request, PPSTPConnectRequest):
+            return dataclasses.replace(request, cer=bearer, authToken=bearer if tokenOK else None)
+        if not tokenOK:
+            raise DecodeError(
+                _SYNTAX, "the Authorization token is not a valid AuthToken", request.transactionID
+            )
+        return dataclasses.replace(request, authToken=bearer)

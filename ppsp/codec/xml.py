@@ -18,7 +18,7 @@ character that XML 1.0 cannot carry is a L{ValueError}, never invalid XML.
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional, Set, Tuple, Type
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple, Type
 
 from lxml import etree
 from zope.interface import implementer
@@ -59,6 +59,9 @@ from ppsp.messages import (
     StatReportRequest,
     StatReportResponse,
 )
+
+if TYPE_CHECKING:
+    from twisted.web.http_headers import Headers
 
 __all__ = ["XML_CONTENT_TYPE", "MAX_DEPTH", "XMLCodec"]
 
@@ -804,18 +807,18 @@ def _hasEntity(root: _Element) -> bool:
     return False
 
 
-def _envelope(body: bytes, kind: str) -> Tuple[_Children, Optional[str], Optional[DecodeError]]:
+def _envelope(body: bytes, kind: str) -> Tuple[_Children, Optional[str]]:
     """
     Parse a message and read what every message shares: the children of
     the root and the TransactionID (first, so that every later error can
     carry it); then check the document, the root and its version.
 
     @param kind: C{"method"} for a request, C{"response"} for a response.
-    @return: the root's children, the TransactionID (L{None} when absent
-        or unreadable), and the error that made it unreadable, if any.
+    @return: the root's children and the TransactionID (L{None} when
+        absent).
     @raise DecodeError: the body is not a PPSP message of a supported
-        version, or not of the expected kind; carries the TransactionID
-        when it could be read.
+        version, or not of the expected kind (carrying the TransactionID
+        when it could be read), or its TransactionID cannot be read.
     """
     root, declared = _parse(body)
     children = _Children(root)
@@ -830,7 +833,7 @@ def _envelope(body: bytes, kind: str) -> Tuple[_Children, Optional[str], Optiona
     try:
         _refuseHostile(root, body, declared)
     except DecodeError as e:
-        raise DecodeError(e.code, e.reason, tid) from None
+        raise F.withTransactionID(e, tid) from None
     tag = root.tag
     if not isinstance(tag, str) or _localName(tag) != _ROOT:
         raise DecodeError(_SYNTAX, "the root element is not <PPSPTrackerProtocol>", tid)
@@ -846,35 +849,17 @@ def _envelope(body: bytes, kind: str) -> Tuple[_Children, Optional[str], Optiona
                 tid,
             )
     first = children.first
-    hasMethod = "method" in first
-    hasResponse = "response" in first
-    if hasMethod and hasResponse:
-        raise DecodeError(_SYNTAX, "a message has either <Method> or <Response>", tid)
-    if kind == "method" and not hasMethod:
-        raise DecodeError(
-            _SYNTAX,
-            "a response is not a request" if hasResponse else "<Method> is missing",
-            tid,
-        )
-    if kind == "response" and not hasResponse:
-        raise DecodeError(
-            _SYNTAX,
-            "a request is not a response" if hasMethod else "<Response> is missing",
-            tid,
-        )
-    return children, tid, tidError
+    F.checkKind(kind == "method", "method" in first, "response" in first, "<Method>", "<Response>", tid, tidError)
+    return children, tid
 
 
 def _decodeRequest(body: bytes) -> Request:
     """
     Decode a request; see L{XMLCodec.decodeRequest}.
     """
-    children, tid, tidError = _envelope(body, "method")
+    children, tid = _envelope(body, "method")
     try:
-        if tidError is not None:
-            raise tidError
-        if tid is None:
-            raise DecodeError(_SYNTAX, "<TransactionID> is missing")
+        tid = F.requireTransactionID(tid, "<TransactionID>")
         methodText = children.required("method", "Method")
         method = _METHODS.get(methodText)
         if method is None:
@@ -891,9 +876,7 @@ def _decodeRequest(body: bytes) -> Request:
             token = F.identifier(token, "AuthToken", F.IDENTIFIER_LENGTH)
         return _REQUEST_DECODERS[method](children, (tid, peerID, token))
     except DecodeError as e:
-        if e.transactionID is None and tid is not None:
-            raise DecodeError(e.code, e.reason, tid) from None
-        raise
+        raise F.withTransactionID(e, tid) from None
 
 
 def _responseCode(text: str, method: Method) -> ResponseCode:
@@ -924,21 +907,16 @@ def _decodeResponse(body: bytes, method: Method) -> Response:
     """
     Decode a response; see L{XMLCodec.decodeResponse}.
     """
-    children, tid, tidError = _envelope(body, "response")
+    children, tid = _envelope(body, "response")
     try:
-        if tidError is not None:
-            raise tidError
         code = _responseCode(children.required("response", "Response"), method)
         if code is not ResponseCode.OK:
             reason = children.text("reason", "Reason")
             return ErrorResponse(tid or "", code, reason or "")
-        if tid is None:
-            raise DecodeError(_SYNTAX, "<TransactionID> is missing")
+        tid = F.requireTransactionID(tid, "<TransactionID>")
         return _RESPONSE_DECODERS[method](children, tid)
     except DecodeError as e:
-        if e.transactionID is None and tid is not None:
-            raise DecodeError(e.code, e.reason, tid) from None
-        raise
+        raise F.withTransactionID(e, tid) from None
 
 
 # Encoding -------------------------------------------------------------------
@@ -1267,6 +1245,23 @@ class XMLCodec:
         """
         return {b"Content-Type": [XML_CONTENT_TYPE]}
 
+    def requestFromHeaders(self, request: Request, headers: Headers) -> Request:
+        """
+        C{request} itself: the XML profile carries everything in the body
+        and reads no header.
+
+        @param request: the request L{decodeRequest} returned.
+        @param headers: the HTTP request's headers (not read).
+        """
+        return request
+
+    def httpStatus(self, code: ResponseCode) -> int:
+        """
+        The HTTP status of a response with C{code}: the profile's table
+        (PROTOCOL.md section 3, L{ResponseCode.httpStatus}).
+        """
+        return code.httpStatus
+
     def decodeResponse(self, body: bytes, method: Method) -> Response:
         """
         Decode the response to a request of C{method}.
@@ -1318,8 +1313,6 @@ class XMLCodec:
         head = "" if not tid else f"<TransactionID>{_esc(tid)}</TransactionID>"
         if isinstance(response, ErrorResponse):
             code = response.errorCode
-            if code is ResponseCode.OK:
-                raise ValueError("an ErrorResponse cannot carry the code OK")
             reason = response.reason
             return (
                 f"{_HEAD}<Response>{code.text}</Response>{head}"

@@ -46,7 +46,8 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
-from ppsp._http import BodyTooLarge, readBody
+from ppsp._http import BodyTooLarge, QuietPool, readBody
+from ppsp._net import backoff, describeFailure
 from ppsp.codec import XML_CODEC, DecodeError
 from ppsp.interfaces import ICodec
 from ppsp.messages import (
@@ -191,7 +192,7 @@ class TrackerUnavailable(Exception):
     def __str__(self) -> str:
         return (
             f"the tracker at {self.url} did not answer after {self.attempts} "
-            f"attempt(s): {_describe(self.lastFailure)}"
+            f"attempt(s): {describeFailure(self.lastFailure)}"
         )
 
 
@@ -221,20 +222,6 @@ _TRANSPORT_ERRORS: Tuple[Type[BaseException], ...] = (
     webclient.RequestNotSent,
     webclient.PartialDownloadError,
 )
-
-
-def _describe(failure: BaseException) -> str:
-    """
-    A one-line description of a transport failure, with the reasons that
-    twisted.web wraps in lists of Failures spelt out.
-    """
-    reasons = getattr(failure, "reasons", None)
-    if reasons:
-        return "; ".join(_describe(r.value) for r in reasons)
-    if isinstance(failure, (ierror.TimeoutError, TimeoutError, CancelledError)):
-        return "timed out"
-    text = str(failure) or type(failure).__name__
-    return text
 
 
 class _GatewayError(Exception):
@@ -710,8 +697,7 @@ class TrackerClient:
         The wait after failed attempt number C{attempt}: exponential, capped,
         with jitter.
         """
-        delay = min(self.maxBackoff, self.backoff * 2 ** (attempt - 1))
-        return delay * self.random.uniform(0.5, 1.0)
+        return backoff(attempt, self.backoff, self.maxBackoff, self.random)
 
     def _sleep(self, seconds: float) -> "Deferred[None]":
         return deferLater(self.clock, seconds)
@@ -817,23 +803,6 @@ class TLSPolicy:
         )
 
 
-class _QuietFactory(webclient._HTTP11ClientFactory):
-    """
-    The pool's connection factory, without a log line for every
-    connection opened and closed.
-    """
-
-    noisy = False
-
-
-class _QuietPool(webclient.HTTPConnectionPool):
-    """
-    A connection pool whose connections do not log their start and stop.
-    """
-
-    _factory = _QuietFactory
-
-
 def makeHTTPClient(
     reactor: Any,
     tls: Optional[TLSPolicy] = None,
@@ -853,7 +822,7 @@ def makeHTTPClient(
     @param persistent: keep connections open between requests.
     @param connectTimeout: seconds a TCP connection may take.
     """
-    pool = _QuietPool(reactor, persistent=persistent)
+    pool = QuietPool(reactor, persistent=persistent)
     pool.maxPersistentPerHost = 2
     pool.cachedConnectionTimeout = 120
     agent = webclient.Agent(

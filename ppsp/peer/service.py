@@ -8,7 +8,10 @@ statistics (STAT_REPORT), tells the tracker which chunks it holds
 (JOIN_CHUNK, coalescing bursts of changes) and FINDs peers on demand.
 When the tracker forgets the peer (it restarted, or expired the peer) the
 service registers again by itself; when the tracker is unreachable it
-keeps trying with capped exponential backoff and jitter.  Stopped, it
+keeps trying with capped exponential backoff and jitter; when it refuses
+the peer's credential (AUTHENTICATION REQUIRED at registration), the
+service warns once and keeps trying at the longest interval
+(C{maxRetryDelay}), reading the credential file again each time.  Stopped, it
 LEAVEs its swarms and DISCONNECTs, within a bounded time.  Everything runs
 on an injected clock.
 """
@@ -38,6 +41,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ppsp._net import LONGEST, backoff, hostPort
 from ppsp.interfaces import IChunkSource, IStatsSource
 from ppsp.messages import PeerAddress, PeerInfo, PeerMode, Stat
 from ppsp.peer.client import (
@@ -337,6 +341,14 @@ class PeerService(Service):
                 unreachable = isinstance(e, TrackerUnavailable)
                 if unreachable:
                     self._setState(UNREACHABLE, reason=_reason(e))
+                elif isinstance(e, AuthenticationRequired):
+                    # The credential is refused: it will not become good by
+                    # itself soon, so wait the longest, and say why once.
+                    # The operator may replace the credential file, which
+                    # the client reads again at each CONNECT.
+                    self._refused(e)
+                    await self._sleep(self._retryWait(LONGEST))
+                    continue
                 elif failures == 1:
                     self.log.error(
                         "the tracker refused to register {peerID}: {reason}",
@@ -347,6 +359,7 @@ class PeerService(Service):
                 continue
             break
         self._registering = None
+        self._warned.discard(_REFUSED)
         self._setState(REGISTERED)
         self._scheduleKeepAlive()
         if self.statsSource is not None:
@@ -405,8 +418,30 @@ class PeerService(Service):
             self._received(swarmID, response.peers)
 
     def _retryWait(self, failures: int) -> float:
-        wait = min(self.maxRetryDelay, self.retryDelay * 2 ** (failures - 1))
-        return wait * self.random.uniform(0.5, 1.0)
+        return backoff(failures, self.retryDelay, self.maxRetryDelay, self.random)
+
+    def _refused(self, error: AuthenticationRequired) -> None:
+        """
+        Registration was answered AUTHENTICATION REQUIRED: warn once (until
+        the next registration succeeds) that the tracker refuses this
+        peer's credential.
+        """
+        credentialFile = getattr(self.client, "credentialFile", None)
+        self._warnOnce(
+            _REFUSED,
+            "the tracker refused to register {peerID}: {reason}: the tracker at {url} "
+            "refuses this peer's credential, or wants one; {fix}; trying again every "
+            "{delay:g} s or so",
+            url=self.client.url,
+            peerID=self.peerID,
+            reason=_reason(error),
+            fix=(
+                f"replace {credentialFile} with a valid credential (it is read again at each attempt)"
+                if credentialFile
+                else "give a valid credential (--cer FILE)"
+            ),
+            delay=self.maxRetryDelay,
+        )
 
     def _whenRegistered(self) -> "Deferred[None]":
         if self.state == REGISTERED:
@@ -611,10 +646,12 @@ class PeerService(Service):
             )
 
 
+#: The key of the warning that the tracker refuses the credential.
+_REFUSED = "refused"
+
+
 def _describePeer(peer: PeerInfo) -> str:
-    addresses = " ".join(
-        f"[{a.ip}]:{a.port}" if ":" in a.ip else f"{a.ip}:{a.port}" for a in peer.addresses
-    )
+    addresses = " ".join(hostPort(a.ip, a.port) for a in peer.addresses)
     return f"{peer.peerID} ({peer.mode.value} {addresses})"
 
 

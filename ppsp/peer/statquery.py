@@ -13,6 +13,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from ppsp._http import notPost
 from ppsp.codec import XML_CODEC, DecodeError
 from ppsp.interfaces import ICodec, IStatsSource
 from ppsp.messages import (
@@ -67,13 +68,7 @@ class StatQueryResource(Resource):
 
     def _render(self, request: Request) -> bytes:
         if request.method != b"POST":
-            request.setHeader(b"allow", b"POST")
-            request.setResponseCode(405)
-            body = self.codec.encodeResponse(
-                ErrorResponse("", ResponseCode.MESSAGE_NOT_SUPPORTED, "POST only")
-            )
-            request.setHeader(b"content-type", self.codec.contentType)
-            return b"" if request.method == b"HEAD" else body
+            return notPost(request, self.codec, "POST only")
         length = request.getHeader(b"content-length")
         content = request.content
         body = b""
@@ -118,10 +113,10 @@ class StatQueryResource(Resource):
         return self._reply(request, StatQueryResponse(query.transactionID, self.peerID, stats))
 
     def _reply(self, request: Request, response: Any, status: Optional[int] = None) -> bytes:
-        request.setResponseCode(status if status is not None else response.code.httpStatus)
+        request.setResponseCode(status if status is not None else self.codec.httpStatus(response.code))
         request.setHeader(b"content-type", self.codec.contentType)
         request.setHeader(b"cache-control", b"no-store")
-        return self.codec.encodeResponse(response)  # type: ignore[no-any-return]
+        return self.codec.encodeResponse(response)
 
 
 class _QuietSite(Site):

@@ -11,49 +11,36 @@ seconds and logs each peer list it receives.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, List, Optional, Tuple
-from urllib.parse import urlsplit
+from typing import Any, List, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.testing import MemoryReactor
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python import usage
 
-from ppsp._options import ServiceOptions
+from ppsp._listen import listenFailure
+from ppsp._options import (
+    ProbeReactor,
+    ServiceOptions,
+    checkPorts,
+    checkTrackerURL,
+    nonNegativeSeconds,
+    parseSwarm,
+    positiveInt,
+    positiveSeconds,
+)
 from ppsp.codec import JSON_CODEC, XML_CODEC
 from ppsp.codec._fields import validIdentifier
 from ppsp.interfaces import ICodec
-from ppsp.messages import PeerAddress, PeerMode, Stat
+from ppsp.messages import PeerAddress, Stat
 from ppsp.peer.client import TLSPolicy, TrackerClient, makeHTTPClient
 from ppsp.peer.service import PeerService
 from ppsp.peer.sources import StaticStats
 from ppsp.peer.statquery import StatQueryResource, statQuerySite
 
 __all__ = ["Options", "makeService", "PeerDaemon", "parseAddress", "parseSwarm", "codecNamed"]
-
-
-def _nonNegative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise ValueError("must not be negative")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be positive")
-    return value
-
-
-_nonNegative.coerceDoc = "Seconds, 0 or more."  # type: ignore[attr-defined]
-_positive.coerceDoc = "Seconds, more than 0."  # type: ignore[attr-defined]
-# What a config file may give for each (see ppsp._options.ServiceOptions).
-_nonNegative.configTypes = (int, float)  # type: ignore[attr-defined]
-_positive.configTypes = (int, float)  # type: ignore[attr-defined]
 
 
 def parseAddress(text: str) -> PeerAddress:
@@ -75,24 +62,6 @@ def parseAddress(text: str) -> PeerAddress:
     if not 0 < number < 65536:
         raise ValueError(f"{text!r}: the port must be 1 to 65535")
     return PeerAddress(str(ip), number)
-
-
-def parseSwarm(text: str) -> Tuple[str, PeerMode]:
-    """
-    A C{SWARM[:MODE]} option value (MODE LEECH, SEED or LIVESEED; LEECH
-    when absent).  A SwarmID that itself contains a colon is given with
-    the mode: C{a:b:LEECH}.
-
-    @raise ValueError: an invalid SwarmID.
-    """
-    swarmID, sep, mode = text.rpartition(":")
-    if sep and mode.upper() in PeerMode.__members__:
-        peerMode = PeerMode[mode.upper()]
-    else:
-        swarmID, peerMode = text, PeerMode.LEECH
-    if not validIdentifier(swarmID, 128):
-        raise ValueError(f"{swarmID!r} is not a valid SwarmID")
-    return swarmID, peerMode
 
 
 def codecNamed(name: str) -> ICodec:
@@ -122,10 +91,10 @@ class Options(ServiceOptions):
         ["cer", None, None, "File holding the credential presented at CONNECT, read again at every CONNECT (replace it before the credential expires)."],
         ["trust-root", None, None, "PEM file of the CA that signs the tracker's certificate (https); the system's trust store otherwise."],
         ["client-certificate", None, None, "PEM file with this peer's TLS client certificate and its private key."],
-        ["find-interval", None, 30.0, "Seconds between FINDs of every swarm; 0 for none.", _nonNegative],
-        ["stat-report-interval", None, 60.0, "Seconds between STAT_REPORTs of the --stat values.", _positive],
-        ["peer-num", None, None, "How many peers to ask for (the tracker's default otherwise).", int],
-        ["timeout", None, 10.0, "Seconds one request may take.", _positive],
+        ["find-interval", None, 30.0, "Seconds between FINDs of every swarm; 0 for none.", nonNegativeSeconds],
+        ["stat-report-interval", None, 60.0, "Seconds between STAT_REPORTs of the --stat values.", positiveSeconds],
+        ["peer-num", None, None, "How many peers to ask for (the tracker's default otherwise).", positiveInt],
+        ["timeout", None, 10.0, "Seconds one request may take.", positiveSeconds],
         ["encoding", "e", "xml", "xml (the draft's profile) or json (RFC 7846)."],
     ]
 
@@ -176,16 +145,15 @@ class Options(ServiceOptions):
         url = self["tracker"]
         if not url:
             raise usage.UsageError("--tracker is required")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise usage.UsageError(f"--tracker {url!r} is not an http:// or https:// URL")
+        checkTrackerURL(url)
         if not self["peer-id"]:
             raise usage.UsageError("--peer-id is required")
         if not validIdentifier(self["peer-id"], 128):
             raise usage.UsageError(f"--peer-id {self['peer-id']!r} is not a valid PeerID")
         if self["stat-listen"] is not None:
+            reactor = ProbeReactor()
             try:
-                serverFromString(MemoryReactor(), self["stat-listen"])
+                checkPorts(reactor, serverFromString(reactor, self["stat-listen"]))
             except Exception as e:
                 raise usage.UsageError(
                     f"--stat-listen {self['stat-listen']!r} is not a valid endpoint: {e}"
@@ -217,6 +185,8 @@ class PeerDaemon(Service):
     goodbye, then the listener and the HTTP connections close.
 
     @ivar peer: the L{PeerService}.
+    @ivar statDescription: the endpoint description of C{--stat-listen},
+        for the message when it cannot listen.
     """
 
     log = Logger()
@@ -227,17 +197,22 @@ class PeerDaemon(Service):
         pool: Any,
         statEndpoint: Optional[Any] = None,
         statSite: Optional[Any] = None,
+        statDescription: str = "",
     ) -> None:
         self.peer = peer
         self.pool = pool
         self.statEndpoint = statEndpoint
         self.statSite = statSite
+        self.statDescription = statDescription
         self._port: Optional[Any] = None
 
     def startService(self) -> None:
         """
-        Listen for STAT_QUERY (a port that cannot be bound stops start-up
-        with the error), then start the peer.
+        Listen for STAT_QUERY, then start the peer.
+
+        @raise ppsp._listen.CannotListen: the port cannot be bound (a port
+            in use): start-up stops with one line naming the endpoint and
+            the reason.
         """
         super().startService()
         if self.statEndpoint is None:
@@ -256,7 +231,10 @@ class PeerDaemon(Service):
         d.addCallback(self._listening).addErrback(failed)
         synchronous = False
         if errors:
-            errors[0].raiseException()
+            # One line naming the endpoint and the reason (ppsp._listen).
+            error = errors[0].value
+            assert error is not None
+            raise listenFailure("--stat-listen", self.statDescription, error)
 
     def _listening(self, port: Any) -> None:
         self._port = port
@@ -324,4 +302,4 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> PeerDaemon:
     if options["stat-listen"] is not None:
         endpoint = serverFromString(reactor, options["stat-listen"])
         site = statQuerySite(StatQueryResource(options["peer-id"], stats))
-    return PeerDaemon(peer, pool, endpoint, site)
+    return PeerDaemon(peer, pool, endpoint, site, options["stat-listen"] or "")

@@ -11,5 +11,5 @@ C{sys.path} is searched.
 
 from twisted.plugin import pluginPackagePaths
 
-__path__.extend(pluginPackagePaths(__name__))  # type: ignore[name-defined]
-__all__: list = []
+__path__.extend(pluginPackagePaths(__name__))
+__all__: list[str] = []

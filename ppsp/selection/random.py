@@ -5,11 +5,11 @@ The C{random} strategy: a uniform sample of the eligible peers.
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Sequence
 
 from zope.interface import implementer
 
-from ppsp.interfaces import IFindConstraints, IPeerSelector, IRequester, ISwarmView
+from ppsp.interfaces import IFindConstraints, IPeerSelector, IRequester, ISwarmMember, ISwarmView
 
 __all__ = ["RandomSelector"]
 
@@ -40,7 +40,7 @@ class RandomSelector:
         requester: IRequester,
         count: int,
         constraints: IFindConstraints,
-    ) -> List[Any]:
+    ) -> Sequence[ISwarmMember]:
         """
         Sample C{count} members that the constraints accept (which never
         include the requester).
@@ -48,5 +48,5 @@ class RandomSelector:
         accept = constraints.accepts
         chunkID = constraints.chunkID
         if chunkID is not None:
-            return swarm.sampleHolders(chunkID, count, accept)  # type: ignore[no-any-return]
-        return swarm.sample(count, accept)  # type: ignore[no-any-return]
+            return swarm.sampleHolders(chunkID, count, accept)
+        return swarm.sample(count, accept)

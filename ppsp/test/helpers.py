@@ -1,17 +1,26 @@
 """
 Helpers shared by ppsp's own tests: a tracker on a L{Clock} that peers can
-talk to with message objects.
+talk to with message objects, and an HTTP agent that a whole L{Site}
+answers in memory.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
-from twisted.internet.defer import Deferred
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IConsumer, IProtocol, IProtocolFactory
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.client import URI, Agent
+from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResponse
+from twisted.web.server import Site
+from zope.interface import implementer
 
 from ppsp.messages import (
     ConnectRequest,
@@ -53,7 +62,7 @@ class TrackerHarness:
             origin = self.origins.get(request.peerID, Origin("198.51.100.1", 40000))
         result = self.tracker.handle(request, origin)
         if isinstance(result, Deferred):
-            return self.testCase.successResultOf(result)  # type: ignore[no-any-return]
+            return self.testCase.successResultOf(result)
         return result
 
     def connect(
@@ -124,3 +133,101 @@ def txid() -> str:
     A fresh TransactionID.
     """
     return f"t{next(_ids)}"
+
+
+@implementer(IBodyProducer)
+class BytesBody:
+    """
+    A request body written whole at once, so that an L{HTTPClient} on a
+    L{SiteAgent} needs no reactor to send it: give the class as the
+    client's C{data_to_body_producer}.
+
+    @param data: the body.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        consumer.write(self.data)
+        return succeed(None)
+
+    def stopProducing(self) -> None:
+        pass
+
+    pauseProducing = resumeProducing = stopProducing
+
+
+class _SiteEndpoint:
+    """
+    A client endpoint whose connections the agent's site answers through
+    an in-memory transport pair (L{twisted.test.iosim}).
+    """
+
+    def __init__(self, agent: "SiteAgent") -> None:
+        self.agent = agent
+
+    def connect(self, factory: IProtocolFactory) -> "Deferred[IProtocol]":
+        client = factory.buildProtocol(SiteAgent.server)
+        server = self.agent.site.buildProtocol(SiteAgent.client)
+        assert client is not None and server is not None
+        pump = iosim.connect(
+            server,
+            iosim.FakeTransport(server, True, SiteAgent.server, SiteAgent.client),
+            client,
+            iosim.FakeTransport(client, False, SiteAgent.client, SiteAgent.server),
+            greet=False,
+        )
+        self.agent.pumps.append(pump)
+        return succeed(client)
+
+
+@implementer(IAgent, IAgentEndpointFactory)
+class SiteAgent:
+    """
+    An HTTP agent whose every request a given L{Site} answers in memory,
+    through the site's own protocol (unlike C{treq.testing.StubTreq}, which
+    always serves a plain L{Site} of its own): the connection comes from
+    L{client}, 127.0.0.1 port 31337, whatever the URL says.  Call
+    L{flush} to deliver what an asynchronous answer wrote later.
+
+    @ivar site: the site that answers.
+    @ivar pumps: the connection of each request.
+    """
+
+    client = IPv4Address("TCP", "127.0.0.1", 31337)
+    server = IPv4Address("TCP", "127.0.0.1", 80)
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.pumps: List[iosim.IOPump] = []
+        self._agent = Agent.usingEndpointFactory(MemoryReactorClock(), self)
+
+    def endpointForURI(self, uri: URI) -> _SiteEndpoint:
+        """
+        Every URI leads to the site.
+        """
+        return _SiteEndpoint(self)
+
+    def request(
+        self,
+        method: bytes,
+        uri: bytes,
+        headers: Any = None,
+        bodyProducer: Optional[IBodyProducer] = None,
+    ) -> "Deferred[IResponse]":
+        """
+        Send a request to the site and deliver what it answers at once.
+        """
+        d: Deferred[IResponse] = self._agent.request(method, uri, headers, bodyProducer)
+        self.flush()
+        return d
+
+    def flush(self) -> None:
+        """
+        Deliver the bytes written on every connection so far.
+        """
+        for pump in self.pumps:
+            pump.flush()
+        self.pumps = [p for p in self.pumps if not (p.clientIO.disconnected and p.serverIO.disconnected)]

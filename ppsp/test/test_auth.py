@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import time
-from typing import Any, List, cast
+from typing import Any, Dict, List, cast
 
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.task import Clock
@@ -117,7 +117,7 @@ class ClosedTrackerTests(SynchronousTestCase):
         self.clock = Clock()
         self.clock.advance(1_000_000)
         self.tracker = Tracker(self.clock, checker=TokenPeerChecker(SECRET, self.clock))
-        self.events: List[dict] = []
+        self.events: List[Dict[str, Any]] = []
         observer = cast(ILogObserver, self.events.append)
         globalLogPublisher.addObserver(observer)
         self.addCleanup(globalLogPublisher.removeObserver, observer)

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http_headers import Headers
 from zope.interface.verify import verifyObject
 
 from ppsp.codec import (
@@ -128,6 +129,7 @@ class DecodeAssertions:
         fails with C{code} and carries C{transactionID}.
         """
         test: SynchronousTestCase = self  # type: ignore[assignment]
+        error: DecodeError
         if method is None:
             error = test.assertRaises(DecodeError, self.codec.decodeRequest, body)
         else:
@@ -310,6 +312,38 @@ class InterfaceTests(SynchronousTestCase):
         """
         self.assertTrue(verifyObject(ICodec, XML_CODEC))
         self.assertIsInstance(XML_CODEC, XMLCodec)
+
+    def test_httpStatus(self) -> None:
+        """
+        In XML each response code gets the HTTP status of the profile's
+        table (PROTOCOL.md section 3): OK is 200, OBJECT NOT FOUND 404,
+        MESSAGE NOT SUPPORTED 400.
+        """
+        self.assertEqual(
+            {code: XML_CODEC.httpStatus(code) for code in ResponseCode},
+            {code: code.httpStatus for code in ResponseCode},
+        )
+        self.assertEqual(
+            [
+                XML_CODEC.httpStatus(code)
+                for code in (
+                    ResponseCode.OK,
+                    ResponseCode.OBJECT_NOT_FOUND,
+                    ResponseCode.MESSAGE_NOT_SUPPORTED,
+                )
+            ],
+            [200, 404, 400],
+        )
+
+    def test_requestFromHeadersReadsNothing(self) -> None:
+        """
+        The XML profile carries everything in the body: the request comes
+        back as it is, whatever the HTTP headers say, an C{Authorization}
+        header included.
+        """
+        request = KeepAliveRequest("t", "p", authToken="tok")
+        headers = Headers({b"Authorization": [b"Bearer other"], b"X-Other": [b"1"]})
+        self.assertIs(XML_CODEC.requestFromHeaders(request, headers), request)
 
     def test_nameAndContentType(self) -> None:
         """
@@ -1782,6 +1816,26 @@ class FieldTests(SynchronousTestCase):
         text = F.formatTimestamp(posix)
         self.assertTrue(text.endswith("Z"), text)
         self.assertEqual(F.expireTime(text), (None, posix))
+
+    def test_expireTimeSameOnEveryPython(self) -> None:
+        """
+        L{F.expireTime} reads ISO 8601 as Python 3.11's
+        C{datetime.fromisoformat} does, on every supported Python: on 3.10,
+        whose own C{fromisoformat} refuses all of these, too.
+        """
+        when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp()
+        for text, posix in [
+            ("2030-01-02T03:04:05Z", when),
+            ("2030-01-02T03:04:05.5Z", when + 0.5),
+            ("2030-01-02T03:04:05.123456789Z", when + 0.123456),
+            ("20300102T030405Z", when),
+            ("2030-01-02T03:04Z", when - 5),
+            ("2030-01-02T04:04:05+01", when),
+            ("2030-W01-3", datetime(2030, 1, 2, tzinfo=timezone.utc).timestamp()),
+        ]:
+            self.assertEqual(F.expireTime(text), (None, posix), text)
+        for bad in ["2030-01-02T03:04:05z", "2030-01-02Z", "2030-01-02T24:00:00", "2030-01"]:
+            self.assertRaises(F.DecodeError, F.expireTime, bad)
 
     def test_ipCache(self) -> None:
         """

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http_headers import Headers
 from zope.interface.verify import verifyObject
 
 from ppsp.test.test_codec import DecodeAssertions as XMLDecodeAssertions
@@ -473,6 +474,80 @@ class InterfaceTests(SynchronousTestCase):
         )
 
 
+class RequestFromHeadersTests(SynchronousTestCase):
+    """
+    L{JSONCodec.requestFromHeaders} reads the HTTP C{Authorization: Bearer}
+    credential into the decoded request (PROTOCOL.md section 7).
+    """
+
+    connect = PPSTPConnectRequest(
+        "t", "p", swarmActions=(SwarmAction("s"),), sessionByAddress=True
+    )
+    find = FindRequest("t", "p", swarmID="s", sessionByAddress=True)
+
+    def fromHeaders(self, request: Any, *authorization: bytes) -> Any:
+        headers = Headers({b"Authorization": list(authorization)} if authorization else {})
+        return JSON_CODEC.requestFromHeaders(request, headers)
+
+    def test_noHeader(self) -> None:
+        """
+        Without an C{Authorization} header the request is returned as it
+        is (the session may be found by address).
+        """
+        self.assertIs(self.fromHeaders(self.find), self.find)
+        self.assertIs(self.fromHeaders(self.connect), self.connect)
+
+    def test_token(self) -> None:
+        """
+        The Bearer value of a request other than CONNECT is its AuthToken;
+        the scheme's name is case-insensitive.
+        """
+        self.assertEqual(
+            self.fromHeaders(self.find, b"Bearer tok-1"),
+            dataclasses.replace(self.find, authToken="tok-1"),
+        )
+        self.assertEqual(self.fromHeaders(self.find, b"bearer tok-1").authToken, "tok-1")
+
+    def test_connectCredential(self) -> None:
+        """
+        On CONNECT the Bearer value is the credential, and also the
+        AuthToken when it can be one; a credential that cannot be a token
+        (too long for an identifier) is the credential only.
+        """
+        self.assertEqual(
+            self.fromHeaders(self.connect, b"Bearer tok-1"),
+            dataclasses.replace(self.connect, cer="tok-1", authToken="tok-1"),
+        )
+        long = "c" * 1000
+        self.assertEqual(
+            self.fromHeaders(self.connect, b"Bearer " + long.encode("ascii")),
+            dataclasses.replace(self.connect, cer=long, authToken=None),
+        )
+
+    def test_lastHeaderCounts(self) -> None:
+        """
+        Of several C{Authorization} headers the last one counts, as
+        twisted.web's C{getHeader} reads it.
+        """
+        self.assertEqual(self.fromHeaders(self.find, b"Basic x", b"Bearer tok-2").authToken, "tok-2")
+
+    def test_refused(self) -> None:
+        """
+        A header that is not a Bearer credential is INVALID SYNTAX, and so
+        is, for a request other than CONNECT, a credential that cannot be
+        an AuthToken; that error carries the request's TransactionID.
+        """
+        for header in (b"Basic cDpw", b"Bearer", b"Bearer \xff"):
+            with self.assertRaises(DecodeError) as caught:
+                self.fromHeaders(self.find, header)
+            self.assertEqual(caught.exception.code, SYNTAX, header)
+        with self.assertRaises(DecodeError) as caught:
+            self.fromHeaders(self.find, b"Bearer " + b"c" * 1000)
+        self.assertEqual(
+            (caught.exception.code, caught.exception.transactionID), (SYNTAX, "t")
+        )
+
+
 class RFCRequestVectorTests(SynchronousTestCase):
     """
     Every request example of RFC 7846 decodes to the message the mapping of
@@ -864,11 +939,10 @@ class EncodingTests(SynchronousTestCase):
 
     def test_errorCannotBeOK(self) -> None:
         """
-        An error response can never be written as a success.
+        An error response can never be written as a success: an
+        L{ErrorResponse} with the code OK cannot even be made.
         """
-        response = ErrorResponse("t", ResponseCode.INVALID_SYNTAX)
-        object.__setattr__(response, "errorCode", ResponseCode.OK)
-        self.assertRaises(ValueError, JSON_CODEC.encodeResponse, response)
+        self.assertRaises(ValueError, ErrorResponse, "t", ResponseCode.OK)
 
     def test_emptyPeerGroupLeftOut(self) -> None:
         """

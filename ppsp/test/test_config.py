@@ -112,6 +112,7 @@ class TrackerConfigFileTests(SynchronousTestCase):
         secret = self.files.write("secret", "s" * MIN_SECRET_BYTES)
         bans = self.files.write("bans.txt", "192.0.2.0/24\n")
         accessLog = os.path.join(self.files.directory.path, "access.log")
+        state = os.path.join(self.files.directory.path, "state.jsonl")
         values: Dict[str, Tuple[str, List[str]]] = {
             "listen": ('"tcp:7100:interface=127.0.0.1"', ["--listen", "tcp:7100:interface=127.0.0.1"]),
             "keepalive-interval": ("30", ["--keepalive-interval", "30"]),
@@ -151,6 +152,8 @@ class TrackerConfigFileTests(SynchronousTestCase):
             "retry-cache-size": ("1000", ["--retry-cache-size", "1000"]),
             "min-stat-port": ("2000", ["--min-stat-port", "2000"]),
             "drain-timeout": ("5", ["--drain-timeout", "5"]),
+            "state": (json.dumps(state), ["--state", state]),
+            "state-interval": ("30", ["--state-interval", "30"]),
             "log-format": ('"json"', ["--log-format", "json"]),
             "access-log": (json.dumps(accessLog), ["--access-log", accessLog]),
             "trust-announced-addresses": ("true", ["--trust-announced-addresses"]),
@@ -650,7 +653,8 @@ class CertificateSwapTests(TestCase):
         """
         endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, CertificateOptions())
         client = _PeerCertificate()
-        return connectProtocol(endpoint, client).addCallback(lambda _: client.certificate)
+        seen: Deferred[bytes] = connectProtocol(endpoint, client).addCallback(lambda _: client.certificate)
+        return seen
 
     @inlineCallbacks
     def test_swap(self) -> Any:

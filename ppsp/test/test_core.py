@@ -34,6 +34,7 @@ from ppsp.messages import (
     PeerMode,
     PPSTPConnectRequest,
     PPSTPConnectResponse,
+    ProtocolError,
     ResponseCode,
     Stat,
     StatQueryRequest,
@@ -43,7 +44,7 @@ from ppsp.messages import (
     SwarmActionType,
 )
 from ppsp.test.helpers import TrackerHarness, txid
-from ppsp.tracker.core import Origin, TrackerConfig, mergeRanges
+from ppsp.tracker.core import Origin, SessionOpening, TrackerConfig, mergeRanges
 from ppsp.tracker.retry import MemoryRetryCache
 
 OK = ResponseCode.OK
@@ -1092,7 +1093,7 @@ class ConfigTests(SynchronousTestCase):
             {"rateLimit": -1},
             {"maxSwarmSize": 0},
         ]:
-            self.assertRaises(ValueError, TrackerConfig, **kw)  # type: ignore[arg-type]
+            self.assertRaises(ValueError, TrackerConfig, **kw)
 
     def test_customTimers(self) -> None:
         """
@@ -1186,3 +1187,71 @@ class PPSTPConnectTests(SynchronousTestCase):
         )
         self.assertEqual(response, StatReportResponse(response.transactionID, ("b", "a")))
 
+
+
+class OperationsTests(SynchronousTestCase):
+    """
+    The operations the core offers an encoding's adapter
+    (L{ppsp.tracker.rfc7846}): L{Tracker.apply}, L{Tracker.openSession}
+    and L{Tracker.updateSession}.
+    """
+
+    def test_applyRaises(self) -> None:
+        """
+        L{Tracker.apply} raises the L{ProtocolError} of a broken rule, which
+        L{Tracker.handle} answers.
+        """
+        h = TrackerHarness(self)
+        origin = Origin("198.51.100.1", 40000)
+        request = KeepAliveRequest("t", "nobody", authToken="x")
+        with self.assertRaises(ProtocolError) as caught:
+            h.tracker.apply(request, origin, h.clock.seconds())
+        self.assertEqual(caught.exception.code, AUTH)
+        self.assertEqual(cast(Any, h.tracker.handle(request, origin)).code, AUTH)
+
+    def test_applyKeepsNoRetry(self) -> None:
+        """
+        L{Tracker.apply} applies a request each time it is given, however
+        often: an adapted request's parts share its TransactionID, and only
+        the adapted request itself is answered from the retry cache.
+        """
+        h = TrackerHarness(self)
+        h.connect("p")
+        origin = h.origins["p"]
+        join = JoinRequest("J", "p", authToken=h.tokens["p"], swarmID="s")
+        h.tracker.apply(join, origin, h.clock.seconds())
+        h.ok(LeaveRequest, "p", swarmID="s")
+        h.tracker.apply(join, origin, h.clock.seconds())
+        self.assertEqual(list(h.store.getPeer("p").swarms), ["s"])
+
+    def test_openSessionThenUpdate(self) -> None:
+        """
+        L{Tracker.openSession} hands a CONNECT that takes a registered
+        session over to its continuation with nothing of the session
+        changed; L{Tracker.updateSession} then moves it to the CONNECT's
+        address and announced addresses, and keeps its AuthToken.
+        """
+        h = TrackerHarness(self)
+        h.connect("p", ip="198.51.100.1")
+        token = h.tokens["p"]
+        seen: List[SessionOpening] = []
+
+        def proceed(opening: SessionOpening) -> Any:
+            seen.append(opening)
+            return KeepAliveResponse(opening.request.transactionID, 1)
+
+        moved = Origin("198.51.100.2", 5000)
+        announced = (PeerAddress("203.0.113.9", 7000),)
+        request = ConnectRequest("c", "p", authToken=token, addresses=announced)
+        h.tracker.openSession(request, moved, (), proceed, announced)
+        [opening] = seen
+        peer = h.store.getPeer("p")
+        self.assertEqual(
+            (opening.fresh, opening.peerID, opening.token, opening.swarmCount),
+            (False, "p", token, 0),
+        )
+        self.assertEqual((peer.observedIP, peer.addresses), ("198.51.100.1", ()))
+        h.tracker.updateSession(opening, announced)
+        self.assertEqual((peer.observedIP, peer.addresses, peer.token), ("198.51.100.2", announced, token))
+        h.tracker.openSession(ConnectRequest("d", "q"), moved, (), proceed, None)
+        self.assertEqual((seen[-1].fresh, h.store.getPeer("q").addresses), (True, ()))

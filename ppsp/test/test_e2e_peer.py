@@ -8,67 +8,16 @@ same tracker.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.protocol import ProcessProtocol
-from twisted.internet.task import deferLater
+from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from ppsp.test.test_twistd import BIN, spawn
+from ppsp.test.test_twistd import BIN, Process, spawn
 
 reactor: Any = _reactor
-
-
-class Process(ProcessProtocol):
-    """
-    A child process whose output is kept and can be waited on.
-    """
-
-    def __init__(self) -> None:
-        self.output = bytearray()
-        self.ended: Deferred[Any] = Deferred()
-        self._waiting: List[tuple[re.Pattern[bytes], int, Deferred[re.Match[bytes]]]] = []
-
-    def outReceived(self, data: bytes) -> None:
-        self.output.extend(data)
-        for entry in list(self._waiting):
-            pattern, start, d = entry
-            match = pattern.search(self.output, start)
-            if match:
-                self._waiting.remove(entry)
-                d.callback(match)
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Any) -> None:
-        self.ended.callback(reason.value)
-        for pattern, start, d in self._waiting:
-            d.errback(RuntimeError(f"ended before {pattern.pattern!r}:\n{self.output.decode(errors='replace')}"))
-        self._waiting = []
-
-    def waitFor(self, pattern: bytes, start: int = 0, timeout: float = 30) -> "Deferred[re.Match[bytes]]":
-        """
-        Fire with the first match of C{pattern} in the output after offset
-        C{start}.
-        """
-        compiled = re.compile(pattern)
-        match = compiled.search(self.output, start)
-        d: Deferred[re.Match[bytes]] = Deferred()
-        if match:
-            d.callback(match)
-            return d
-        self._waiting.append((compiled, start, d))
-        d.addTimeout(timeout, reactor, onTimeoutCancel=lambda *a: self._timedOut(pattern))
-        return d
-
-    def _timedOut(self, pattern: bytes) -> None:
-        raise AssertionError(
-            f"no {pattern!r} in time; output so far:\n{self.output.decode(errors='replace')}"
-        )
 
 
 class PeerEndToEndTests(TestCase):
@@ -156,8 +105,8 @@ class PeerEndToEndTests(TestCase):
         peer.transport.signalProcess("TERM")  # type: ignore[union-attr]
         yield peer.ended
         self.assertIn(b"left every swarm and disconnected from the tracker", peer.output)
-        # The tracker forgot it: a FIND lists nobody.
-        yield deferLater(reactor, 0.2, lambda: None)
+        # The tracker forgot it (it answered the DISCONNECT before the peer
+        # logged that line): a FIND lists nobody.
         cli = self.spawn("--tracker", url, "find", "live", module="ppsp.client")
         yield cli.ended
         self.assertIn(b"0 peers in swarm live", cli.output)
@@ -179,7 +128,9 @@ class PeerEndToEndTests(TestCase):
         url = f"http://127.0.0.1:{int(match.group(1))}/"
         first = self.spawn(program, url, "peer-a", "live-1", module="")
         yield first.waitFor(rb"peer-a registered with the tracker")
-        yield deferLater(reactor, 1.5, lambda: None)
+        # The first is ahead of the second by its first look-ahead (5 s of
+        # chunks), so that it holds what the second will look for.
+        yield first.waitFor(rb"found \d+ peer\(s\) holding chunk \d+", timeout=30)
         second = self.spawn(program, url, "peer-b", "live-1", module="")
         yield second.waitFor(rb"found 1 peer\(s\) holding chunk \d+", timeout=30)
         first.transport.signalProcess("INT")  # type: ignore[union-attr]

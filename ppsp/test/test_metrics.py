@@ -409,7 +409,7 @@ class RefusalMetricsTests(SynchronousTestCase):
             + b"\r\nContent-Length: %d\r\n\r\n" % (len(body),) + body
         )
         self.assertTrue(transport.value().startswith(b"HTTP/1.1 503 "))
-        channel.connectionLost(None)  # type: ignore[arg-type]
+        channel.connectionLost(None)
         samples = h.scrape()
         self.assertEqual(value(samples, "ppsp_refused_total", reason="shed"), 2)
 

@@ -13,7 +13,7 @@ The reactor is modelled on a L{Clock}: L{busy} is the reactor working
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional, Tuple, cast
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.task import Clock
@@ -69,7 +69,7 @@ class LoadShedderTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.events: List[dict] = []
+        self.events: List[Dict[str, Any]] = []
         observer = cast(ILogObserver, self.events.append)
         globalLogPublisher.addObserver(observer)
         self.addCleanup(globalLogPublisher.removeObserver, observer)
@@ -389,15 +389,17 @@ class ResourceSheddingTests(SynchronousTestCase):
         from twisted.internet.defer import Deferred
         from zope.interface import implementer
 
-        from ppsp.interfaces import IPeerSelector
+        from ppsp.interfaces import IPeerSelector, ISwarmMember
         from ppsp.messages import ConnectRequest, FindRequest, JoinRequest, Method
 
-        pending: List[Deferred[List[object]]] = []
+        pending: List[Deferred[Sequence[ISwarmMember]]] = []
 
         @implementer(IPeerSelector)
         class Slow:
-            def select(self, swarm: object, requester: object, count: int, constraints: object) -> Deferred[List[object]]:
-                d: Deferred[List[object]] = Deferred()
+            def select(
+                self, swarm: object, requester: object, count: int, constraints: object
+            ) -> Deferred[Sequence[ISwarmMember]]:
+                d: Deferred[Sequence[ISwarmMember]] = Deferred()
                 pending.append(d)
                 return d
 

@@ -246,7 +246,7 @@ class FlakyAgent:
         if self.failures and not self.lose:
             self.failures -= 1
             return _failed(ConnectionRefusedError())
-        d = self.fake._agent.request(method, uri, headers, bodyProducer)
+        d = self.fake.agent.request(method, uri, headers, bodyProducer)
         if self.failures:
             self.failures -= 1
             d.addCallback(lambda _: Failure(ResponseFailed([Failure(ConnectionRefusedError())])))

@@ -6,7 +6,7 @@ tracker resource, through L{ppsp.testing.MemoryTracker}, on a L{Clock}.
 from __future__ import annotations
 
 import random
-from typing import Any, List, Tuple, Type, cast
+from typing import Any, Dict, List, Tuple, Type, cast
 
 from twisted.internet.defer import Deferred
 from twisted.logger import ILogObserver, LogLevel, globalLogPublisher
@@ -47,7 +47,7 @@ class Harness:
         self.fake = MemoryTracker(config=TrackerConfig(**config) if config else None)
         self.clock = self.fake.clock
         self.services: List[PeerService] = []
-        self.events: List[dict] = []
+        self.events: List[Dict[str, Any]] = []
         observer = cast(ILogObserver, self.events.append)
         globalLogPublisher.addObserver(observer)
         testCase.addCleanup(globalLogPublisher.removeObserver, observer)

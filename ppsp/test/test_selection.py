@@ -164,10 +164,11 @@ class DropinTests(SynchronousTestCase):
         """
         A swarms file line may end with C{ selector=NAME[:ARGS]}: that swarm
         gets its own strategy, the others the tracker's; SwarmIDs may hold
-        spaces.  An unknown strategy is a usage error naming the line.
+        spaces (written in double quotes).  An unknown strategy is a usage
+        error naming the line.
         """
         swarms = FilePath(self.mktemp())
-        swarms.setContent(b"live channel 1 selector=few:2\nvod-7\n")
+        swarms.setContent(b'"live channel 1" selector=few:2\nvod-7\n')
         options = Options()
         options.parseOptions(["--swarms", swarms.path])
         self.assertEqual(options["config"].provisionedSwarms, frozenset({"live channel 1", "vod-7"}))

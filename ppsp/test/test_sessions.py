@@ -308,7 +308,7 @@ class RevocationFileTests(SynchronousTestCase):
     """
 
     def write(self, text: str) -> str:
-        path = self.mktemp()
+        path: str = self.mktemp()
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         return path
@@ -521,7 +521,8 @@ class RetryOverTLSTests(TestCase):
             b"Content-Length: %d\r\n\r\n" % (len(body),) + body
         )
         endpoint = SSL4ClientEndpoint(self.reactor, "127.0.0.1", self.port, options)
-        return connectProtocol(endpoint, client).addCallback(lambda _: client.done)
+        done: Deferred[bytes] = connectProtocol(endpoint, client).addCallback(lambda _: client.done)
+        return done
 
     @inlineCallbacks
     def test_replayOverOtherIdentity(self) -> Any:

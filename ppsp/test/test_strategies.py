@@ -213,7 +213,7 @@ class ArgumentTests(SynchronousTestCase):
             self.assertTrue(verifyObject(IPeerSelector, found[name].makeSelector("")))
         rng = random.Random(1)
         for cls in (RolesSelector, LocalitySelector, CapacitySelector, ChunksSelector):
-            self.assertIs(cls.fromArgs("", random=rng).random, rng)  # type: ignore[attr-defined]
+            self.assertIs(cls.fromArgs("", random=rng).random, rng)
         self.assertIs(CompositeSelector.fromArgs("", random=rng).random, rng)
 
 

@@ -9,8 +9,7 @@ from typing import Any, List
 
 from twisted.application.service import IServiceMaker
 from twisted.internet.address import IPv4Address
-from twisted.internet.interfaces import IHostnameResolver
-from twisted.internet._resolver import HostResolution
+from twisted.internet.interfaces import IHostnameResolver, IHostResolution
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.plugin import getPlugins
@@ -166,6 +165,21 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(reactor.getDelayedCalls(), [])
 
 
+@implementer(IHostResolution)
+class Resolution:
+    """
+    A resolution of L{RecordingResolver}: complete as soon as it begins.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def cancel(self) -> None:
+        """
+        Nothing to stop.
+        """
+
+
 @implementer(IHostnameResolver)
 class RecordingResolver:
     """
@@ -180,10 +194,11 @@ class RecordingResolver:
         self, resolutionReceiver: Any, hostName: str, portNumber: int = 0, addressTypes: Any = None, transportSemantics: str = "TCP"
     ) -> Any:
         self.names.append(hostName)
-        resolutionReceiver.resolutionBegan(HostResolution(hostName))
+        resolution = Resolution(hostName)
+        resolutionReceiver.resolutionBegan(resolution)
         resolutionReceiver.addressResolved(IPv4Address("TCP", hostName, portNumber))
         resolutionReceiver.resolutionComplete()
-        return resolutionReceiver
+        return resolution
 
 
 class InterfaceReactor(MemoryReactorClock):
@@ -517,9 +532,10 @@ class SwarmsFileIdentifierTests(SynchronousTestCase):
         """
         SwarmIDs in any script are read unchanged; a byte order mark at the
         start of the file and CR LF line ends are not part of any SwarmID;
-        spaces and tabs around an ID are dropped.
+        spaces and tabs around an ID are dropped; an ID with a space inside
+        is written in double quotes.
         """
         self.assertEqual(
-            self.swarms("\ufeffvod-2\r\npair-é-日本\r\n\t live 1 \t\r\n"),
+            self.swarms('\ufeffvod-2\r\npair-é-日本\r\n\t "live 1" \t\r\n'),
             frozenset({"vod-2", "pair-é-日本", "live 1"}),
         )

@@ -35,8 +35,7 @@ from ppsp.peer.client import (
     makeHTTPClient,
 )
 from ppsp.test.certs import Issued, TestCA
-from ppsp.test.test_e2e_peer import Process
-from ppsp.test.test_twistd import BIN, spawn
+from ppsp.test.test_twistd import BIN, Process, spawn
 from ppsp.tracker import Tracker, TrackerConfig, TrackerResource, TrackerSite
 from ppsp.tracker.auth import X509PeerChecker
 from ppsp.tracker.tls import MutualTLSServerParser, mutualTLSOptions

@@ -10,13 +10,12 @@ handles a real C{twistd} process with a small limit of open files.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from typing import Any, List
 
 from twisted.internet import reactor as _reactor
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks, race
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectError
 from twisted.internet.protocol import Factory, Protocol
@@ -459,17 +458,18 @@ class FileHandleTests(TestCase):
         process = self.start(256)
         number = yield process.listening
         started = reactor.seconds()
-        pattern = rb"admin interface listening at 127\.0\.0\.1:(\d+)"
-        while re.search(pattern, process.output) is None:
-            # The admin listener's line may come after the tracker's.
-            yield deferLater(reactor, 0.01, lambda: None)
-        admin = int(re.search(pattern, process.output).group(1))  # type: ignore[union-attr]
+        # The admin listener's line may come after the tracker's.
+        match = yield process.waitFor(rb"admin interface listening at 127\.0\.0\.1:(\d+)")
+        admin = int(match.group(1))
         self.assertIn(b"max-connections=128", process.output)
         clients = [RawClient(b"") for _ in range(300)]
         count = [0]
+        excessClosed: Deferred[None] = Deferred()
 
         def lost(_: Any) -> Any:
             count[0] += 1
+            if count[0] == 300 - 128:
+                excessClosed.callback(None)
             return _
 
         for client in clients:
@@ -482,8 +482,7 @@ class FileHandleTests(TestCase):
         self.addCleanup(hangUp, clients)
         # Until the excess is closed (or the tracker runs out of files,
         # which the assertions below then report).
-        while count[0] < 300 - 128 and b"EMFILE" not in process.output:
-            yield deferLater(reactor, 0.01, lambda: None)
+        yield race([excessClosed, process.waitFor(rb"EMFILE", timeout=self.timeout)])
         answer = yield exchange(admin, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         self.assertTrue(answer.startswith(b"HTTP/1.1 "), answer)
         elapsed = reactor.seconds() - started

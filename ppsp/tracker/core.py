@@ -26,6 +26,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Sequence,
     Set,
     Tuple,
     Union,
@@ -33,14 +34,20 @@ from typing import (
 
 from twisted.cred.checkers import ANONYMOUS, ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet.defer import Deferred, gatherResults, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ppsp._ratelimit import RateLimitedLog
-from ppsp.interfaces import IFindConstraints, IPeerSelector, IPeerStore, IRetryCache
+from ppsp.interfaces import (
+    IFindConstraints,
+    IPeerSelector,
+    IPeerStore,
+    IRetryCache,
+    ISwarmMember,
+)
 from ppsp.messages import (
     AddressType,
     ChunkRange,
@@ -65,7 +72,6 @@ from ppsp.messages import (
     PeerInfo,
     PeerMode,
     PPSTPConnectRequest,
-    PPSTPConnectResponse,
     ProtocolError,
     Request,
     Response,
@@ -74,8 +80,6 @@ from ppsp.messages import (
     StatQueryRequest,
     StatReportRequest,
     StatReportResponse,
-    SwarmActionType,
-    SwarmResult,
 )
 from ppsp.selection.random import RandomSelector
 from ppsp.tracker.addresses import addressKey, addressScope
@@ -84,9 +88,10 @@ from ppsp.tracker.bans import Bans
 from ppsp.tracker.metrics import TrackerMetrics
 from ppsp.tracker.properties import Compare, Scope, lookup
 from ppsp.tracker.retry import MemoryRetryCache, fingerprint, retryKey
+from ppsp.tracker.rfc7846 import RFC7846Adapter
 from ppsp.tracker.store import Membership, MemoryPeerStore, PeerRecord, StatValue, Swarm
 
-__all__ = ["TrackerConfig", "Origin", "Tracker", "FindConstraints"]
+__all__ = ["TrackerConfig", "Origin", "Tracker", "FindConstraints", "SessionOpening"]
 
 _FORBIDDEN = ResponseCode.MESSAGE_FORBIDDEN
 _NOT_FOUND = ResponseCode.OBJECT_NOT_FOUND
@@ -260,7 +265,9 @@ class FindConstraints:
                     return True
                 return False
 
-            self.accepts: Callable[[Membership], bool] = alive
+            # IFindConstraints.accepts takes an ISwarmMember: strategies
+            # pass members of the swarm, which are this store's Memberships.
+            self.accepts: Callable[[Any], bool] = alive
         else:
             check = self._accepts
 
@@ -309,6 +316,65 @@ class FindConstraints:
 
 
 _ResponseOrDeferred = Union[Response, "Deferred[Response]"]
+
+_ParsedStats = List[Tuple[str, Optional[str], StatValue, Optional[Scope]]]
+
+
+class SessionOpening:
+    """
+    A CONNECT that L{Tracker.openSession} accepted: authenticated, past the
+    takeover rule, within every limit, and for a new peer, registered.
+    What the CONNECT does next (answer it, or apply an encoding's swarm
+    actions) is up to the caller of L{Tracker.openSession}.
+
+    @ivar request: the CONNECT.
+    @ivar origin: where it came from.
+    @ivar now: the time at which the session was opened (after an
+        asynchronous credentials checker answered).
+    @ivar peerID: the PeerID of the session.
+    @ivar fresh: whether this CONNECT registered the peer; else it takes a
+        registered session over, and nothing of that session has changed
+        yet (L{Tracker.updateSession} changes it).
+    @ivar identity: what authenticated this CONNECT.
+    """
+
+    __slots__ = ("request", "origin", "now", "peerID", "fresh", "identity", "_peer", "_plan")
+
+    def __init__(
+        self,
+        request: Union[ConnectRequest, PPSTPConnectRequest],
+        origin: Origin,
+        now: float,
+        peer: PeerRecord,
+        fresh: bool,
+        identity: SessionIdentity,
+        plan: List[Tuple[Any, Dict[str, StatValue]]],
+    ) -> None:
+        self.request = request
+        self.origin = origin
+        self.now = now
+        self.peerID: str = peer.peerID
+        self.fresh = fresh
+        self.identity = identity
+        self._peer = peer
+        #: The CONNECT's statistics, placed and checked, for a registered
+        #: peer (a new one keeps them at once).
+        self._plan = plan
+
+    @property
+    def token(self) -> str:
+        """
+        The session's AuthToken: a new peer's, or the one the registered
+        session holds.
+        """
+        return self._peer.token
+
+    @property
+    def swarmCount(self) -> int:
+        """
+        The number of swarms the peer is in now.
+        """
+        return len(self._peer.swarms)
 
 
 class Tracker:
@@ -392,7 +458,7 @@ class Tracker:
             self.store.addSwarm(swarmID, True, now)
         self._handlers: Dict[type, Callable[[Any, Origin, float], _ResponseOrDeferred]] = {
             ConnectRequest: self._connect,
-            PPSTPConnectRequest: self._ppstpConnect,
+            PPSTPConnectRequest: RFC7846Adapter(self).connect,
             DisconnectRequest: self._disconnect,
             JoinRequest: self._join,
             JoinChunkRequest: self._joinChunk,
@@ -713,7 +779,7 @@ class Tracker:
 
     def _checkNewSession(
         self,
-        request: Union[ConnectRequest, PPSTPConnectRequest],
+        request: Request,
         origin: Origin,
         addresses: Tuple[PeerAddress, ...],
         parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
@@ -732,18 +798,21 @@ class Tracker:
 
     def _checkTakeover(
         self,
-        request: Union[ConnectRequest, PPSTPConnectRequest],
+        request: Request,
         origin: Origin,
         peer: PeerRecord,
         plan: List[Tuple[Any, Dict[str, StatValue]]],
+        addresses: Optional[Tuple[PeerAddress, ...]],
+        joining: Sequence[str],
     ) -> None:
         """
         The limits a CONNECT that takes a registered session over must
         meet, before anything changes: when the session moves to another
         source address, that address's session cap; the budgets for what
-        the session will hold (its new addresses and statistics, and for
-        RFC 7846, a membership for each JOIN action), counted at the
-        address it moves to.
+        the session will hold (its new addresses, or its own when
+        C{addresses} is L{None}, its statistics, and a membership for each
+        swarm in C{joining} it is not in), counted at the address it moves
+        to.
         """
         moving = addressKey(origin.ip) != addressKey(peer.observedIP)
         if moving:
@@ -751,7 +820,6 @@ class Tracker:
         if not self._budgeted():
             return
         store = self.store
-        addresses = request.addresses
         if addresses is None:
             addresses = peer.addresses
         extra = (
@@ -759,10 +827,9 @@ class Tracker:
             + store.recordCost(peer.peerID, origin.ip, addresses)
             - store.recordCost(peer.peerID, peer.observedIP, peer.addresses)
         )
-        if isinstance(request, PPSTPConnectRequest):
-            for action in request.swarmActions:
-                if action.action is not SwarmActionType.LEAVE and action.swarmID not in peer.swarms:
-                    extra += store.memberCost(action.swarmID)
+        for swarmID in joining:
+            if swarmID not in peer.swarms:
+                extra += store.memberCost(swarmID)
         self._checkBudget(peer, extra, origin.ip, moving)
 
     # Statistics -----------------------------------------------------------
@@ -914,7 +981,7 @@ class Tracker:
 
     def _checkedList(
         self,
-        chosen: Iterable[Membership],
+        chosen: Iterable[ISwarmMember],
         swarm: Swarm,
         requester: PeerRecord,
         count: int,
@@ -985,48 +1052,130 @@ class Tracker:
 
     def _connect(self, request: ConnectRequest, origin: Origin, now: float) -> _ResponseOrDeferred:
         config = self.config
-        if len(request.addresses) > config.maxAddresses:
-            raise ProtocolError(_FORBIDDEN, f"more than {config.maxAddresses} addresses")
+        self.checkAddresses(request.addresses)
         statPort = request.statPort
         if statPort is not None:
             if statPort < config.minStatPort:
                 raise ProtocolError(_SYNTAX, f"StatPort must be at least {config.minStatPort}")
             if statPort in self.ownPorts:
                 raise ProtocolError(_SYNTAX, "StatPort is one of the tracker's own ports")
-        parsed = self._parseStats(request.stats)
-        return self._authenticate(request, origin, parsed)
+        return self.openSession(
+            request, origin, request.stats, self._connectAnswer, request.addresses, statPort
+        )
 
-    def _ppstpConnect(
-        self, request: PPSTPConnectRequest, origin: Origin, now: float
-    ) -> _ResponseOrDeferred:
+    def _connectAnswer(self, opening: SessionOpening) -> Response:
         """
-        An RFC 7846 CONNECT: the CONNECT operation (registration, or the
-        takeover rule for a registered PeerID), then each swarm action as
-        the JOIN or LEAVE it stands for (L{_swarmActions}).
+        Answer a CONNECT of the profile once L{openSession} accepted it.  A
+        CONNECT that takes a registered session over starts it afresh: a
+        new AuthToken, its StatPort and addresses, its online time counted
+        from now.
         """
-        config = self.config
-        if request.addresses is not None and len(request.addresses) > config.maxAddresses:
-            raise ProtocolError(_FORBIDDEN, f"more than {config.maxAddresses} addresses")
-        if len(request.swarmActions) > 2 * config.maxSwarmsPerPeer:
-            raise ProtocolError(
-                _SYNTAX, f"more than {2 * config.maxSwarmsPerPeer} swarm actions"
-            )
-        parsed = self._parseStats(request.requesterStats)
-        return self._authenticate(request, origin, parsed)
+        request = opening.request
+        assert isinstance(request, ConnectRequest)
+        peer = opening._peer
+        now = opening.now
+        if not opening.fresh:
+            peer.token = secrets.token_urlsafe(24)
+            peer.statPort = request.statPort
+            peer.connectedAt = now
+            self.updateSession(opening, request.addresses)
+        self._alive(peer, now)
+        origin = opening.origin
+        return ConnectResponse(
+            request.transactionID,
+            peer.token,
+            PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE),
+            self.config.keepAliveInterval,
+        )
 
-    def _authenticate(
+    # Operations for the encodings' adapters ---------------------------------
+    #
+    # RFC 7846's CONNECT, which carries swarm actions, is mapped onto these
+    # by ppsp.tracker.rfc7846; the profile's own CONNECT uses them too.
+
+    def apply(self, request: Request, origin: Origin, now: float) -> _ResponseOrDeferred:
+        """
+        Apply one operation of the protocol as the handler of its method
+        does, for an adapter that maps a message of another encoding onto
+        the profile's operations (L{RFC7846Adapter
+        <ppsp.tracker.rfc7846.RFC7846Adapter>}).  Unlike L{handle}, it
+        keeps nothing in the retry cache (the adapted request is the one a
+        peer repeats), and a rule the request breaks is raised, not
+        answered.
+
+        @param request: a request of the profile.
+        @param origin: where the adapted request came from.
+        @param now: the time of the adapted request.
+        @return: the method's response, or a L{Deferred} of it.
+        @raise ProtocolError: the request breaks a rule of its method.
+        """
+        return self._handlers[type(request)](request, origin, now)
+
+    def checkAddresses(self, addresses: Tuple[PeerAddress, ...]) -> None:
+        """
+        Refuse (MESSAGE FORBIDDEN) a CONNECT that announces more than
+        C{maxAddresses} addresses.
+
+        @raise ProtocolError: there are too many.
+        """
+        limit = self.config.maxAddresses
+        if len(addresses) > limit:
+            raise ProtocolError(_FORBIDDEN, f"more than {limit} addresses")
+
+    def openSession(
         self,
         request: Union[ConnectRequest, PPSTPConnectRequest],
         origin: Origin,
-        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+        stats: Tuple[Stat, ...],
+        proceed: Callable[[SessionOpening], _ResponseOrDeferred],
+        addresses: Optional[Tuple[PeerAddress, ...]],
+        statPort: Optional[int] = None,
+        joining: Sequence[str] = (),
+        strictToken: bool = False,
     ) -> _ResponseOrDeferred:
         """
-        Check a CONNECT's credential with the checker, then go on with
-        L{_connected}, synchronously when the checker answers at once.
+        The CONNECT operation, up to the point where the session is open:
+        check C{stats} against the per-message limits, the credential with
+        the checker (and the revocations and its expiry), then either
+        register a new peer or apply the takeover rule to a registered
+        PeerID (PROTOCOL.md section 4: the same session's AuthToken, a
+        credential bound to the PeerID, or the session's observed IP
+        address), with every limit checked before anything changes; then
+        go on with C{proceed}, synchronously when the checker answers at
+        once.
+
+        A new peer is registered with C{addresses}, C{statPort} and the
+        CONNECT's statistics.  For a registered peer nothing changes here:
+        C{proceed} decides, and calls L{updateSession} for what the CONNECT
+        changes.
+
+        @param request: the CONNECT (of the profile, or of RFC 7846).
+        @param origin: where it came from.
+        @param stats: the statistics the CONNECT reports.
+        @param proceed: what to do with the L{SessionOpening}; its answer
+            is the CONNECT's.
+        @param addresses: the addresses the peer announces; L{None}: the
+            CONNECT carries none (a registered peer keeps its own, a new
+            one has none).
+        @param statPort: the StatPort of a new peer.
+        @param joining: the swarms the CONNECT will join (RFC 7846's JOIN
+            actions): for a registered peer, the memory budgets count a
+            membership for each swarm it is not in yet, before anything
+            changes.
+        @param strictToken: an AuthToken that is sent must be the
+            session's, or the CONNECT is MESSAGE FORBIDDEN, whatever its
+            source address (RFC 7846, PROTOCOL.md section 7); else a wrong
+            one is ignored and the observed IP address may still take the
+            session over.
+        @return: what C{proceed} returns, or a L{Deferred} of it.
+        @raise ProtocolError: the CONNECT breaks a rule.
         """
+        parsed = self._parseStats(stats)
         credentials = PeerCredentials(request.peerID, request.cer, origin.ip, origin.certificate)
         d: Deferred[Any] = maybeDeferred(self.checker.requestAvatarId, credentials)
-        d.addBoth(self._connected, request, origin, parsed)
+        d.addBoth(
+            self._opened, request, origin, parsed, proceed, addresses, statPort, joining, strictToken
+        )
         done: List[Any] = []
 
         def capture(result: Any) -> Any:
@@ -1043,13 +1192,21 @@ class Tracker:
             result.raiseException()
         return result  # type: ignore[no-any-return]
 
-    def _connected(
+    def _opened(
         self,
         avatarId: Any,
         request: Union[ConnectRequest, PPSTPConnectRequest],
         origin: Origin,
-        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+        parsed: _ParsedStats,
+        proceed: Callable[[SessionOpening], _ResponseOrDeferred],
+        addresses: Optional[Tuple[PeerAddress, ...]],
+        statPort: Optional[int],
+        joining: Sequence[str],
+        strictToken: bool,
     ) -> _ResponseOrDeferred:
+        """
+        L{openSession} once the checker answered.
+        """
         now = self.clock.seconds()
         if isinstance(avatarId, Failure):
             if avatarId.check(UnauthorizedLogin):
@@ -1071,171 +1228,68 @@ class Tracker:
         if peer is not None and peer.deadline <= now:
             self._dropPeer(peer, now)
             peer = None
-        token = secrets.token_urlsafe(24)
         if peer is not None:
             sameSession = request.authToken is not None and hmac.compare_digest(
                 request.authToken.encode("utf-8"), peer.token.encode("utf-8")
             )
-            rfc = isinstance(request, PPSTPConnectRequest)
-            if rfc and request.authToken is not None and not (sameSession or bound):
-                # JSON: a token that is sent must be right (PROTOCOL.md 7).
+            if strictToken and request.authToken is not None and not (sameSession or bound):
                 raise ProtocolError(_FORBIDDEN, "wrong AuthToken")
             if not (sameSession or bound or origin.ip == peer.observedIP):
                 raise ProtocolError(_FORBIDDEN, "this PeerID is held by another session")
             plan = self._planStats(peer, parsed, now)
-            self._checkTakeover(request, origin, peer, plan)
-            if isinstance(request, PPSTPConnectRequest):
-                # The session goes on; only what the request carries changes.
-                return self._swarmActions(
-                    request, origin, peer, plan, now, fresh=False, identity=identity
-                )
-            peer.identity = _kept(identity)
-            peer.token = token
-            store.setObservedAddress(peer, origin.ip, origin.port)
-            store.setAddresses(peer, request.addresses)
-            peer.statPort = request.statPort
-            peer.connectedAt = now
-            for member in peer.swarms.values():
-                member.info = None
-            self._applyStats(plan)
-        else:
-            if isinstance(request, PPSTPConnectRequest):
-                addresses, statPort = request.addresses or (), None
-            else:
-                addresses, statPort = request.addresses, request.statPort
-            self._checkNewSession(request, origin, addresses, parsed)
-            peer = store.addPeer(
-                request.peerID,
-                token,
-                origin.ip,
-                origin.port,
-                addresses,
-                statPort,
-                now,
-                now + self.config.peerTimeout,
-            )
-            peer.identity = _kept(identity)
-            # Cannot fail: a new peer keeps at most the message's Stats.
-            self._applyStats(self._planStats(peer, parsed, now))
-            if isinstance(request, PPSTPConnectRequest):
-                return self._swarmActions(request, origin, peer, [], now, fresh=True)
-        self._alive(peer, now)
-        return ConnectResponse(
-            request.transactionID,
-            token,
-            PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE),
-            self.config.keepAliveInterval,
-        )
-
-    def _swarmActions(
-        self,
-        request: PPSTPConnectRequest,
-        origin: Origin,
-        peer: PeerRecord,
-        plan: List[Tuple[Any, Dict[str, StatValue]]],
-        now: float,
-        fresh: bool,
-        identity: Optional[SessionIdentity] = None,
-    ) -> _ResponseOrDeferred:
-        """
-        Apply the swarm actions of an RFC 7846 CONNECT in order, each as the
-        JOIN or LEAVE it stands for, and answer one L{SwarmResult} per
-        action (PROTOCOL.md section 7): a failed action fails alone, and the
-        request fails with MESSAGE FORBIDDEN (03) only when every action
-        failed; a new registration is then undone.  A registered peer's
-        announced addresses (when the request has them), observed address
-        and statistics change only when an action succeeded.  A request that
-        leaves the peer in no swarm, having left one, ends the registration
-        as DISCONNECT would; its answer carries no token.
-
-        @param plan: the request's statistics for a registered peer
-            (applied by the caller for a new one).
-        @param fresh: this request registered the peer.
-        @param identity: for a registered peer, what authenticated this
-            request, which becomes the session's when an action succeeded.
-        """
-        tid = request.transactionID
-        token = peer.token
-        results: List[Any] = []
-        succeeded = left = 0
-        for action in request.swarmActions:
-            try:
-                if action.action is SwarmActionType.LEAVE:
-                    self._leave(LeaveRequest(tid, peer.peerID, token, swarmID=action.swarmID), origin, now)
-                    left += 1
-                    results.append(SwarmResult(action.swarmID))
-                else:
-                    results.append(self._joinAction(request, action.swarmID, action.mode, origin, peer, now))
-            except ProtocolError as e:
-                results.append(SwarmResult(action.swarmID, e.code, e.reason))
-                continue
-            succeeded += 1
-        if not succeeded:
-            if fresh:
-                self._dropPeer(peer, now)
-            raise ProtocolError(_FORBIDDEN, f"every swarm action failed: {results[0].reason}")
-        if not fresh:
-            if identity is not None:
-                peer.identity = _kept(identity)
-            if request.addresses is not None:
-                self.store.setAddresses(peer, request.addresses)
-            self.store.setObservedAddress(peer, origin.ip, origin.port)
-            for member in peer.swarms.values():
-                member.info = None
-            self._applyStats(plan)
-        if left and not peer.swarms:
-            self._dropPeer(peer, now)
-            token = ""
-        else:
-            self._alive(peer, now)
-        reflexive = PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE)
-        interval = self.config.keepAliveInterval
-
-        def answer(done: List[SwarmResult]) -> Response:
-            return PPSTPConnectResponse(tid, token, reflexive, interval, tuple(done))
-
-        if any(isinstance(r, Deferred) for r in results):
-            return gatherResults(
-                [r if isinstance(r, Deferred) else succeed(r) for r in results],
-                consumeErrors=True,
-            ).addCallback(answer)
-        return answer(results)
-
-    def _joinAction(
-        self,
-        request: PPSTPConnectRequest,
-        swarmID: str,
-        mode: PeerMode,
-        origin: Origin,
-        peer: PeerRecord,
-        now: float,
-    ) -> Union[SwarmResult, "Deferred[SwarmResult]"]:
-        """
-        One JOIN swarm action: the JOIN operation, and for a SEEDER that
-        sent C{peer_num} the peer list a FIND would answer.
-        """
-        tid = request.transactionID
-        token = peer.token
-        joined: Any = self._join(
-            JoinRequest(tid, peer.peerID, token, swarmID=swarmID, mode=mode, peerNum=request.peerNum),
-            origin,
+            self._checkTakeover(request, origin, peer, plan, addresses, joining)
+            return proceed(SessionOpening(request, origin, now, peer, False, identity, plan))
+        if addresses is None:
+            addresses = ()
+        self._checkNewSession(request, origin, addresses, parsed)
+        peer = store.addPeer(
+            request.peerID,
+            secrets.token_urlsafe(24),
+            origin.ip,
+            origin.port,
+            addresses,
+            statPort,
             now,
+            now + self.config.peerTimeout,
         )
-        if mode is not PeerMode.LEECH:
-            if request.peerNum is None:
-                return SwarmResult(swarmID)
-            joined = self._find(
-                FindRequest(tid, peer.peerID, token, swarmID=swarmID, peerNum=request.peerNum),
-                origin,
-                now,
-            )
+        peer.identity = _kept(identity)
+        # Cannot fail: a new peer keeps at most the message's Stats.
+        self._applyStats(self._planStats(peer, parsed, now))
+        return proceed(SessionOpening(request, origin, now, peer, True, identity, []))
 
-        def result(response: Any) -> SwarmResult:
-            return SwarmResult(swarmID, peers=response.peers)
+    def refreshSession(self, opening: SessionOpening) -> None:
+        """
+        Refresh the liveness of the session a CONNECT opened, as every
+        request of a session does (a KEEPALIVE without its checks): its
+        peer expires C{peerTimeout} seconds after this CONNECT, and never
+        after its credential does.
 
-        if isinstance(joined, Deferred):
-            return joined.addCallback(result)
-        return result(joined)
+        @param opening: the CONNECT, whose peer is still registered.
+        """
+        self._alive(opening._peer, opening.now)
+
+    def updateSession(
+        self, opening: SessionOpening, addresses: Optional[Tuple[PeerAddress, ...]]
+    ) -> None:
+        """
+        Apply to a registered session what the CONNECT that took it over
+        (L{openSession}) changes: the session keeps the identity that
+        authenticated that CONNECT, comes from its observed address,
+        announces C{addresses}, and keeps its statistics.
+
+        @param opening: the CONNECT, which did not register the peer.
+        @param addresses: the addresses now announced; L{None}: unchanged.
+        """
+        peer = opening._peer
+        peer.identity = _kept(opening.identity)
+        store = self.store
+        if addresses is not None:
+            store.setAddresses(peer, addresses)
+        origin = opening.origin
+        store.setObservedAddress(peer, origin.ip, origin.port)
+        for member in peer.swarms.values():
+            member.info = None
+        self._applyStats(opening._plan)
 
     def _disconnect(self, request: DisconnectRequest, origin: Origin, now: float) -> Response:
         peer = self._session(request, now, origin)

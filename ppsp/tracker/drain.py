@@ -3,7 +3,8 @@
 A graceful stop: when the service stops (twistd and twist stop it on
 SIGTERM), the tracker stops accepting connections, answers the requests
 in flight within a bounded drain time, closes what is left, runs its stop
-callbacks (where the state would be written), and only then stops the
+callbacks (where the state file is written, with C{--state}), and only
+then stops the
 rest (its timers, the admin interface).
 
 While it drains, L{Tracker.draining<ppsp.tracker.core.Tracker.draining>}
@@ -68,9 +69,9 @@ class GracefulStop(MultiService):
         self.drainTimeout = drainTimeout
         self.takeSIGTERM = takeSIGTERM
         #: What runs after the drain, before the other children stop: the
-        #: hook for writing the state (no state is written yet: the
-        #: tracker keeps it in memory only).  Each takes no argument and
-        #: may return a L{Deferred}.
+        #: hook for writing the state (C{--state} registers
+        #: L{StateService.saveAtStop<ppsp.tracker.state.StateService.saveAtStop>}).
+        #: Each takes no argument and may return a L{Deferred}.
         self.stopCallbacks: List[Callable[[], Any]] = []
         #: The listening services and their sites, in the order added.
         self.listeners: List[Tuple[IService, TrackerSite]] = []

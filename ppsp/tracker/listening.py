@@ -173,7 +173,7 @@ def listeningEndpoint(
     trusted = tuple(
         ipaddress.ip_network(n, strict=False) if isinstance(n, str) else n for n in trustedProxies
     )
-    return proxyEndpoint(  # type: ignore[no-any-return]
+    return proxyEndpoint(
         TrustedSourceEndpoint(
             listeningEndpoint(reactor, inner, trusted, backlog), trusted or LOOPBACK, reactor
         )
@@ -217,7 +217,7 @@ class TrustedSourceEndpoint:
         """
         Listen with C{protocolFactory} behind the source check.
         """
-        return self._endpoint.listen(_TrustedSourceFactory(self, protocolFactory))  # type: ignore[no-any-return]
+        return self._endpoint.listen(_TrustedSourceFactory(self, protocolFactory))
 
     def refused(self, address: IAddress) -> None:
         """
@@ -247,7 +247,7 @@ class _TrustedSourceFactory(Factory):
         The wrapped factory's log prefix.
         """
         prefix = getattr(self._wrapped, "logPrefix", None)
-        return prefix() if prefix is not None else self._wrapped.__class__.__name__  # type: ignore[no-any-return]
+        return prefix() if prefix is not None else self._wrapped.__class__.__name__
 
     def doStart(self) -> None:
         """

@@ -12,10 +12,11 @@ error response, never a traceback.
 
 Every answer, errors included, is written in the encoding of the request:
 the codec its C{Content-Type} selects, or, when it has none or another
-one, the one its first byte selects; XML when neither does.  For JSON
-(RFC 7846) requests the resource also reads the HTTP C{Authorization:
-Bearer} header into the message (the token, and for CONNECT also the
-credential); the tracker core decides what it is worth.
+one, the one its first byte selects; XML when neither does.  The codec
+also says what it reads from the HTTP request's headers
+(L{ICodec.requestFromHeaders}: for JSON, RFC 7846, the C{Authorization:
+Bearer} credential; the tracker core decides what it is worth) and which
+HTTP status each response code gets (L{ICodec.httpStatus}).
 """
 
 from __future__ import annotations
@@ -34,19 +35,11 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.web.http import HTTPChannel
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from ppsp._http import notPost
 from ppsp._ratelimit import RateLimitedLog
-from ppsp.codec import JSON_CODEC, XML_CODEC, DecodeError, selectCodec
-from ppsp.codec import _fields as F
-from ppsp.codec.json import bearerToken
+from ppsp.codec import XML_CODEC, DecodeError, selectCodec
 from ppsp.interfaces import ICodec
-from ppsp.messages import (
-    ErrorResponse,
-    PPSTPConnectRequest,
-    ProtocolError,
-    Request as Message,
-    Response,
-    ResponseCode,
-)
+from ppsp.messages import ErrorResponse, ProtocolError, Response, ResponseCode
 from ppsp.tracker.addresses import IPNetwork, canonicalAddress, inNetworks
 from ppsp.tracker.core import Origin, Tracker
 from ppsp.tracker.metrics import TrackerMetrics
@@ -144,7 +137,7 @@ def _readPeerCertificate(channel: Any) -> Optional[bytes]:
         return None
     from OpenSSL import crypto
 
-    return crypto.dump_certificate(crypto.FILETYPE_ASN1, certificate)  # type: ignore[no-any-return]
+    return crypto.dump_certificate(crypto.FILETYPE_ASN1, certificate)
 
 
 class TrackerResource(Resource):
@@ -218,20 +211,9 @@ class TrackerResource(Resource):
         start = self._seconds()
         try:
             if request.method != b"POST":
-                request.setHeader(b"allow", b"POST")
                 self.metrics.refused("method")
-                body = self._reply(
-                    request,
-                    _answerCodec(request.getHeader(b"content-type"), _peek(request, self.maxBody)),
-                    ErrorResponse(
-                        "", ResponseCode.MESSAGE_NOT_SUPPORTED, "the tracker takes POST only"
-                    ),
-                    status=405,
-                )
-                if request.method == b"HEAD":
-                    request.setHeader(b"content-length", b"%d" % (len(body),))
-                    return b""
-                return body
+                codec = _answerCodec(request.getHeader(b"content-type"), _peek(request, self.maxBody))
+                return notPost(request, codec, "the tracker takes POST only")
             return self._post(request, start)
         except Exception:
             self.log.failure("tracker resource failed")
@@ -275,9 +257,7 @@ class TrackerResource(Resource):
             )
         try:
             codec = selectCodec(contentType, body)
-            message = codec.decodeRequest(body)
-            if codec is JSON_CODEC:
-                message = _withAuthorization(message, request.getHeader(b"authorization"))
+            message = codec.requestFromHeaders(codec.decodeRequest(body), request.requestHeaders)
         except DecodeError as e:
             self.tracker.countEvent("undecodable")
             self._undecodable.emit(
@@ -359,11 +339,7 @@ class TrackerResource(Resource):
         status: Optional[int] = None,
     ) -> bytes:
         code = response.code
-        if status is None:
-            # An encoding may map codes to statuses its own way (JSON: PROTOCOL.md 7).
-            statusOf = getattr(codec, "httpStatus", None)
-            status = code.httpStatus if statusOf is None else statusOf(code)
-        request.setResponseCode(status)
+        request.setResponseCode(codec.httpStatus(code) if status is None else status)
         request.setHeader(b"content-type", codec.contentType)
         request.setHeader(b"cache-control", _NO_STORE)
         if code is ResponseCode.AUTHENTICATION_REQUIRED:
@@ -374,7 +350,7 @@ class TrackerResource(Resource):
         ):
             request.setHeader(b"retry-after", b"1")
         try:
-            return codec.encodeResponse(response)  # type: ignore[no-any-return]
+            return codec.encodeResponse(response)
         except Exception:
             self.log.failure("could not encode a response")
             return self._internalError(request, codec, response.transactionID)
@@ -383,7 +359,7 @@ class TrackerResource(Resource):
         request.setResponseCode(500)
         request.setHeader(b"content-type", codec.contentType)
         request.setHeader(b"cache-control", _NO_STORE)
-        return codec.encodeResponse(  # type: ignore[no-any-return]
+        return codec.encodeResponse(
             ErrorResponse(transactionID, ResponseCode.INTERNAL_ERROR, "the tracker failed")
         )
 
@@ -426,30 +402,6 @@ def _answerCodec(contentType: Optional[bytes], body: bytes) -> ICodec:
         return selectCodec(contentType, body)
     except ProtocolError:
         return XML_CODEC
-
-
-def _withAuthorization(message: Message, header: Optional[bytes]) -> Message:
-    """
-    Put the HTTP C{Authorization: Bearer} credential of a JSON request into
-    its message (PROTOCOL.md section 7): as the AuthToken, and for a
-    CONNECT also as the credential (C{cer}), for the authenticator.  A
-    credential that cannot be a token is the credential only.
-
-    @raise DecodeError: INVALID SYNTAX for a malformed header.
-    """
-    bearer = bearerToken(header)
-    if bearer is None:
-        return message
-    tokenOK = F.validIdentifier(bearer, F.IDENTIFIER_LENGTH)
-    if isinstance(message, PPSTPConnectRequest):
-        return dataclasses.replace(message, cer=bearer, authToken=bearer if tokenOK else None)
-    if not tokenOK:
-        raise DecodeError(
-            ResponseCode.INVALID_SYNTAX,
-            "the Authorization token is not a valid AuthToken",
-            message.transactionID,
-        )
-    return dataclasses.replace(message, authToken=bearer)
 
 
 #: Ready-made 503 answers, by content type and Retry-After seconds.
@@ -574,7 +526,7 @@ class LimitedRequest(server.Request):
         # The headers are in; the body is not: the media type decides.
         codec = _answerCodec(self.getHeader(b"content-type"), b"")
         body = codec.encodeResponse(_tooLarge(limit))
-        transport: Any = self.channel.transport  # type: ignore[union-attr]
+        transport: Any = self.channel.transport
         transport.write(
             b"HTTP/1.1 413 Request Entity Too Large\r\n"
             b"Content-Type: " + codec.contentType + b"\r\n"

@@ -16,6 +16,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ppsp._net import hostPort
 from ppsp.tracker.core import Tracker
 
 __all__ = ["TrackerService", "AnnouncingEndpoint"]
@@ -155,6 +156,4 @@ def _formatAddress(address: Any) -> str:
     port = getattr(address, "port", None)
     if host is None:
         return str(getattr(address, "name", address))
-    if ":" in host:
-        return f"[{host}]:{port}"
-    return f"{host}:{port}"
+    return hostPort(host, port)

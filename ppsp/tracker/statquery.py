@@ -41,7 +41,8 @@ from twisted.python.failure import Failure
 from twisted.web import client as webclient
 from twisted.web.http_headers import Headers
 
-from ppsp._http import BodyTooLarge, readBody
+from ppsp._http import BodyTooLarge, QuietPool, readBody
+from ppsp._net import describeFailure, hostPort
 from ppsp.codec import XML_CODEC
 from ppsp.messages import (
     ErrorResponse,
@@ -216,8 +217,7 @@ def statQueryURL(peer: PeerRecord) -> str:
     if peer.statPort is None:
         raise ValueError("no StatPort")
     ip = ipaddress.ip_address(peer.observedIP)
-    host = f"[{ip}]" if ip.version == 6 else str(ip)
-    return f"http://{host}:{peer.statPort}/"
+    return f"http://{hostPort(str(ip), peer.statPort)}/"
 
 
 class _LiteralURL(EncodedURL):
@@ -234,21 +234,16 @@ class _LiteralURL(EncodedURL):
 
 
 def _address(peer: PeerRecord) -> str:
-    ip = peer.observedIP
-    return f"[{ip}]:{peer.statPort}" if ":" in ip else f"{ip}:{peer.statPort}"
+    return hostPort(peer.observedIP, peer.statPort)
 
 
 def _describe(failure: Failure) -> str:
     """
-    A short sentence for a transport failure.
+    A short sentence for a transport failure (L{describeFailure}), at
+    most 200 characters.
     """
     value = failure.value
-    reasons = getattr(value, "reasons", None)
-    if reasons:
-        # twisted.web's ResponseFailed and friends wrap the real failures.
-        value = reasons[0].value
-    text = str(value).strip() or type(value).__name__
-    return text[:200]
+    return "failed" if value is None else describeFailure(value)[:200]
 
 
 def _cancelled(failure: Failure) -> bool:
@@ -546,7 +541,7 @@ class StatQuerier:
         """
         for records in (self._unreachable, self._outcomes):
             for peerID in list(records):
-                self._current(records, peerID)  # type: ignore[arg-type]
+                self._current(records, peerID)
 
     @property
     def inFlight(self) -> int:
@@ -716,14 +711,6 @@ def makeStatQueryClient(
     @param reactor: the reactor to connect with.
     @param connectTimeout: seconds a TCP connection may take.
     """
-    pool = _QuietPool(reactor, persistent=False)
+    pool = QuietPool(reactor, persistent=False)
     agent = webclient.Agent(reactor, connectTimeout=connectTimeout, pool=pool)
     return HTTPClient(agent), pool
-
-
-class _QuietFactory(webclient._HTTP11ClientFactory):
-    noisy = False
-
-
-class _QuietPool(webclient.HTTPConnectionPool):
-    _factory = _QuietFactory

@@ -367,7 +367,7 @@ def _niceStep(span: float) -> float:
     """
     if span <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(span))
+    power = 10.0 ** math.floor(math.log10(span))
     for factor in (1, 2, 5, 10):
         if span <= factor * power:
             return float(factor * power)

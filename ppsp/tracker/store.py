@@ -1219,6 +1219,15 @@ class MemoryPeerStore:
         )
         peer.addresses = addresses
 
+    def setIdentity(self, peer: PeerRecord, identity: Any) -> None:
+        """
+        Record what authenticated a peer's session (a
+        L{SessionIdentity<ppsp.tracker.auth.SessionIdentity>}, or L{None}
+        for a session of the C{open} scheme without a client certificate).
+        The record's cost already counts it: the accounts do not change.
+        """
+        peer.identity = identity
+
     def setMemberExpiry(self, member: Membership, expireAt: Optional[float]) -> None:
         """
         Set or clear when a membership ends, moving its one expiry entry.

@@ -7,19 +7,29 @@ describe.
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import sys
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from twisted.application.service import MultiService
-from twisted.application.internet import StreamServerEndpointService
 from twisted.cred import strcred
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
-from ppsp._options import ServiceOptions
+from ppsp._listen import ListenerService
+from ppsp._options import (
+    ProbeReactor,
+    ServiceOptions,
+    byteSize,
+    checkPorts,
+    nonNegativeInt,
+    nonNegativeSeconds,
+    portNumber,
+    positiveInt,
+)
 from ppsp.codec._fields import validIdentifier
 from ppsp.interfaces import IPeerSelector
 from ppsp.selection import availableSelectors, makeSelector
@@ -48,6 +58,7 @@ from ppsp.tracker.reload import (
 )
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
+from ppsp.tracker.state import StateFile, StateService, loadAtStart
 from ppsp.tracker.statquery import StatQuerier, StatQueryService, makeStatQueryClient
 from ppsp.tracker.status import RecentWarnings, RecentWarningsService, StatusPage
 from ppsp.tracker.throttle import AddressThrottle
@@ -55,56 +66,12 @@ from ppsp.tracker.throttle import AddressThrottle
 __all__ = ["Options", "makeService", "readSwarmsFile", "formatSelectors", "authOption"]
 
 
-def _positiveInt(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError("must be at least 1")
-    return value
-
-
-def _nonNegativeInt(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
-_positiveInt.coerceDoc = "A whole number of at least 1."  # type: ignore[attr-defined]
-_nonNegativeInt.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
-
-_SIZE_UNITS = {"": 1, "B": 1, "K": 2**10, "KIB": 2**10, "M": 2**20, "MIB": 2**20, "G": 2**30, "GIB": 2**30}
-
-
-def _byteSize(text: str) -> int:
-    """
-    A number of bytes, optionally with a binary unit: C{16M}, C{512KiB},
-    C{16777216}.
-    """
-    number = text.strip().upper()
-    digits = number.rstrip("KMGIB")
-    unit = _SIZE_UNITS.get(number[len(digits):].strip())
-    if unit is None or not digits.strip().isdigit():
-        raise ValueError("must be a number of bytes, optionally followed by K, M or G")
-    return int(digits) * unit
-
-
-_byteSize.coerceDoc = "Bytes, optionally with K, M or G (binary units); 0 for no budget."  # type: ignore[attr-defined]
-
-
-def _portNumber(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise ValueError("must be from 1 to 65535")
-    return value
-
-
-_portNumber.coerceDoc = "A port number, 1 to 65535."  # type: ignore[attr-defined]
-
-# What a config file may give for each (see ppsp._options.ServiceOptions).
-_positiveInt.configTypes = (int,)  # type: ignore[attr-defined]
-_nonNegativeInt.configTypes = (int,)  # type: ignore[attr-defined]
-_portNumber.configTypes = (int,)  # type: ignore[attr-defined]
-_byteSize.configTypes = (int, str)  # type: ignore[attr-defined]
+# The option coercers are shared with the other command lines
+# (ppsp._options); the short names keep this table readable.
+_positiveInt = positiveInt
+_nonNegativeInt = nonNegativeInt
+_portNumber = portNumber
+_byteSize = byteSize
 
 
 def formatSelectors() -> str:
@@ -138,27 +105,77 @@ def selectorOption(spec: str, where: str) -> IPeerSelector:
         raise usage.UsageError(f"{where}selector {spec!r}: {e}") from None
 
 
-#: What separates a SwarmID from its strategy in a swarms file line.
-SELECTOR_MARK = " selector="
+#: The option a swarms file line may give after its SwarmID.
+SELECTOR_OPTION = "selector="
 
-#: The white space around a swarms file line and its SwarmID (not the
-#: Unicode separators, which make the SwarmID invalid).
+#: The white space around a swarms file line and between its fields (not
+#: the Unicode separators, which make a SwarmID invalid).
 _BLANK = " \t"
+
+
+def _swarmLine(text: str) -> Tuple[str, Optional[str]]:
+    """
+    Split a swarms file line (neither blank nor a comment) into its SwarmID
+    and the strategy it gives, if any.
+
+    The SwarmID is the first field: the characters up to the first space
+    or tab, or, when the line starts with a double quote, a JSON string
+    (C{"live 1"}, with C{\\"} and C{\\\\} inside), for a SwarmID that
+    holds spaces or starts with a quote.  After it, the only field allowed
+    is C{selector=NAME[:ARGS]}.
+
+    @raise ValueError: a quoted SwarmID that does not end, or something
+        else after the SwarmID.
+    """
+    if text.startswith('"'):
+        try:
+            swarmID, end = json.JSONDecoder().raw_decode(text)
+        except ValueError:
+            raise ValueError(
+                "a SwarmID that starts with a double quote is a JSON string: it must end "
+                'with a double quote (write \\" for a quote inside)'
+            ) from None
+        rest = text[end:]
+        if rest and rest[0] not in _BLANK:
+            raise ValueError("the quoted SwarmID must be followed by a space or a tab")
+    else:
+        end = len(text)
+        for blank in _BLANK:
+            found = text.find(blank)
+            if found != -1:
+                end = min(end, found)
+        swarmID, rest = text[:end], text[end:]
+    rest = rest.strip(_BLANK)
+    if not rest:
+        return swarmID, None
+    if not rest.startswith(SELECTOR_OPTION):
+        field = rest.split()[0] if rest.split() else rest
+        raise ValueError(
+            f"unexpected {field!r} after the SwarmID {swarmID!r}: after the SwarmID a line "
+            'may only give selector=NAME[:ARGS] (write a SwarmID with spaces in double quotes: "live 1")'
+        )
+    return swarmID, rest[len(SELECTOR_OPTION):].strip(_BLANK)
 
 
 def readSwarmsFile(path: str) -> Dict[str, Optional[IPeerSelector]]:
     """
     Read a provisioned-swarms file: one SwarmID a line, optionally followed
-    by C{ selector=NAME[:ARGS]} to give that swarm its own strategy; blank
+    by C{selector=NAME[:ARGS]} to give that swarm its own strategy; blank
     lines and lines starting with C{#} are skipped; spaces and tabs around
-    the ID are not part of it.  A SwarmID must be valid as in a message
+    the fields are not part of them.  A SwarmID holding a space or a tab,
+    or starting with a double quote, is written as a JSON string
+    (C{"live 1" selector=roles}).  A SwarmID must be valid as in a message
     (L{validIdentifier}).
+
+    The tracker reads the file at start and again on SIGHUP
+    (L{SwarmsFile}), with this same function.
 
     @return: each SwarmID with its own strategy, or L{None} for the
         tracker's.
-    @raise usage.UsageError: the file cannot be read, holds an invalid
-        SwarmID, or names a strategy that is unknown or refuses its
-        arguments.
+    @raise usage.UsageError: the file cannot be read, or a line holds an
+        invalid SwarmID, anything but C{selector=} after it, or a strategy
+        that is unknown or refuses its arguments; the message names the
+        file and the line.
     """
     try:
         # A byte order mark at the start is skipped, not read as part of
@@ -172,18 +189,18 @@ def readSwarmsFile(path: str) -> Dict[str, Optional[IPeerSelector]]:
         raise usage.UsageError(f"cannot read the swarms file {path!r}: {e}") from None
     swarms: Dict[str, Optional[IPeerSelector]] = {}
     for number, line in enumerate(lines, 1):
-        text = line.strip(_BLANK)
+        text = line.rstrip("\r").strip(_BLANK)
         if not text or text.startswith("#"):
             continue
-        swarmID, mark, spec = text.rpartition(SELECTOR_MARK)
-        if not mark:
-            swarmID, spec = text, ""
-        swarmID = swarmID.strip(_BLANK)
+        try:
+            swarmID, spec = _swarmLine(text)
+        except ValueError as e:
+            raise usage.UsageError(f"{path}:{number}: {e}") from None
         if not validIdentifier(swarmID, 128):
             raise usage.UsageError(
                 f"{path}:{number}: not a valid SwarmID (1 to 128 printable characters)"
             )
-        swarms[swarmID] = selectorOption(spec.strip(), f"{path}:{number}: ") if mark else None
+        swarms[swarmID] = None if spec is None else selectorOption(spec, f"{path}:{number}: ")
     return swarms
 
 
@@ -194,8 +211,9 @@ class Options(ServiceOptions):
 
     synopsis = "[options]"
     longdesc = (
-        "Run a PPSP tracker (draft-gu-ppsp-tracker-protocol XML profile) "
-        "that serves the tracker protocol over HTTP at every path."
+        "Run a PPSP tracker that serves the tracker protocol over HTTP at every "
+        "path, in XML (the draft-gu-ppsp-tracker-protocol profile) and in "
+        "RFC 7846 JSON, as each request's Content-Type says."
     )
 
     optParameters: List[List[Any]] = [
@@ -208,7 +226,7 @@ class Options(ServiceOptions):
         ["rate-limit", None, 200, "Requests per second per address (burst twice that); 0 turns the throttle off.", _nonNegativeInt],
         ["max-swarm-size", None, 0, "The most members in one swarm; 0 for no cap.", _nonNegativeInt],
         ["empty-swarm-lifetime", None, 300, "Seconds an empty swarm is kept.", _positiveInt],
-        ["swarms", None, None, "File of provisioned SwarmIDs, one a line, each optionally followed by ' selector=NAME[:ARGS]': only these swarms exist."],
+        ["swarms", None, None, "File of provisioned SwarmIDs, one a line, each optionally followed by selector=NAME[:ARGS] (a SwarmID with spaces in double quotes); only these swarms exist. Read again on SIGHUP."],
         ["selector", None, "random", "Peer-selection strategy, NAME[:ARGS]."],
         ["admin", None, None, "Endpoint description of the admin interface (JSON views, STAT_QUERY), e.g. tcp:7001:interface=127.0.0.1; off by default. Without --admin-auth it must be a loopback address, a UNIX socket or an mtls: listener that requires client certificates."],
         ["bans", None, None, "File of banned addresses and CIDR networks, one a line, each optionally followed by the seconds the ban lasts; read again on SIGHUP. Their requests get MESSAGE FORBIDDEN before they are decoded."],
@@ -219,7 +237,7 @@ class Options(ServiceOptions):
         ["request-timeout", None, 10, "Seconds a request may take to arrive, headers and body; 0 for no limit.", _nonNegativeInt],
         ["idle-timeout", None, 60, "Seconds an idle connection is kept open.", _positiveInt],
         ["max-in-flight", None, 1000, "Requests answered asynchronously at once beyond which new ones get TEMPORARILY OVERLOADED; 0 for no limit.", _nonNegativeInt],
-        ["max-lag", None, 0.05, "Seconds of reactor lag (two long turns in a row, and the current turn past it) beyond which requests get TEMPORARILY OVERLOADED; 0 turns lag shedding off.", float],
+        ["max-lag", None, 0.05, "Seconds of reactor lag (two long turns in a row, and the current turn past it) beyond which requests get TEMPORARILY OVERLOADED; 0 turns lag shedding off.", nonNegativeSeconds],
         ["max-connections", None, None, "The most connections open at once on --listen; more are closed as soon as they are accepted. 0 for no cap. Default: the process's limit of open files minus a reserve of an eighth of it (at least 128, at most half).", _nonNegativeInt],
         ["max-sessions-per-address", None, 256, "Sessions registered at once from one address (an IPv4 address, an IPv6 /64); more CONNECTs get MESSAGE FORBIDDEN. 0 for no cap.", _nonNegativeInt],
         ["max-sessions", None, 1_000_000, "Sessions registered at once in all; more CONNECTs get TEMPORARILY OVERLOADED. 0 for no cap.", _nonNegativeInt],
@@ -238,6 +256,8 @@ class Options(ServiceOptions):
     optParameters += [
         ["access-log", None, None, "Write one line per HTTP request (combined log format) to this file, for the admin interface too; - writes them to the tracker's log. Off by default."],
         ["drain-timeout", None, 10, "Seconds a graceful stop (SIGTERM) waits for the requests in flight before it closes the connections left; 0 closes them at once.", _nonNegativeInt],
+        ["state", None, None, "File that keeps the tracker's state (sessions and their AuthTokens, memberships, chunk sets, statistics, provisioned swarms) across restarts: read at start, written atomically (mode 0600) on a graceful stop and every --state-interval seconds. Off by default: the state lives in memory only."],
+        ["state-interval", None, 60, "Seconds between two writes of the --state file; 0 writes it only at a graceful stop.", _nonNegativeInt],
     ]
     optFlags: List[List[Any]] = [
         ["trust-announced-addresses", None, "List public addresses that peers announce even when they differ from the address observed."],
@@ -290,19 +310,41 @@ class Options(ServiceOptions):
         sys.stdout.write(formatSelectors())
         raise SystemExit(0)
 
+    def _checkEndpoint(self, option: str) -> None:
+        """
+        Check the endpoint description of C{--listen} or C{--admin}, its
+        port numbers included (what only the listening itself can tell, a
+        port in use, is reported by L{ListenerService}).
+
+        @raise usage.UsageError: it is not a valid one.
+        """
+        description = self[option]
+        reactor = ProbeReactor()
+        try:
+            endpoint = listeningEndpoint(reactor, description, self["trusted-proxies"])
+            checkPorts(reactor, endpoint)
+        except Exception as e:
+            raise usage.UsageError(
+                f"--{option} {description!r} is not a valid endpoint: {e}"
+            ) from None
+
+    def _checkStatePath(self) -> None:
+        """
+        The C{--state} option names a file, not a directory (the file is
+        read, and its directory checked, at start: see L{makeService}).
+        """
+        path = self["state"]
+        if path is not None and (not path or path.endswith(os.sep) or os.path.isdir(path)):
+            raise usage.UsageError(f"--state takes a file, not {path!r}")
+
     def postOptions(self) -> None:
         """
         Check every value; any mistake is a usage error (twistd exits 64).
         """
-        try:
-            listeningEndpoint(MemoryReactor(), self["listen"], self["trusted-proxies"])
-        except Exception as e:
-            raise usage.UsageError(f"--listen {self['listen']!r} is not a valid endpoint: {e}") from None
+        self._checkEndpoint("listen")
+        self._checkStatePath()
         if self["admin"] is not None:
-            try:
-                listeningEndpoint(MemoryReactor(), self["admin"], self["trusted-proxies"])
-            except Exception as e:
-                raise usage.UsageError(f"--admin {self['admin']!r} is not a valid endpoint: {e}") from None
+            self._checkEndpoint("admin")
             problem = None if self["adminCheckers"] else exposure(self["admin"])
             if problem is not None:
                 raise usage.UsageError(
@@ -386,7 +428,7 @@ def adminAuthOption(spec: str) -> ICredentialsChecker:
         that cannot check a user name and a password.
     """
     try:
-        checker = strcred.makeChecker(spec)
+        checker: ICredentialsChecker = strcred.makeChecker(spec)
     except (strcred.UnsupportedInterfaces, strcred.InvalidAuthType, strcred.InvalidAuthArgumentString) as e:
         raise usage.UsageError(f"--admin-auth {spec.partition(':')[0]!r}: {e}") from None
     except Exception as e:
@@ -486,8 +528,11 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
 
     The result is a L{GracefulStop}: on SIGTERM it stops listening, drains
     the requests in flight for at most C{--drain-timeout} seconds, runs its
-    C{stopCallbacks} (none yet: the state lives in memory only), then stops
-    the rest, and the process exits with status 0.  It has the attributes
+    C{stopCallbacks} (with C{--state}, the last write of the state file),
+    then stops the rest, and the process exits with status 0.  With
+    C{--state}, the state file is read here, before anything listens: one
+    that cannot be used writes one line to standard error and exits with
+    status 1 (L{loadAtStart}).  It has the attributes
     C{tracker} (the L{Tracker}) and C{statQuerier} (the L{StatQuerier}, or
     L{None} when neither C{--admin} nor C{--stat-query-interval} is given).
 
@@ -510,6 +555,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         revocations=options["revocationsObject"],
         bans=bans,
     )
+    stateFile = StateFile(options["state"]) if options["state"] is not None else None
+    if stateFile is not None:
+        loadAtStart(tracker, stateFile)
     shedder = LoadShedder(
         reactor, maxInFlight=options["max-in-flight"], maxLag=options["max-lag"]
     )
@@ -560,6 +608,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         "max-sessions": config.maxSessions or "none",
         "max-peer-memory": config.maxPeerMemory or "none",
         "max-address-memory": config.maxAddressMemory or "none",
+        "state": options["state"] or "off",
+        "state-interval": (options["state-interval"] or "at stop only") if options["state"] else "off",
     }
     # One SIGHUP handler (and the admin API's POST /reload) for every file
     # read again without a restart.
@@ -580,10 +630,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     parent = GracefulStop(
         reactor, tracker, drainTimeout=float(options["drain-timeout"]), takeSIGTERM=True
     )
-    listener = StreamServerEndpointService(endpoint, site)
     # As strports.service does: a port that cannot be bound stops twistd
-    # at start-up with the error, instead of logging it later.
-    listener._raiseSynchronously = True
+    # at start-up, with one line naming the endpoint and the reason.
+    listener = ListenerService(endpoint, site, "--listen", options["listen"])
     parent.addListener(listener, site)
     TrackerService(tracker).setServiceParent(parent)
     if options["revocations"] is not None:
@@ -651,12 +700,27 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
             warnUnlessLoopback=False,
             onListening=lambda host: _ownPort(tracker, host),
         )
-        admin = StreamServerEndpointService(adminEndpoint, adminSite)
-        admin._raiseSynchronously = True
+        admin = ListenerService(adminEndpoint, adminSite, "--admin", options["admin"])
         admin.setServiceParent(parent)
     if reloaders:
         reloads.setServiceParent(parent)
-    parent.tracker = tracker  # type: ignore[attr-defined]
+    if stateFile is not None:
+        # Written every --state-interval seconds, and once more right
+        # after the drain of a graceful stop.
+        fileSwarms = swarmsFile if options["swarms"] is not None else None
+        fileRevocations = revocationFile if options["revocations"] is not None else None
+        state = StateService(
+            tracker,
+            stateFile,
+            float(options["state-interval"]),
+            fileSwarms=(lambda: fileSwarms.applied) if fileSwarms is not None else None,
+            fileRevocations=(
+                (lambda: fileRevocations.applied) if fileRevocations is not None else None
+            ),
+        )
+        state.setServiceParent(parent)
+        parent.stopCallbacks.append(state.saveAtStop)
+    parent.tracker = tracker
     parent.statQuerier = querier  # type: ignore[attr-defined]
     parent.reloads = reloads  # type: ignore[attr-defined]
     return parent

@@ -10,6 +10,6 @@ from twisted.application.service import ServiceMaker
 ppspTracker = ServiceMaker(
     "PPSP tracker",
     "ppsp.tracker.tap",
-    "Run a PPSP tracker (XML over HTTP).",
+    "Run a PPSP tracker (HTTP, with XML and RFC 7846 JSON).",
     "ppsp-tracker",
 )

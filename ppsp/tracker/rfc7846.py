@@ -1,0 +1,212 @@
+# -*- test-case-name: ppsp.test.test_json_tracker -*-
+"""
+RFC 7846 on the tracker: its CONNECT, which carries swarm actions, mapped
+onto the operations of the protocol (PROTOCOL.md section 7).
+
+The JSON codec decodes an RFC 7846 FIND, STAT_REPORT and keep-alive into
+the profile's own requests, which the core answers as it answers them in
+XML.  Only the CONNECT has no twin: one request that registers the peer
+(or carries its session on) and then joins and leaves swarms.
+L{RFC7846Adapter} turns it into the public operations of the core
+(L{ppsp.tracker.core.Tracker}), in order:
+
+  1. C{openSession}: the CONNECT operation, a registration or the
+     takeover rule for a registered PeerID, with every limit checked
+     before anything changes (for a registered peer, the memory budgets
+     already count a membership for each JOIN action);
+  2. for each swarm action, C{apply} of the JOIN or LEAVE it stands for,
+     and for a SEEDER that sent C{peer_num}, of the FIND whose peer list
+     it answers;
+  3. C{updateSession} for a registered peer when an action succeeded;
+     then the DISCONNECT when the peer left its last swarm, or else
+     C{refreshSession}, the liveness every request of a session refreshes
+     (a new registration whose every action failed is undone with the
+     DISCONNECT);
+
+and builds the L{PPSTPConnectResponse}, one L{SwarmResult} per action.
+The tracker maps L{PPSTPConnectRequest} to L{RFC7846Adapter.connect} in
+its table of handlers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List, Union, cast
+
+from twisted.internet.defer import Deferred, gatherResults, succeed
+
+from ppsp.messages import (
+    AddressType,
+    DisconnectRequest,
+    FindRequest,
+    FindResponse,
+    JoinRequest,
+    JoinResponse,
+    LeaveRequest,
+    PeerAddress,
+    PeerMode,
+    PPSTPConnectRequest,
+    PPSTPConnectResponse,
+    ProtocolError,
+    Response,
+    ResponseCode,
+    SwarmActionType,
+    SwarmResult,
+)
+
+if TYPE_CHECKING:  # the core imports this module
+    from ppsp.tracker.core import Origin, SessionOpening, Tracker
+
+__all__ = ["RFC7846Adapter"]
+
+_ResponseOrDeferred = Union[Response, "Deferred[Response]"]
+_ResultOrDeferred = Union[SwarmResult, "Deferred[SwarmResult]"]
+
+
+class RFC7846Adapter:
+    """
+    Answers RFC 7846 CONNECTs with the operations of a
+    L{Tracker<ppsp.tracker.core.Tracker>}.
+
+    @ivar tracker: the tracker whose operations it applies.
+    """
+
+    def __init__(self, tracker: "Tracker") -> None:
+        """
+        @param tracker: the tracker whose operations it applies.
+        """
+        self.tracker = tracker
+
+    def connect(
+        self, request: PPSTPConnectRequest, origin: "Origin", now: float
+    ) -> _ResponseOrDeferred:
+        """
+        Answer an RFC 7846 CONNECT: the CONNECT operation (registration, or
+        the takeover rule for a registered PeerID, where a token that is
+        sent must be right), then each swarm action as the operation it
+        stands for (see L{_actions}).
+
+        @param request: the CONNECT.
+        @param origin: where it came from.
+        @param now: the time of the request.
+        @return: a L{PPSTPConnectResponse}, or a L{Deferred} of one when
+            the credentials checker or a strategy answers later.
+        @raise ProtocolError: the CONNECT breaks a rule, or every swarm
+            action failed.
+        """
+        tracker = self.tracker
+        if request.addresses is not None:
+            tracker.checkAddresses(request.addresses)
+        limit = 2 * tracker.config.maxSwarmsPerPeer
+        if len(request.swarmActions) > limit:
+            raise ProtocolError(ResponseCode.INVALID_SYNTAX, f"more than {limit} swarm actions")
+        return tracker.openSession(
+            request,
+            origin,
+            request.requesterStats,
+            self._actions,
+            request.addresses,
+            joining=[
+                action.swarmID
+                for action in request.swarmActions
+                if action.action is not SwarmActionType.LEAVE
+            ],
+            strictToken=True,
+        )
+
+    def _actions(self, opening: "SessionOpening") -> _ResponseOrDeferred:
+        """
+        Apply the swarm actions of an opened CONNECT in order, each as the
+        JOIN or LEAVE it stands for, and answer one L{SwarmResult} per
+        action (PROTOCOL.md section 7): a failed action fails alone, and the
+        request fails with MESSAGE FORBIDDEN (03) only when every action
+        failed; a new registration is then undone.  A registered peer's
+        announced addresses (when the request has them), observed address,
+        identity and statistics change only when an action succeeded.  A
+        request that leaves the peer in no swarm, having left one, ends the
+        registration as DISCONNECT would; its answer carries no token.
+        """
+        tracker = self.tracker
+        request = opening.request
+        assert isinstance(request, PPSTPConnectRequest)
+        origin = opening.origin
+        now = opening.now
+        tid = request.transactionID
+        peerID = opening.peerID
+        token = opening.token
+        results: List[_ResultOrDeferred] = []
+        succeeded = left = 0
+        for action in request.swarmActions:
+            try:
+                if action.action is SwarmActionType.LEAVE:
+                    tracker.apply(LeaveRequest(tid, peerID, token, swarmID=action.swarmID), origin, now)
+                    left += 1
+                    results.append(SwarmResult(action.swarmID))
+                else:
+                    results.append(self._join(opening, action.swarmID, action.mode))
+            except ProtocolError as e:
+                results.append(SwarmResult(action.swarmID, e.code, e.reason))
+                continue
+            succeeded += 1
+        if not succeeded:
+            if opening.fresh:
+                tracker.apply(DisconnectRequest(tid, peerID, token), origin, now)
+            first = results[0]
+            assert isinstance(first, SwarmResult)
+            raise ProtocolError(
+                ResponseCode.MESSAGE_FORBIDDEN, f"every swarm action failed: {first.reason}"
+            )
+        if not opening.fresh:
+            tracker.updateSession(opening, request.addresses)
+        if left and not opening.swarmCount:
+            tracker.apply(DisconnectRequest(tid, peerID, token), origin, now)
+            token = ""
+        else:
+            tracker.refreshSession(opening)
+        reflexive = PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE)
+        interval = tracker.config.keepAliveInterval
+
+        def answer(done: List[SwarmResult]) -> Response:
+            return PPSTPConnectResponse(tid, token, reflexive, interval, tuple(done))
+
+        if any(isinstance(r, Deferred) for r in results):
+            return gatherResults(
+                [r if isinstance(r, Deferred) else succeed(r) for r in results],
+                consumeErrors=True,
+            ).addCallback(answer)
+        return answer(cast(List[SwarmResult], results))
+
+    def _join(
+        self, opening: "SessionOpening", swarmID: str, mode: PeerMode
+    ) -> _ResultOrDeferred:
+        """
+        One JOIN swarm action: the JOIN operation, and for a SEEDER that
+        sent C{peer_num} the peer list a FIND would answer.
+        """
+        tracker = self.tracker
+        request = opening.request
+        assert isinstance(request, PPSTPConnectRequest)
+        origin = opening.origin
+        now = opening.now
+        tid = request.transactionID
+        peerID = opening.peerID
+        token = opening.token
+        peerNum = request.peerNum
+        joined: Union[Response, Deferred[Response]] = tracker.apply(
+            JoinRequest(tid, peerID, token, swarmID=swarmID, mode=mode, peerNum=peerNum),
+            origin,
+            now,
+        )
+        if mode is not PeerMode.LEECH:
+            if peerNum is None:
+                return SwarmResult(swarmID)
+            joined = tracker.apply(
+                FindRequest(tid, peerID, token, swarmID=swarmID, peerNum=peerNum), origin, now
+            )
+
+        def result(response: Response) -> SwarmResult:
+            assert isinstance(response, (JoinResponse, FindResponse))
+            return SwarmResult(swarmID, peers=response.peers)
+
+        if isinstance(joined, Deferred):
+            return joined.addCallback(result)
+        return result(joined)
