@@ -15,12 +15,15 @@ from treq.testing import StubTreq
 from twisted.application.service import IService, IServiceCollection, loadApplication
 from twisted.internet import address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import ppsp
+from ppsp.tracker.listening import defaultMaxConnections
 from ppsp.tracker.resource import TrackerSite
 from ppsp.tracker.service import TrackerService
+from ppsp.tracker.tap import Options, makeService
 
 #: The examples folder of a source checkout (absent from an installed copy).
 EXAMPLES = FilePath(ppsp.__file__).parent().sibling("docs").child("examples")
@@ -272,3 +275,32 @@ class TacExampleTests(TrackerAnswersMixin, SynchronousTestCase):
         A CONNECT posted to C{/tracker} is answered OK, in XML.
         """
         self.assertTrackerAnswers(self.web.factory.resource, b"http://127.0.0.1:8080/tracker")
+
+
+class StartupLineTests(SynchronousTestCase):
+    """
+    The start-up line that C{docs/running.rst} shows is the one the
+    tracker logs on its defaults (at a limit of 1,024 open files).
+    """
+
+    def test_documented(self) -> None:
+        """
+        The documented line, unwrapped, is what the tracker's listener
+        logs for C{--listen tcp:7000}.
+        """
+        running = EXAMPLES.parent().child("running.rst")
+        if not running.exists():
+            raise SkipTest(_NO_EXAMPLES)
+        text = running.getContent().decode("utf-8")
+        block = text.partition("settings, for example::\n\n")[2].partition("\n\n")[0]
+        documented = " ".join(line.strip() for line in block.splitlines())
+        options = Options()
+        options.parseOptions(
+            ["--listen", "tcp:7000", "--max-connections", str(defaultMaxConnections(1024))]
+        )
+        service = makeService(options, MemoryReactorClock())
+        with capturedLogs() as events:
+            service.startService()
+        self.addCleanup(service.stopService)
+        [line] = [e for e in events if "listening on" in e.get("log_format", "")]
+        self.assertEqual(documented, formatEvent(line))

@@ -90,21 +90,21 @@ class OnThePathTests(SynchronousTestCase):
     def test_packageTests(self) -> None:
         """
         The package's own tests (C{tests/test_veterans.py}, shown in the
-        walkthrough) pass against this ppsp.
+        walkthrough) pass against this ppsp, run as the walkthrough says:
+        C{python -m twisted.trial tests} in the package's directory.
         """
-        import importlib.util
-        import unittest
-
-        path = self.root.child("tests").child("test_veterans.py").path
-        spec = importlib.util.spec_from_file_location("_ppsp_walkthrough_tests", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        suite = unittest.defaultTestLoader.loadTestsFromTestCase(module.VeteransTests)
-        result = unittest.TestResult()
-        suite.run(result)
-        self.assertEqual(result.testsRun, 2)
-        self.assertEqual((result.errors, result.failures), ([], []))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([self.root.path, PROJECT.path, env.get("PYTHONPATH", "")])
+        result = subprocess.run(
+            [sys.executable, "-m", "twisted.trial", "tests"],
+            cwd=self.root.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("PASSED (successes=2)", result.stdout)
 
 
 class InstalledTests(SynchronousTestCase):
