@@ -721,17 +721,10 @@ class AdminResource(Resource):
         The status page, as HTML that may load nothing from anywhere
         (L{STATUS_CSP}).
         """
-        body = self.status.render()
-        request.setResponseCode(200)
-        request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"content-security-policy", STATUS_CSP.encode("ascii"))
         request.setHeader(b"x-content-type-options", b"nosniff")
         request.setHeader(b"referrer-policy", b"no-referrer")
-        if request.method == b"HEAD":
-            request.setHeader(b"content-length", b"%d" % (len(body),))
-            return b""
-        return body
+        return self._send(request, 200, b"text/html; charset=utf-8", self.status.render())
 
     # Metrics and health -------------------------------------------------------
 
@@ -741,13 +734,7 @@ class AdminResource(Resource):
         in the reactor thread.
         """
         body: bytes = generate_latest(self.registry)
-        request.setResponseCode(200)
-        request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode("ascii"))
-        request.setHeader(b"cache-control", b"no-store")
-        if request.method == b"HEAD":
-            request.setHeader(b"content-length", b"%d" % (len(body),))
-            return b""
-        return body
+        return self._send(request, 200, CONTENT_TYPE_LATEST.encode("ascii"), body)
 
     def _health(self, request: Request) -> bytes:
         """
@@ -860,10 +847,17 @@ class AdminResource(Resource):
     # Answers ----------------------------------------------------------------
 
     def _reply(self, request: Request, status: int, value: Any) -> bytes:
-        request.setResponseCode(status, _PHRASES.get(status))
-        request.setHeader(b"content-type", _JSON)
-        request.setHeader(b"cache-control", b"no-store")
         body = (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        return self._send(request, status, _JSON, body)
+
+    def _send(self, request: Request, status: int, contentType: bytes, body: bytes) -> bytes:
+        """
+        Answer with C{body}, never cached; a HEAD gets the headers and the
+        length only.
+        """
+        request.setResponseCode(status, _PHRASES.get(status))
+        request.setHeader(b"content-type", contentType)
+        request.setHeader(b"cache-control", b"no-store")
         if request.method == b"HEAD":
             request.setHeader(b"content-length", b"%d" % (len(body),))
             return b""
