@@ -304,3 +304,22 @@ class StartupLineTests(SynchronousTestCase):
         self.addCleanup(service.stopService)
         [line] = [e for e in events if "listening on" in e.get("log_format", "")]
         self.assertEqual(documented, formatEvent(line))
+
+
+class ReadmeTests(SynchronousTestCase):
+    """
+    The README is also the package index's page, where links relative to
+    the source tree lead nowhere.
+    """
+
+    def test_noRelativeLinks(self) -> None:
+        """
+        The README names the docs pages as files, and links to none of
+        them by a relative target.
+        """
+        readme = EXAMPLES.parent().sibling("README.rst")
+        if not readme.exists():
+            raise SkipTest(_NO_EXAMPLES)
+        text = readme.getContent().decode("utf-8")
+        self.assertNotIn("<docs/", text)
+        self.assertIn("``docs/operations.rst``", text)
