@@ -420,16 +420,7 @@ class AdminResource(Resource):
         Answer 401 (JSON), with a challenge for each accepted scheme; log
         it (rate-limited).
         """
-        client = request.getClientAddress()
-        self._refusals.emit(
-            LogLevel.warn,
-            "admin interface refused {method} {path} from {client}: {reason}",
-            method=_show(request.method),
-            path=_show(request.uri),
-            client=getattr(client, "host", None) or str(client),
-            status=401,
-            reason="no valid credentials",
-        )
+        self._logRefusal(request, 401, "no valid credentials")
         request.responseHeaders.removeHeader(b"www-authenticate")
         for factory in self._factories:
             challenge = ", ".join(
@@ -513,6 +504,14 @@ class AdminResource(Resource):
         return name == str(localIP)
 
     def _refuse(self, request: Request, status: int, kind: str, reason: str) -> None:
+        self._logRefusal(request, status, reason)
+        raise _Error(status, kind, reason)
+
+    def _logRefusal(self, request: Request, status: int, reason: str) -> None:
+        """
+        Log a refused request (rate-limited): who asked for what, by which
+        C{Host} and C{Origin}, and why; never its credentials.
+        """
         client = request.getClientAddress()
         self._refusals.emit(
             LogLevel.warn,
@@ -525,7 +524,6 @@ class AdminResource(Resource):
             status=status,
             reason=reason,
         )
-        raise _Error(status, kind, reason)
 
     # Routing --------------------------------------------------------------
 

@@ -30,7 +30,7 @@ its table of handlers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Union, cast
+from typing import Any, TYPE_CHECKING, List, Union, cast
 
 from twisted.internet.defer import Deferred, gatherResults, succeed
 
@@ -129,16 +129,14 @@ class RFC7846Adapter:
         request = opening.request
         assert isinstance(request, PPSTPConnectRequest)
         origin = opening.origin
-        now = opening.now
         tid = request.transactionID
-        peerID = opening.peerID
         token = opening.token
         results: List[_ResultOrDeferred] = []
         succeeded = left = 0
         for action in request.swarmActions:
             try:
                 if action.action is SwarmActionType.LEAVE:
-                    tracker.apply(LeaveRequest(tid, peerID, token, swarmID=action.swarmID), origin, now)
+                    self._apply(opening, LeaveRequest, swarmID=action.swarmID)
                     left += 1
                     results.append(SwarmResult(action.swarmID))
                 else:
@@ -149,7 +147,7 @@ class RFC7846Adapter:
             succeeded += 1
         if not succeeded:
             if opening.fresh:
-                tracker.apply(DisconnectRequest(tid, peerID, token), origin, now)
+                self._apply(opening, DisconnectRequest)
             first = results[0]
             assert isinstance(first, SwarmResult)
             raise ProtocolError(
@@ -158,7 +156,7 @@ class RFC7846Adapter:
         if not opening.fresh:
             tracker.updateSession(opening, request.addresses)
         if left and not opening.swarmCount:
-            tracker.apply(DisconnectRequest(tid, peerID, token), origin, now)
+            self._apply(opening, DisconnectRequest)
             token = ""
         else:
             tracker.refreshSession(opening)
@@ -175,6 +173,20 @@ class RFC7846Adapter:
             ).addCallback(answer)
         return answer(cast(List[SwarmResult], results))
 
+    def _apply(
+        self, opening: "SessionOpening", cls: type, **fields: Any
+    ) -> Union[Response, "Deferred[Response]"]:
+        """
+        Apply the core operation C{cls} in the name of the session being
+        opened, with the CONNECT's TransactionID (see L{Tracker.apply}).
+        """
+        request = opening.request
+        return self.tracker.apply(
+            cls(request.transactionID, opening.peerID, opening.token, **fields),
+            opening.origin,
+            opening.now,
+        )
+
     def _join(
         self, opening: "SessionOpening", swarmID: str, mode: PeerMode
     ) -> _ResultOrDeferred:
@@ -182,26 +194,14 @@ class RFC7846Adapter:
         One JOIN swarm action: the JOIN operation, and for a SEEDER that
         sent C{peer_num} the peer list a FIND would answer.
         """
-        tracker = self.tracker
         request = opening.request
         assert isinstance(request, PPSTPConnectRequest)
-        origin = opening.origin
-        now = opening.now
-        tid = request.transactionID
-        peerID = opening.peerID
-        token = opening.token
         peerNum = request.peerNum
-        joined: Union[Response, Deferred[Response]] = tracker.apply(
-            JoinRequest(tid, peerID, token, swarmID=swarmID, mode=mode, peerNum=peerNum),
-            origin,
-            now,
-        )
+        joined = self._apply(opening, JoinRequest, swarmID=swarmID, mode=mode, peerNum=peerNum)
         if mode is not PeerMode.LEECH:
             if peerNum is None:
                 return SwarmResult(swarmID)
-            joined = tracker.apply(
-                FindRequest(tid, peerID, token, swarmID=swarmID, peerNum=peerNum), origin, now
-            )
+            joined = self._apply(opening, FindRequest, swarmID=swarmID, peerNum=peerNum)
 
         def result(response: Response) -> SwarmResult:
             assert isinstance(response, (JoinResponse, FindResponse))
