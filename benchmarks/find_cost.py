@@ -27,7 +27,7 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inproc import ORIGIN, clearRetryCache, makeTracker, register, tid, timePerCall  # noqa: E402
+from inproc import ORIGIN, clearRetryCache, fired, makeTracker, register, tid, timePerCall  # noqa: E402
 from population import CHUNKS, benchPeer  # noqa: E402
 
 from ppsp.messages import FindChunkRequest, FindRequest, FindResponse  # noqa: E402
@@ -51,13 +51,13 @@ class Case:
         handle = self.tracker.handle
 
         def call(request: Any) -> None:
-            response = handle(request, ORIGIN)
+            response = fired(handle(request, ORIGIN))
             assert isinstance(response, FindResponse), response
 
         self.call = call
         # A check that the answer is what is asked: 30 peers, never the asker.
         probe = self.find(0)
-        answer = handle(probe, ORIGIN)
+        answer = fired(handle(probe, ORIGIN))
         assert isinstance(answer, FindResponse)
         assert len(answer.peers) == min(30, size - 1)
         assert probe.peerID not in {p.peerID for p in answer.peers}

@@ -9,9 +9,10 @@ Stages, each reported as bytes per peer:
 
   1. CONNECT: the peer record, its addresses and CONNECT statistics;
   2. JOIN: plus one membership (the figure the target is about), with the
-     peer-list entries a LEECH JOIN caches on other members dropped;
-  3. peer-list entries: every membership with its cached entry for one
-     class of requester (what a busy tracker holds after FINDs);
+     peer-list entries that LEECH JOINs cached (the tracker's
+     C{peerInfos}) dropped;
+  3. peer-list entries: every member's cached entry for one class of
+     requester (what a busy tracker holds after FINDs);
   4. chunk sets: JOIN_CHUNK for the peers that hold chunks (a fifth of
      them SEEDs with every chunk, two in five LEECHes with a part), and
      the swarms' chunk indexes.
@@ -38,7 +39,7 @@ from typing import Any, Callable, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inproc import ORIGIN, clearRetryCache, makeTracker, send, tid  # noqa: E402
+from inproc import ORIGIN, clearRetryCache, fired, makeTracker, send, tid  # noqa: E402
 from population import benchPeer  # noqa: E402
 
 from ppsp.messages import (  # noqa: E402
@@ -89,15 +90,12 @@ def measure(peerCount: int, probe: Callable[[], int]) -> Dict[str, Any]:
         send(tracker, p.join(tid(), tokens[p.peerID]))
         if n % 20000 == 0:
             clearRetryCache(tracker)
-    store: Any = tracker.store
-    members = [m for peer in store.peers() for m in peer.swarms.values()]
-    assert len(members) == peerCount
-    cached = sum(1 for m in members if m.info)
-    for m in members:
-        m.info = None
+    assert sum(len(peer.swarms) for peer in fired(tracker.store.peers())) == peerCount
+    cached = len(tracker.peerInfos)
+    tracker.peerInfos.clear()
     mark("joined")
-    # Fill every membership's peer-list entry: a FIND for the whole swarm
-    # from two members of each swarm.
+    # Fill every member's peer-list entry: a FIND for the whole swarm from
+    # two members of each swarm.
     for s in range(0, peerCount, PER_SWARM):
         for p in (peers[s], peers[s + 1]):
             send(tracker, FindRequest(tid(), p.peerID, tokens[p.peerID], swarmID=p.swarmID, peerNum=PER_SWARM))
@@ -137,7 +135,7 @@ def measure(peerCount: int, probe: Callable[[], int]) -> Dict[str, Any]:
         kept = []
         for _ in range(n):
             p = rnd.choice(leeches)
-            kept.append(tracker.handle(make(), ORIGIN))
+            kept.append(fired(tracker.handle(make(), ORIGIN)))
         del kept
         gc.collect()
         retry[method] = (probe() - before) / n
@@ -207,8 +205,8 @@ def main(argv: List[str]) -> None:
         if mode == "tracemalloc":
             results[mode]["per_peer"] = report(result, "tracemalloc (Python allocations)")
             print(
-                f"  ({result['cachedAfterJoin']:,} memberships had a cached peer-list entry "
-                "after the JOINs; dropped for stage 2)"
+                f"  ({result['cachedAfterJoin']:,} peer-list entries were cached after the "
+                "JOINs; dropped for stage 2)"
             )
         else:
             results[mode]["per_peer"] = report(result, "RSS growth", rssOnlyTotal=True)

@@ -49,7 +49,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inproc import clearRetryCache, makeTracker, tid  # noqa: E402
+from inproc import clearRetryCache, fired, makeTracker, tid  # noqa: E402
 
 from ppsp.messages import (  # noqa: E402
     ChunkRange,
@@ -163,7 +163,7 @@ def writeMap(networks: int, path: str) -> None:
 
 
 def _send(tracker: Tracker, request: Any, origin: Origin) -> Any:
-    response = tracker.handle(request, origin)
+    response = fired(tracker.handle(request, origin))
     if isinstance(response, ErrorResponse):
         raise RuntimeError(f"{request!r} got {response!r}")
     return response
@@ -206,10 +206,10 @@ def buildSwarm(peers: List[SimPeer], seed: int = 7) -> Tuple[Tracker, Any]:
     return tracker, clock
 
 
-def makeStrategy(spec: str, mapPath: str, clock: Any, seed: int = 11) -> Any:
+def makeStrategy(spec: str, mapPath: str, seed: int = 11) -> Any:
     """
     The strategy an operator's C{--selector spec} makes, with a seeded
-    random source (and the simulation's clock for C{capacity}).
+    random source.
     """
     spec = spec.replace("FILE", mapPath)
     name, _, args = spec.partition(":")
@@ -217,9 +217,9 @@ def makeStrategy(spec: str, mapPath: str, clock: Any, seed: int = 11) -> Any:
     if name == "random":
         return RandomSelector()
     if name == "capacity":
-        return CapacitySelector.fromArgs(args, random=rng, clock=clock)
+        return CapacitySelector.fromArgs(args, random=rng)
     if name == "composite":
-        return CompositeSelector.fromArgs(args, random=rng, clock=clock)
+        return CompositeSelector.fromArgs(args, random=rng)
     cls: Dict[str, Any] = {"roles": RolesSelector, "locality": LocalitySelector, "chunks": ChunksSelector}
     return cls[name].fromArgs(args, random=rng)
 
@@ -415,7 +415,7 @@ def main(argv: List[str]) -> None:
             for p in peers:
                 p.token = ""
             tracker, clock = buildSwarm(peers)
-            selector = makeStrategy(spec, mapPath, clock)
+            selector = makeStrategy(spec, mapPath)
             figures = measure(tracker, clock, peers, selector, args.finds, args.find_chunks)
             results.append({"strategy": spec, "figures": figures})
             print(spec, {k: v if v is None else round(v, 3) for k, v in figures.items()}, flush=True)

@@ -28,7 +28,7 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inproc import clearRetryCache, tid, timePerCall  # noqa: E402
+from inproc import clearRetryCache, fired, tid, timePerCall  # noqa: E402
 from quality import (  # noqa: E402
     CHUNKS,
     STRATEGIES,
@@ -53,7 +53,7 @@ class Case:
         started = time.perf_counter()
         self.tracker, clock = buildSwarm(peers)
         self.setup = time.perf_counter() - started
-        self.tracker.selector = makeStrategy(spec, mapPath, clock)
+        self.tracker.selector = makeStrategy(spec, mapPath)
         self.leeches = [
             (p.peerID, p.token, Origin(p.ip, 7000), p.position)
             for p in peers
@@ -64,7 +64,7 @@ class Case:
 
         def call(args: Any) -> None:
             request, origin = args
-            response = handle(request, origin)
+            response = fired(handle(request, origin))
             assert isinstance(response, FindResponse), response
 
         self.call = call

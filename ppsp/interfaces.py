@@ -17,6 +17,7 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Mapping,
     Optional,
     Sequence,
     Tuple,
@@ -39,12 +40,14 @@ if TYPE_CHECKING:
         ResponseCode,
         Stat,
     )
-    from ppsp.tracker.store import StatValue
-
-# A record of the store (a peer, a swarm, a membership): what the store
-# returns and takes back; its attributes are documented by the store
-# (ppsp.tracker.store), not by this interface.
-_Record = Any
+    from ppsp.tracker.values import (
+        Expired,
+        PeerState,
+        Session,
+        StatsUpdate,
+        StatValue,
+        SwarmState,
+    )
 
 __all__ = [
     "ICodec",
@@ -55,6 +58,7 @@ __all__ = [
     "IPeerSelector",
     "IPeerSelectorPlugin",
     "IPeerStore",
+    "IStoreCosts",
     "IRetryCache",
     "IStatsSource",
     "IChunkSource",
@@ -153,10 +157,24 @@ class ISwarmMember(Interface):
     call.
     """
 
-    peerID: str = Attribute("The peer's PeerID (L{str}).")
+    peerID: str = Attribute("The peer's PeerID (L{str}): members are compared by it.")
+    swarmID: str = Attribute("The SwarmID of the swarm.")
     mode: "PeerMode" = Attribute("The peer's L{ppsp.messages.PeerMode} in this swarm.")
     observedIP: str = Attribute("The IP address the tracker observed for the peer.")
+    observedPort: int = Attribute("The port the tracker observed for the peer.")
+    addresses: Tuple["PeerAddress", ...] = Attribute(
+        "The addresses the peer announced (L{ppsp.messages.PeerAddress}es)."
+    )
     connectedAt: float = Attribute("When the peer connected (clock seconds).")
+    deadline: float = Attribute(
+        "When the member stops being listed unless its peer is heard from: the"
+        " earlier of its session's deadline and its membership's ExpireTime"
+        " (clock seconds)."
+    )
+    chunks: Tuple["ChunkRange", ...] = Attribute(
+        "The chunks the peer announced in this swarm: L{ppsp.messages.ChunkRange}s,"
+        " merged and sorted (empty when it announced none)."
+    )
 
     def stat(name: str) -> Optional[StatValue]:
         """
@@ -198,6 +216,10 @@ class IFindConstraints(Interface):
 
     chunkID: Optional[int] = Attribute("The chunk the peers must hold, or L{None}.")
     stats: Tuple["Stat", ...] = Attribute("The constraint L{ppsp.messages.Stat}s as sent.")
+    now: float = Attribute(
+        "The time of the request (clock seconds), for strategies that spread"
+        " their choices over time."
+    )
 
     def accepts(member: ISwarmMember) -> bool:
         """
@@ -216,10 +238,23 @@ class ISwarmView(Interface):
     """
 
     swarmID: str = Attribute("The SwarmID.")
+    complete: bool = Attribute(
+        "Whether the view samples the whole swarm (a store in memory), or"
+        " only the members a networked store fetched for this request; the"
+        " tracker then asks the store for more when a strategy's list comes"
+        " back short."
+    )
 
     def __len__() -> int:
         """
-        The number of members.
+        The number of members of the swarm.
+        """
+
+    def member(peerID: str) -> Optional[ISwarmMember]:
+        """
+        The member with this PeerID, in O(1), or L{None} when the peer is
+        not a member (or, for a view that is not L{complete}, was not
+        fetched).
         """
 
     def sample(
@@ -323,8 +358,17 @@ class IPeerSelector(Interface):
 
     Whatever a strategy returns, the tracker enforces the protocol's
     invariants afterwards: never the requester, never an expired peer, no
-    duplicates, at most C{count} peers, only peers that satisfy the
-    constraints.
+    duplicates (members are compared by PeerID), at most C{count} peers,
+    only members of the swarm that satisfy the constraints.
+
+    The contract that lets any store stand behind a strategy: the tracker
+    reads the swarm from its store (L{IPeerStore.lookup}) before it calls
+    C{select}, so the L{ISwarmView} answers synchronously whatever the
+    store; a strategy uses only the view's methods (a networked store's
+    view holds only the members it fetched, C{complete} false), keeps no
+    member beyond the call, and compares members by C{peerID}.  A
+    strategy that must wait for something of its own (a service it asks)
+    answers with a L{Deferred}.
     """
 
     def select(
@@ -361,206 +405,238 @@ class IPeerSelectorPlugin(Interface):
         """
 
 
-class IPeerStore(Interface):
+class IStoreCosts(Interface):
     """
-    Everything the tracker core keeps: registered peers, swarms,
-    memberships, chunk sets, statistics and the deadlines of expiry.
-
-    The core keeps every protocol rule; the store only keeps and indexes
-    state, so that a shared store can replace the in-memory one.  See
-    L{ppsp.tracker.store.MemoryPeerStore} for the documented semantics of
-    each operation.
+    A store's cost model: the bytes a piece of state makes it hold, so that
+    the core can refuse a write past the memory budgets (PROTOCOL.md
+    section 6) before anything changes.  Pure computations, answered at
+    once (not Deferreds).
     """
-
-    def getPeer(peerID: str) -> Optional[_Record]:
-        """
-        @return: the registered peer record, or L{None}.
-        """
-
-    def addPeer(
-        peerID: str,
-        token: str,
-        observedIP: str,
-        observedPort: int,
-        addresses: Tuple["PeerAddress", ...],
-        statPort: Optional[int],
-        connectedAt: float,
-        deadline: float,
-    ) -> _Record:
-        """
-        Register a new peer (its PeerID must not be registered) and return
-        its record, whose attributes are those of
-        L{ppsp.tracker.store.PeerRecord}.
-        """
-
-    def removePeer(peerID: str, now: float) -> Sequence[_Record]:
-        """
-        Delete a peer: its memberships, chunk sets, statistics and
-        deadlines.  Unknown PeerIDs are ignored.
-
-        @param now: the current time (swarms left empty are empty since).
-        @return: the swarms the peer was a member of.
-        """
-
-    def peers() -> Iterable[_Record]:
-        """
-        Every registered peer, for operators' views (O(n)).
-        """
-
-    def peerCount() -> int:
-        """
-        @return: the number of registered peers.
-        """
-
-    def touchPeer(peer: _Record, deadline: float) -> None:
-        """
-        Record that the peer is alive until C{deadline}.
-        """
-
-    def getSwarm(swarmID: str) -> Optional[_Record]:
-        """
-        @return: the swarm (an L{ISwarmView} with write methods for the
-            core), or L{None}.
-        """
-
-    def addSwarm(swarmID: str, provisioned: bool, now: float) -> _Record:
-        """
-        Create a swarm, empty since C{now}, and return it.
-        """
-
-    def removeSwarm(swarmID: str) -> None:
-        """
-        Forget a swarm (it must be empty).
-        """
-
-    def swarmCount() -> int:
-        """
-        @return: the number of swarms.
-        """
-
-    def swarms() -> Iterable[_Record]:
-        """
-        Every swarm, for operators' views (O(n)).
-        """
-
-    def addMember(
-        swarm: _Record, peer: _Record, mode: "PeerMode", expireAt: Optional[float]
-    ) -> _Record:
-        """
-        Make C{peer} a member of C{swarm}; return the membership.
-        """
-
-    def removeMember(swarm: _Record, peer: _Record, now: float) -> None:
-        """
-        End C{peer}'s membership of C{swarm}, with its chunk set.
-        """
-
-    def setChunks(
-        swarm: _Record, member: _Record, ranges: Tuple["ChunkRange", ...]
-    ) -> None:
-        """
-        Replace the chunk set of a membership and update the chunk index.
-        """
-
-    def setObservedAddress(peer: _Record, ip: str, port: int) -> None:
-        """
-        Record the address a peer's session now comes from (a CONNECT that
-        took the session over), keeping whatever the store indexes by it
-        up to date.
-        """
-
-    def setMemberMode(member: _Record, mode: "PeerMode") -> None:
-        """
-        Change the L{ppsp.messages.PeerMode} of a membership (a JOIN of a
-        swarm the peer is already in), keeping the swarm's per-mode index
-        up to date.
-        """
-
-    def setMemberExpiry(member: _Record, expireAt: Optional[float]) -> None:
-        """
-        Set or clear (L{None}) when a membership ends.
-        """
-
-    def due(now: float) -> Tuple[List[str], List[Tuple[str, str]], List[str]]:
-        """
-        Pop every deadline that is due at C{now}.
-
-        @return: three lists: PeerIDs whose liveness deadline passed,
-            (SwarmID, PeerID) pairs whose membership expired, and SwarmIDs
-            whose empty-swarm deadline passed.  Entries may be stale: the
-            core checks each against the current state.
-        """
-
-    def scheduleSwarmCheck(swarm: _Record, deadline: float) -> None:
-        """
-        Ask L{due} to report C{swarm} at C{deadline} (used to forget swarms
-        that stayed empty).  A swarm has at most one pending check: this
-        one replaces any asked for before, and L{removeSwarm} drops it.
-        """
-
-    def scheduledCount() -> int:
-        """
-        @return: the number of expiry entries the store keeps (for tests
-            and metrics): they must go when what they time out goes.
-        """
-
-    def setAddresses(peer: _Record, addresses: Tuple["PeerAddress", ...]) -> None:
-        """
-        Replace the addresses a peer announced (a CONNECT that took the
-        session over), keeping the store's accounts up to date.
-        """
-
-    def setIdentity(peer: _Record, identity: Any) -> None:
-        """
-        Record what authenticated a peer's session: a
-        L{ppsp.tracker.auth.SessionIdentity} (its bound PeerID, when its
-        credential expires, the credential's fingerprint, the digest of
-        its TLS client certificate), or L{None} for a session of the
-        C{open} scheme without a client certificate.
-        """
-
-    def keepStats(target: _Record, values: Dict[str, StatValue]) -> None:
-        """
-        Merge C{values} (property name to typed value) into the statistics
-        of C{target}, a peer record or a membership, keeping the latest
-        value of each property and the store's accounts up to date.
-        """
-
-    def addressUsage(ip: str) -> Tuple[int, int]:
-        """
-        @return: the number of sessions registered from the source address
-            that C{ip} counts as (L{ppsp.tracker.addresses.addressKey}: an
-            IPv4 address, an IPv6 /64), and the bytes they make the store
-            hold (by the store's own cost model).
-        """
-
-    def peerUsage(peer: _Record) -> int:
-        """
-        @return: the bytes the store holds for a registered peer: its
-            record, memberships, chunk sets and statistics.
-        """
 
     def recordCost(peerID: str, observedIP: str, addresses: Sequence["PeerAddress"]) -> int:
         """
-        @return: the bytes a peer record with these attributes would hold.
+        @return: the bytes a session with these attributes holds.
         """
 
     def memberCost(swarmID: str) -> int:
         """
-        @return: the bytes a new membership of C{swarmID} would hold.
+        @return: the bytes a new membership of C{swarmID} holds.
         """
 
     def chunksCost(ranges: Tuple["ChunkRange", ...]) -> int:
         """
         @return: the bytes a membership's chunk set C{ranges} (merged and
-            sorted) would hold, with its index entries.
+            sorted) holds, with its index entries.
         """
 
-    def statsCost(kept: Optional[Dict[str, StatValue]], values: Dict[str, StatValue]) -> int:
+    def statsCost(
+        kept: Optional[Mapping[str, "StatValue"]], values: Mapping[str, "StatValue"]
+    ) -> int:
         """
         @return: the bytes that merging C{values} into the statistics
-            C{kept} (a dict, or L{None} when none are kept yet) would add;
-            negative when it frees some.
+            C{kept} (L{None}: none kept yet) adds; negative when it frees
+            some.
+        """
+
+
+class IPeerStore(Interface):
+    """
+    Everything the tracker core keeps: registered peers, swarms,
+    memberships, chunk sets, statistics and the deadlines of expiry.
+
+    The core keeps every protocol rule; a store keeps and indexes state.
+    Every method returns a L{Deferred}; the values it fires with
+    (L{ppsp.tracker.values}) are immutable and are compared by their IDs.
+    Each write is one explicit operation that the store applies
+    atomically: with several trackers on one store, a concurrent call sees
+    the state before it or after it, never half of it.  A protocol request
+    costs one read (L{peer} or L{lookup}) and at most one write, so that a
+    networked store makes at most two round trips per request.
+
+    A write that names a PeerID that is not registered (it expired, or
+    another tracker removed it) changes nothing and fires with C{False}.
+    Times are the tracker's clock seconds.  L{ppsp.testing.PeerStoreContractTests}
+    is the test suite every store must pass; C{docs/writing-a-store.rst}
+    explains the contract.
+    """
+
+    costs: IStoreCosts = Attribute("The store's cost model (an L{IStoreCosts}).")
+
+    # Reads -----------------------------------------------------------------
+
+    def peer(peerID: str) -> "Deferred[Optional[PeerState]]":
+        """
+        The registered peer, with its memberships and statistics, or
+        L{None}.  A peer whose deadline passed but that L{expire} has not
+        taken out yet is still answered (the caller compares its
+        C{deadline} with the time).
+        """
+
+    def lookup(
+        peerID: str, swarmID: str, count: int, chunkID: Optional[int]
+    ) -> "Deferred[Tuple[Optional[PeerState], Optional[ISwarmView]]]":
+        """
+        A FIND's or a JOIN's read: the peer (as L{peer}) and a view of the
+        swarm for the strategies (L{None} when no such swarm exists).
+
+        The view answers the L{ISwarmView} reads synchronously: a store in
+        memory gives the live swarm; a networked store gives the members
+        it fetched, at least C{count} chosen at random when the swarm has
+        that many (among the holders of C{chunkID} when it is given), with
+        its SEED and LIVESEED members (in the same order at every lookup,
+        for strategies that take them in turn) and the peer's own
+        membership, and says so with C{complete} false.
+        """
+
+    def usage(ip: str) -> "Deferred[Tuple[int, int, int]]":
+        """
+        The accounts a CONNECT's limits read: the sessions registered from
+        the source address C{ip} counts as
+        (L{ppsp.tracker.addresses.addressKey}: an IPv4 address, an IPv6
+        /64), the bytes they make the store hold (by L{costs}), and the
+        sessions registered in all.
+        """
+
+    def swarm(swarmID: str) -> "Deferred[Optional[SwarmState]]":
+        """
+        The swarm, or L{None}.
+        """
+
+    def peers() -> "Deferred[Sequence[PeerState]]":
+        """
+        Every registered peer, for operators' views and the state file
+        (O(n)).
+        """
+
+    def swarms() -> "Deferred[Sequence[SwarmState]]":
+        """
+        Every swarm, for operators' views and the state file (O(n)).
+        """
+
+    def counts() -> "Deferred[Tuple[int, int]]":
+        """
+        The numbers of registered peers and of swarms.
+        """
+
+    def reachable() -> "Deferred[bool]":
+        """
+        Whether the store answers (the health check asks): always, for a
+        store in the tracker's memory; a networked store pings its server.
+        It must not fail: an unreachable store fires with C{False}.
+        """
+
+    # Writes -----------------------------------------------------------------
+
+    def register(
+        session: "Session", stats: Mapping[str, "StatValue"]
+    ) -> "Deferred[bool]":
+        """
+        Register a new peer with its session and peer-scoped statistics,
+        if its PeerID is free; atomically, so that of two trackers
+        registering one PeerID at once only one succeeds.
+
+        @return: whether it was registered.
+        """
+
+    def takeOver(
+        session: "Session", replacing: str, stats: "StatsUpdate"
+    ) -> "Deferred[bool]":
+        """
+        Replace a registered peer's session (a CONNECT that takes it over)
+        with C{session}, keeping its memberships and statistics, and merge
+        C{stats}; only if the session's AuthToken is still C{replacing}
+        (compare and set: of two takeovers at once, one succeeds).
+
+        @return: whether it was replaced.
+        """
+
+    def touch(peerID: str, deadline: float) -> "Deferred[bool]":
+        """
+        Record that the peer is alive until C{deadline}.
+        """
+
+    def join(
+        peerID: str,
+        swarmID: str,
+        mode: "PeerMode",
+        expireAt: Optional[float],
+        stats: "StatsUpdate",
+        deadline: float,
+        now: float,
+    ) -> "Deferred[bool]":
+        """
+        A JOIN: create the swarm (not provisioned, empty since C{now}) if
+        it does not exist; make the peer a member in C{mode} until
+        C{expireAt} (L{None}: no end), or, when it is one already, set its
+        mode and end (keeping its chunk set); merge C{stats}; and record
+        that the peer is alive until C{deadline}.
+        """
+
+    def leave(peerID: str, swarmID: str, deadline: float, now: float) -> "Deferred[bool]":
+        """
+        A LEAVE: end the peer's membership of the swarm, with its chunk
+        set and statistics (a swarm left empty is empty since C{now}), and
+        record that the peer is alive until C{deadline}.
+
+        @return: whether the peer was registered (a LEAVE of a swarm it is
+            not in changes nothing else).
+        """
+
+    def setChunks(
+        peerID: str, swarmID: str, ranges: Tuple["ChunkRange", ...], deadline: float
+    ) -> "Deferred[bool]":
+        """
+        A JOIN_CHUNK: replace the chunk set of the peer's membership with
+        C{ranges} (merged and sorted), and record that the peer is alive
+        until C{deadline}.
+
+        @return: whether the membership exists.
+        """
+
+    def keepStats(
+        peerID: str, stats: "StatsUpdate", deadline: Optional[float]
+    ) -> "Deferred[bool]":
+        """
+        Merge C{stats} (statistics for a swarm the peer is not in are
+        dropped), and when C{deadline} is given, record that the peer is
+        alive until then (a STAT_REPORT does; a STAT_QUERY's answer does
+        not).
+        """
+
+    def disconnect(peerID: str, now: float) -> "Deferred[Optional[PeerState]]":
+        """
+        Delete a peer with its memberships, chunk sets and statistics
+        (swarms left empty are empty since C{now}).
+
+        @return: the peer as it was, or L{None} when it was not registered;
+            of two calls at once, one only gets it.
+        """
+
+    def addSwarm(swarmID: str, provisioned: bool, now: float) -> "Deferred[bool]":
+        """
+        Create a swarm, empty since C{now}, if it does not exist; when
+        C{provisioned}, make it (or the existing swarm) provisioned.
+
+        @return: whether anything changed.
+        """
+
+    def removeSwarm(swarmID: str, now: float) -> "Deferred[Optional[int]]":
+        """
+        End every membership of a swarm (the sessions go on) and forget
+        it.
+
+        @return: the number of memberships ended, or L{None} when no such
+            swarm exists.
+        """
+
+    def expire(now: float, emptySwarmLifetime: float) -> "Deferred[Expired]":
+        """
+        Atomically take out what is due at C{now}: the peers whose
+        deadline passed (with their memberships), the memberships whose
+        ExpireTime passed, and the swarms not provisioned that have been
+        empty for C{emptySwarmLifetime} seconds.  What one call reports no
+        other call reports.  Costs time in proportion to what is due,
+        never a scan of every peer.
         """
 
 
@@ -575,28 +651,30 @@ class IRetryCache(Interface):
     fingerprint are (L{ppsp.tracker.retry.retryKey}: the sender, including
     its TLS identity; L{ppsp.tracker.retry.fingerprint}: the message); a
     cache keeps them and forgets them when the window ends.  A cache
-    shared by several trackers makes a retry that reaches another tracker
-    of the same logical tracker get the same answer.
+    shared by several trackers (a store that also provides this
+    interface) makes a retry that reaches another tracker of the same
+    logical tracker get the same answer.  Every method returns a
+    L{Deferred}.
     """
 
-    def get(key: Any, fingerprint: int, now: float) -> Any:
+    def get(key: Hashable, fingerprint: int, now: float) -> "Deferred[Optional[Response]]":
         """
         The L{Response<ppsp.messages.Response>} kept for C{key} if its
         window has not ended at C{now} and it answered a request with this
         C{fingerprint}; else L{None}.
         """
 
-    def put(key: Any, fingerprint: int, response: Any, now: float) -> None:
+    def put(key: Hashable, fingerprint: int, response: "Response", now: float) -> "Deferred[None]":
         """
         Keep C{response} for C{key} for the retry window from C{now}.
         """
 
-    def discard(key: Any) -> None:
+    def discard(key: Hashable) -> "Deferred[None]":
         """
         Forget the answer kept for C{key}, if any.
         """
 
-    def prune(now: float) -> None:
+    def prune(now: float) -> "Deferred[None]":
         """
         Forget every answer whose window ended at or before C{now}.
         """

@@ -46,7 +46,7 @@ WINDOW = "1280,1800"
 CHROMIUM_FLAGS = ISOLATED + ["--hide-scrollbars"]
 
 
-def populate(tracker: Tracker, clock: Clock, rng: random.Random) -> None:
+async def populate(tracker: Tracker, clock: Clock, rng: random.Random) -> None:
     """
     An hour of traffic in the tracker's metrics, then peers in swarms.
     """
@@ -80,13 +80,13 @@ def populate(tracker: Tracker, clock: Clock, rng: random.Random) -> None:
     for n in range(420):
         peerID = f"peer-{n:04d}"
         origin = Origin(f"198.51.{100 + n // 250}.{n % 250 + 1}", 40000 + n)
-        connected = tracker.handle(ConnectRequest(f"c{n}", peerID), origin)
+        connected = await tracker.handle(ConnectRequest(f"c{n}", peerID), origin)
         assert isinstance(connected, ConnectResponse)
         for j in range(1 + (n % 3 == 0)):
             index = min(int(rng.paretovariate(1.1)) - 1 + j * 3, len(swarms) - 1)
             roll = rng.random()
             mode = PeerMode.SEED if roll < 0.22 else PeerMode.LIVESEED if roll < 0.3 else PeerMode.LEECH
-            tracker.handle(
+            await tracker.handle(
                 JoinRequest(f"j{n}.{j}", peerID, authToken=connected.authToken, swarmID=swarms[index], mode=mode),
                 origin,
             )
@@ -119,7 +119,7 @@ async def main(reactor: Any, output: str) -> None:
     clock.advance(1_796_300_000)
     rng = random.Random(12)
     tracker = Tracker(clock, TrackerConfig(keepAliveInterval=600, peerTimeout=3600))
-    populate(tracker, clock, rng)
+    await populate(tracker, clock, rng)
     status = StatusPage(
         tracker,
         settings={

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 import random as _random
-import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Container, Dict, Iterable, List, Mapping, Optional
 
 from zope.interface import implementer
 
-from ppsp.interfaces import IFindConstraints, ISwarmView
+from ppsp.interfaces import IFindConstraints, ISwarmMember, ISwarmView
 
 __all__ = [
     "splitArgs",
@@ -25,8 +24,7 @@ __all__ = [
     "stochasticRound",
     "Excluding",
     "fill",
-    "nowOf",
-    "SystemClock",
+    "extend",
 ]
 
 
@@ -168,33 +166,34 @@ class Excluding:
     """
     The constraints of a FIND, also refusing the members already chosen
     (so that a strategy asked for more peers does not repeat them).
+    Members are told apart by their PeerIDs, never by identity: a view
+    may build a new member object each time it is asked.
 
-    @ivar chosen: the members to refuse; the caller may add to it.
+    @ivar chosen: the PeerIDs to refuse (any container of them, such as
+        the dict of the members chosen so far by PeerID); the caller may
+        add to it.
     """
 
-    def __init__(self, constraints: IFindConstraints, chosen: Any) -> None:
+    def __init__(self, constraints: IFindConstraints, chosen: Container[str]) -> None:
         self.constraints = constraints
         self.chunkID = constraints.chunkID
         self.stats = constraints.stats
+        self.now = constraints.now
         self.chosen = chosen
         inner = constraints.accepts
 
-        def accepts(member: Any) -> bool:
-            return member not in chosen and bool(inner(member))
+        def accepts(member: ISwarmMember) -> bool:
+            return member.peerID not in chosen and bool(inner(member))
 
         self.accepts = accepts
-
-    def __getattr__(self, name: str) -> Any:
-        # Anything else the tracker's constraints offer (such as C{now}).
-        return getattr(self.constraints, name)
 
 
 def fill(
     swarm: ISwarmView,
     chunkID: Optional[int],
     count: int,
-    accept: Callable[[Any], bool],
-) -> List[Any]:
+    accept: Callable[[ISwarmMember], bool],
+) -> List[ISwarmMember]:
     """
     Up to C{count} members at random that C{accept} takes: among the
     holders of C{chunkID} when it is given (through the chunk index), else
@@ -207,35 +206,15 @@ def fill(
     return list(swarm.sample(count, accept))
 
 
-def extend(chosen: Dict[Any, None], members: Iterable[Any], limit: int) -> None:
+def extend(
+    chosen: Dict[str, ISwarmMember], members: Iterable[ISwarmMember], limit: int
+) -> None:
     """
-    Add C{members} to the ordered set C{chosen}, up to C{limit} in all.
+    Add C{members} to C{chosen}, the members chosen so far by PeerID (in
+    the order chosen), up to C{limit} in all; a member whose PeerID is
+    there already is skipped.
     """
     for m in members:
         if len(chosen) >= limit:
             return
-        chosen.setdefault(m, None)
-
-
-class SystemClock:
-    """
-    The time of the system's monotonic clock, for strategies made from a
-    plugin (tests inject a L{twisted.internet.task.Clock} instead).
-    """
-
-    def seconds(self) -> float:
-        """
-        Seconds of the monotonic clock.
-        """
-        return time.monotonic()
-
-
-def nowOf(constraints: IFindConstraints, clock: Any) -> float:
-    """
-    The time of a FIND: the constraints' C{now} when the tracker offers
-    one, else C{clock.seconds()}.
-    """
-    now = getattr(constraints, "now", None)
-    if isinstance(now, (int, float)):
-        return float(now)
-    return float(clock.seconds())
+        chosen.setdefault(m.peerID, m)

@@ -30,9 +30,7 @@ over the current interval); a generation ends after C{interval} seconds
 or once it counts C{maxTracked} peers (100,000 by default), so the
 counts never hold more than 2 * maxTracked entries.
 
-Time comes from the FIND's constraints when the tracker offers a C{now}
-attribute, else from the injected clock (the system's monotonic clock by
-default).
+Time is the FIND's (L{IFindConstraints.now}): the tracker's clock.
 
 Arguments: C{capacity:probe=4,interval=60,unknown=1000,tracked=100000}.
 """
@@ -46,15 +44,14 @@ from typing import Any, Dict, List, Optional
 
 from zope.interface import implementer
 
-from ppsp.interfaces import IFindConstraints, IPeerSelector, IRequester, ISwarmView
-from ppsp.selection._common import (
-    SystemClock,
-    fill,
-    nowOf,
-    parseArgs,
-    positiveFloat,
-    positiveInt,
+from ppsp.interfaces import (
+    IFindConstraints,
+    IPeerSelector,
+    IRequester,
+    ISwarmMember,
+    ISwarmView,
 )
+from ppsp.selection._common import fill, parseArgs, positiveFloat, positiveInt
 
 __all__ = ["CapacitySelector"]
 
@@ -75,7 +72,6 @@ class CapacitySelector:
         reported none.
     @param maxTracked: the most peers whose hand-outs one generation
         counts.
-    @param clock: the time source (an object with C{seconds()}).
     @param random: the random source (seeded in tests).
     """
 
@@ -87,7 +83,6 @@ class CapacitySelector:
         interval: float = 60.0,
         unknown: int = 1000,
         maxTracked: int = 100_000,
-        clock: Any = None,
         random: Optional[_random.Random] = None,
     ) -> None:
         if probe < 1 or interval <= 0 or unknown < 1 or maxTracked < 1:
@@ -96,7 +91,6 @@ class CapacitySelector:
         self.interval = float(interval)
         self.unknown = unknown
         self.maxTracked = maxTracked
-        self.clock = clock if clock is not None else SystemClock()
         self.random = random if random is not None else _random.Random()
         self._current: Dict[str, int] = {}
         self._previous: Dict[str, int] = {}
@@ -104,7 +98,7 @@ class CapacitySelector:
 
     @classmethod
     def fromArgs(
-        cls, argstring: str, random: Optional[_random.Random] = None, clock: Any = None
+        cls, argstring: str, random: Optional[_random.Random] = None
     ) -> "CapacitySelector":
         """
         Make the strategy from C{probe=N,interval=SECONDS,unknown=KBITS,tracked=N}.
@@ -126,7 +120,6 @@ class CapacitySelector:
             interval=args.get("interval", 60.0),
             unknown=args.get("unknown", 1000),
             maxTracked=args.get("tracked", 100_000),
-            clock=clock,
             random=random,
         )
 
@@ -180,7 +173,7 @@ class CapacitySelector:
 
     # Selection --------------------------------------------------------------
 
-    def weight(self, member: Any, recent: float) -> float:
+    def weight(self, member: ISwarmMember, recent: float) -> float:
         """
         The weight of a member that was handed out C{recent} times lately.
         """
@@ -198,11 +191,11 @@ class CapacitySelector:
         requester: IRequester,
         count: int,
         constraints: IFindConstraints,
-    ) -> List[Any]:
+    ) -> List[ISwarmMember]:
         """
         Weighted sampling without replacement among a random pool.
         """
-        now = nowOf(constraints, self.clock)
+        now = constraints.now
         fade = self._advance(now)
         current = self._current
         previous = self._previous

@@ -19,8 +19,9 @@ The C{chunks} strategy: peers that hold what the requester needs next.
 
 Candidates are a uniform sample of C{probe} times C{count} qualifying
 members (4 by default), drawn through the chunk index for a chunk; the
-ranking keeps C{count} of them.  Cost: O(probe * count * log(horizon))
-per FIND.
+ranking keeps C{count} of them.  Cost: a sort of the C{probe} times
+C{count} candidates, after a binary search in each one's chunk ranges
+for a chunk.
 
 Arguments: C{chunks:probe=4,horizon=1024,behind=2}.
 """
@@ -33,49 +34,36 @@ from typing import Any, List, Optional
 
 from zope.interface import implementer
 
-from ppsp.interfaces import IFindConstraints, IPeerSelector, IRequester, ISwarmView
+from ppsp.interfaces import (
+    IFindConstraints,
+    IPeerSelector,
+    IRequester,
+    ISwarmMember,
+    ISwarmView,
+)
+from ppsp.messages import ChunkRange
 from ppsp.selection._common import parseArgs, positiveFloat, positiveInt
 
 __all__ = ["ChunksSelector", "reach"]
 
 
-def _start(r: Any) -> int:
-    return r.start  # type: ignore[no-any-return]
+def _start(r: ChunkRange) -> int:
+    return r.start
 
 
-def reach(member: Any, chunkID: int, horizon: int) -> int:
+def reach(member: ISwarmMember, chunkID: int, horizon: int) -> int:
     """
     How many consecutive chunks from C{chunkID} on the member holds, up to
-    C{horizon} (0 when it does not hold C{chunkID}).
-
-    Uses the member's sorted C{chunks} ranges when it has them (the memory
-    store's memberships do), else L{ISwarmMember.holds} with a galloping
-    search, O(log horizon) calls (exact when the run is one range, an
-    estimate when the chunk set has holes close ahead).
+    C{horizon} (0 when it does not hold C{chunkID}): read from its merged,
+    sorted C{chunks} ranges (L{ISwarmMember.chunks}), in O(log ranges).
     """
-    chunks = getattr(member, "chunks", None)
-    if isinstance(chunks, tuple):
-        if not chunks:
-            return 0
-        i = bisect_right(chunks, chunkID, key=_start) - 1
-        if i < 0 or chunks[i].end < chunkID:
-            return 0
-        return int(min(chunks[i].end - chunkID + 1, horizon))
-    if not member.holds(chunkID):
+    chunks = member.chunks
+    if not chunks:
         return 0
-    # Galloping, then bisection: exact when the run is one range.
-    good, step = 0, 1
-    while good + step < horizon and member.holds(chunkID + good + step):
-        good += step
-        step *= 2
-    bad = min(good + step, horizon)
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if member.holds(chunkID + mid):
-            good = mid
-        else:
-            bad = mid
-    return good + 1
+    i = bisect_right(chunks, chunkID, key=_start) - 1
+    if i < 0 or chunks[i].end < chunkID:
+        return 0
+    return min(chunks[i].end - chunkID + 1, horizon)
 
 
 def _position(value: Any) -> Optional[int]:
@@ -133,7 +121,7 @@ class ChunksSelector:
         requester: IRequester,
         count: int,
         constraints: IFindConstraints,
-    ) -> List[Any]:
+    ) -> List[ISwarmMember]:
         """
         Rank a random pool of candidates; keep the best C{count}.
         """
@@ -156,7 +144,7 @@ class ChunksSelector:
 
         unknown = float("inf")
 
-        def distance(m: Any) -> float:
+        def distance(m: ISwarmMember) -> float:
             theirs = m.stat("PlaybackPosition")
             if type(theirs) is not int:
                 return unknown

@@ -28,20 +28,30 @@ sub-strategy's own arguments in parentheses (commas allowed inside)::
     in ARGS must not contain commas or parentheses.
   - With no arguments: C{roles=1,locality=1,capacity=1,chunks=1,random=0.2}.
 
-A composite is synchronous: a sub-strategy that answers with a Deferred
-is an error.  Cost: the sum of the parts' costs, each for its part of
-the list, plus one O(count) random draw.
+A part may answer with a L{Deferred} (a strategy that asks a service of
+its own): the composite then waits for it before it asks the next part,
+which must see the peers chosen so far, and answers with a L{Deferred}
+that fires with the list once every part is done, or fails with the
+first part's failure.  While no part makes it wait, the composite answers
+at once with the list.  Cost: the sum of the parts' costs, each for its
+part of the list, plus one O(count) random draw.
 """
 
 from __future__ import annotations
 
 import random as _random
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union, cast
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from zope.interface import implementer
 
-from ppsp.interfaces import IFindConstraints, IPeerSelector, IRequester, ISwarmView
+from ppsp.interfaces import (
+    IFindConstraints,
+    IPeerSelector,
+    IRequester,
+    ISwarmMember,
+    ISwarmView,
+)
 from ppsp.selection._common import (
     Excluding,
     extend,
@@ -119,7 +129,7 @@ def parseComposite(argstring: str) -> Tuple[List[Tuple[str, str, float]], float]
     return parts, 0.2 if randomShare is None else randomShare
 
 
-def _makePart(name: str, args: str, rng: _random.Random, clock: Any) -> IPeerSelector:
+def _makePart(name: str, args: str, rng: _random.Random) -> IPeerSelector:
     if name == "locality":
         from ppsp.selection.locality import LocalitySelector
 
@@ -133,7 +143,7 @@ def _makePart(name: str, args: str, rng: _random.Random, clock: Any) -> IPeerSel
     if name == "capacity":
         from ppsp.selection.capacity import CapacitySelector
 
-        return CapacitySelector.fromArgs(args, random=rng, clock=clock)
+        return CapacitySelector.fromArgs(args, random=rng)
     if name == "chunks":
         from ppsp.selection.chunks import ChunksSelector
 
@@ -193,7 +203,7 @@ class CompositeSelector:
 
     @classmethod
     def fromArgs(
-        cls, argstring: str, random: Optional[_random.Random] = None, clock: Any = None
+        cls, argstring: str, random: Optional[_random.Random] = None
     ) -> "CompositeSelector":
         """
         Make the strategy from C{NAME[(ARGS)]=WEIGHT,...,random=SHARE}.
@@ -203,7 +213,7 @@ class CompositeSelector:
         """
         rng = random if random is not None else _random.Random()
         names, randomShare = parseComposite(argstring)
-        parts = [(_makePart(name, args, rng, clock), weight) for name, args, weight in names]
+        parts = [(_makePart(name, args, rng), weight) for name, args, weight in names]
         return cls(parts, randomShare, rng)
 
     def select(
@@ -212,31 +222,65 @@ class CompositeSelector:
         requester: IRequester,
         count: int,
         constraints: IFindConstraints,
-    ) -> List[Any]:
+    ) -> Union[Sequence[ISwarmMember], "Deferred[Sequence[ISwarmMember]]"]:
         """
         Ask each part for its share of the list, then fill the rest at
         random.
+
+        @return: the list; or, when a part answers with a L{Deferred} that
+            has not fired yet, a L{Deferred} that fires with the list once
+            every part is done.
         """
-        chosen: Dict[Any, None] = {}
+        run = self._select(swarm, requester, count, constraints)
+        try:
+            # Run the parts until one of them makes the list wait.
+            run.send(None)
+        except StopIteration as done:
+            # None did (the common case): the list, at once.
+            chosen: Sequence[ISwarmMember] = done.value
+            return chosen
+        # The coroutine waits for a part's Deferred: Twisted resumes it
+        # (awaiting a Deferred that has not fired yet yields it again) and
+        # runs it to the end.
+        return Deferred.fromCoroutine(run)
+
+    async def _select(
+        self,
+        swarm: ISwarmView,
+        requester: IRequester,
+        count: int,
+        constraints: IFindConstraints,
+    ) -> Sequence[ISwarmMember]:
+        """
+        The parts, in order, each asked once the parts before it are done,
+        and the random fill: see the module's documentation.  It waits only
+        for a part that answers with a L{Deferred}.
+        """
+        chosen: Dict[str, ISwarmMember] = {}
         excluding = Excluding(constraints, chosen)
+        accepts = excluding.accepts
         shared = count - stochasticRound(count * self.randomShare, self.random)
         slots = allocate([w for _s, w in self.parts], shared)
         owed = 0
-        accepts = excluding.accepts
         for (selector, _w), n in zip(self.parts, slots):
             wanted = n + owed
             if wanted <= 0:
                 continue
-            got = selector.select(swarm, requester, wanted, excluding)
-            if isinstance(got, Deferred):
-                raise TypeError(f"composite: the strategy {selector!r} answered asynchronously")
+            # select answers with a list or a Deferred; maybeDeferred makes
+            # both a Deferred, and one that has fired (a list) does not
+            # suspend the coroutine.
+            answer = cast(
+                "Deferred[Sequence[ISwarmMember]]",
+                maybeDeferred(selector.select, swarm, requester, wanted, excluding),
+            )
+            got = await answer
             limit = len(chosen) + wanted
             before = len(chosen)
             for m in got:
                 if len(chosen) >= limit:
                     break
-                if m not in chosen and accepts(m):
-                    chosen[m] = None
+                if accepts(m):
+                    chosen[m.peerID] = m
             owed = wanted - (len(chosen) - before)
         extend(chosen, fill(swarm, constraints.chunkID, count - len(chosen), accepts), count)
-        return list(chosen)
+        return list(chosen.values())

@@ -40,7 +40,13 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 from zope.interface import implementer
 
-from ppsp.interfaces import IFindConstraints, IPeerSelector, IRequester, ISwarmView
+from ppsp.interfaces import (
+    IFindConstraints,
+    IPeerSelector,
+    IRequester,
+    ISwarmMember,
+    ISwarmView,
+)
 from ppsp.selection._common import extend, fill, parseArgs, positiveInt, share, stochasticRound
 
 __all__ = ["LocalitySelector", "Networks", "readNetworkMap"]
@@ -223,17 +229,17 @@ class LocalitySelector:
         requester: IRequester,
         count: int,
         constraints: IFindConstraints,
-    ) -> List[Any]:
+    ) -> List[ISwarmMember]:
         """
         The local peers first, then the random share (and whatever the
         network could not fill) from the whole swarm.
         """
         accepts = constraints.accepts
         chunkID = constraints.chunkID
-        chosen: Dict[Any, None] = {}
+        chosen: Dict[str, ISwarmMember] = {}
 
-        def fresh(m: Any) -> bool:
-            return m not in chosen and bool(accepts(m))
+        def fresh(m: ISwarmMember) -> bool:
+            return m.peerID not in chosen and bool(accepts(m))
 
         local = count - stochasticRound(count * self.randomShare, self.random)
         if local > 0:
@@ -245,4 +251,4 @@ class LocalitySelector:
                 pool = swarm.sampleHolders(chunkID, self.probe * count, accepts)
                 extend(chosen, (m for m in pool if key(m) == network), local)
         extend(chosen, fill(swarm, chunkID, count - len(chosen), fresh), count)
-        return list(chosen)
+        return list(chosen.values())

@@ -30,11 +30,17 @@ from __future__ import annotations
 
 import math
 import random as _random
-from typing import Any, Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from zope.interface import implementer
 
-from ppsp.interfaces import IFindConstraints, IPeerSelector, IRequester, ISwarmView
+from ppsp.interfaces import (
+    IFindConstraints,
+    IPeerSelector,
+    IRequester,
+    ISwarmMember,
+    ISwarmView,
+)
 from ppsp.messages import PeerMode
 from ppsp.selection._common import extend, fill, parseArgs, share
 
@@ -86,13 +92,13 @@ class RolesSelector:
         self,
         swarm: ISwarmView,
         wanted: int,
-        accept: Callable[[Any], bool],
-        chosen: Dict[Any, None],
+        accept: Callable[[ISwarmMember], bool],
+        chosen: Dict[str, ISwarmMember],
     ) -> None:
         """
-        Add up to C{wanted} SEEDs that C{accept} takes, continuing from
-        the swarm's cursor.  Looks at no more than C{4 * wanted + 32}
-        seeds.
+        Add up to C{wanted} SEEDs that C{accept} takes to C{chosen} (the
+        members chosen so far, by PeerID), continuing from the swarm's
+        cursor.  Looks at no more than C{4 * wanted + 32} seeds.
         """
         if wanted <= 0:
             return
@@ -107,7 +113,7 @@ class RolesSelector:
         for steps in range(1, min(n, 4 * wanted + 32) + 1):
             m = seeds[(start + steps - 1) % n]
             if accept(m):
-                chosen[m] = None
+                chosen[m.peerID] = m
                 taken += 1
                 if taken >= wanted:
                     break
@@ -120,14 +126,14 @@ class RolesSelector:
         swarm: ISwarmView,
         chunkID: Optional[int],
         wanted: int,
-        accept: Callable[[Any], bool],
-    ) -> List[Any]:
+        accept: Callable[[ISwarmMember], bool],
+    ) -> List[ISwarmMember]:
         if wanted <= 0:
             return []
         if chunkID is None:
             return list(swarm.sampleMode(_LEECH, wanted, accept))
 
-        def leech(m: Any) -> bool:
+        def leech(m: ISwarmMember) -> bool:
             return m.mode is _LEECH and accept(m)
 
         return fill(swarm, chunkID, wanted, leech)
@@ -138,16 +144,16 @@ class RolesSelector:
         requester: IRequester,
         count: int,
         constraints: IFindConstraints,
-    ) -> List[Any]:
+    ) -> List[ISwarmMember]:
         """
         Choose by role; see the class's documentation.
         """
         accepts = constraints.accepts
         chunkID = constraints.chunkID
-        chosen: Dict[Any, None] = {}
+        chosen: Dict[str, ISwarmMember] = {}
 
-        def fresh(m: Any) -> bool:
-            return m not in chosen and bool(accepts(m))
+        def fresh(m: ISwarmMember) -> bool:
+            return m.peerID not in chosen and bool(accepts(m))
 
         me = swarm.membership(requester)
         mode = me.mode if me is not None else _LEECH
@@ -161,4 +167,4 @@ class RolesSelector:
             extend(chosen, self._leeches(swarm, chunkID, count, fresh), count)
             self._roundRobin(swarm, count - len(chosen), fresh, chosen)
             extend(chosen, swarm.sampleMode(_LIVESEED, count - len(chosen), fresh), count)
-        return list(chosen)
+        return list(chosen.values())

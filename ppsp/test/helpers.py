@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, TypeVar
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
@@ -22,6 +22,7 @@ from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResp
 from twisted.web.server import Site
 from zope.interface import implementer
 
+from ppsp.interfaces import IPeerStore, ISwarmView
 from ppsp.messages import (
     ConnectRequest,
     ConnectResponse,
@@ -33,21 +34,137 @@ from ppsp.messages import (
 )
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.store import MemoryPeerStore
+from ppsp.tracker.values import PeerState, SwarmState
 
 _ids = itertools.count(1)
 
+T = TypeVar("T")
 
-class TrackerHarness:
+
+class StoreReads:
+    """
+    Reads of a test's memory store, each answered at once: the results of
+    the L{Deferred}s that L{IPeerStore} methods and the tracker's operator
+    methods return, which have fired already with the memory store.
+
+    @ivar testCase: the test, whose assertions these reads use.
+    @ivar store: the store read.
+    """
+
+    testCase: SynchronousTestCase
+    store: IPeerStore
+
+    def __init__(self, testCase: SynchronousTestCase, store: IPeerStore) -> None:
+        self.testCase = testCase
+        self.store = store
+
+    #: The clock on which an asynchronous store answers (a
+    #: L{CopyingPeerStore<ppsp.test.copyingstore.CopyingPeerStore>}), or
+    #: L{None} for a store that answers at once.
+    settleClock: Optional[Clock] = None
+
+    def result(self, d: "Deferred[T]") -> T:
+        """
+        The result of a L{Deferred} of the store or the tracker: one that
+        has fired already with the memory store; with an asynchronous
+        store, the result once the store's pending answers were given (its
+        clock turned without time passing, as often as they take).
+        """
+        self.settle()
+        return self.testCase.successResultOf(d)
+
+    def settle(self) -> None:
+        """
+        Let an asynchronous store give every answer it owes (nothing to do
+        for a store that answers at once).
+        """
+        clock = self.settleClock
+        if clock is not None:
+            for _ in range(10000):
+                if not clock.getDelayedCalls():
+                    break
+                clock.advance(0)
+
+    def peer(self, peerID: str) -> Optional[PeerState]:
+        """
+        The registered peer C{peerID} as the store answers it, or L{None}.
+        """
+        return self.result(self.store.peer(peerID))
+
+    def registered(self, peerID: str) -> PeerState:
+        """
+        The registered peer C{peerID} as the store answers it; the test
+        fails when it is not registered.
+        """
+        peer = self.peer(peerID)
+        if peer is None:
+            self.testCase.fail(f"{peerID!r} is not registered")
+        return peer
+
+    def swarm(self, swarmID: str) -> Optional[SwarmState]:
+        """
+        The swarm C{swarmID} as the store answers it, or L{None}.
+        """
+        return self.result(self.store.swarm(swarmID))
+
+    def existing(self, swarmID: str) -> SwarmState:
+        """
+        The swarm C{swarmID} as the store answers it; the test fails when
+        no such swarm exists.
+        """
+        swarm = self.swarm(swarmID)
+        if swarm is None:
+            self.testCase.fail(f"no swarm {swarmID!r}")
+        return swarm
+
+    def view(self, swarmID: str) -> ISwarmView:
+        """
+        The store's view of the swarm C{swarmID} (L{IPeerStore.lookup}), as
+        strategies see it; the test fails when no such swarm exists.
+        """
+        _peer, view = self.result(self.store.lookup("", swarmID, 0, None))
+        if view is None:
+            self.testCase.fail(f"no swarm {swarmID!r}")
+        return view
+
+    def counts(self) -> Tuple[int, int]:
+        """
+        The numbers of registered peers and of swarms in the store.
+        """
+        return self.result(self.store.counts())
+
+    def addressUsage(self, ip: str) -> Tuple[int, int]:
+        """
+        The sessions registered from the source address C{ip} counts as,
+        and the bytes they make the store hold (L{IPeerStore.usage}).
+        """
+        sessions, held, _total = self.result(self.store.usage(ip))
+        return sessions, held
+
+
+class TrackerHarness(StoreReads):
     """
     A L{Tracker} on a L{Clock} with a seeded store, and a few peers' worth
     of bookkeeping: which token each PeerID holds and from where it talks.
     """
 
+    store: MemoryPeerStore
+
     def __init__(self, testCase: SynchronousTestCase, **config: Any) -> None:
-        self.testCase = testCase
+        memory = MemoryPeerStore(random=random.Random(4))
+        StoreReads.__init__(self, testCase, memory)
         self.clock = Clock()
         self.clock.advance(1000)
-        self.store: Any = MemoryPeerStore(random=random.Random(4))
+        if getattr(testCase, "copyingStore", False):
+            # The core's tests again, on a store that copies every value and
+            # answers on a later turn of the clock (ppsp.test.test_core's
+            # *OnCopyingStore classes).
+            from ppsp.test.copyingstore import CopyingPeerStore
+
+            self.store = CopyingPeerStore(  # type: ignore[assignment]
+                memory, self.clock, random.Random(5)
+            )
+            self.settleClock = self.clock
         self.tracker = Tracker(
             self.clock, TrackerConfig(**config), store=self.store
         )
@@ -56,14 +173,13 @@ class TrackerHarness:
 
     def send(self, request: Request, origin: Optional[Origin] = None) -> Response:
         """
-        Hand C{request} to the tracker and return its (synchronous) answer.
+        Hand C{request} to the tracker and return its answer (the
+        L{Deferred} that L{Tracker.handle} returns has fired already with
+        the memory store).
         """
         if origin is None:
             origin = self.origins.get(request.peerID, Origin("198.51.100.1", 40000))
-        result = self.tracker.handle(request, origin)
-        if isinstance(result, Deferred):
-            return self.testCase.successResultOf(result)
-        return result
+        return self.result(self.tracker.handle(request, origin))
 
     def connect(
         self,
@@ -121,11 +237,11 @@ class TrackerHarness:
         whole = int(seconds)
         for _ in range(whole):
             self.clock.advance(1)
-            self.tracker.expire()
+            self.result(self.tracker.expire())
         rest = seconds - whole
         if rest:
             self.clock.advance(rest)
-            self.tracker.expire()
+            self.result(self.tracker.expire())
 
 
 def txid() -> str:

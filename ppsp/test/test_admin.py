@@ -7,15 +7,18 @@ peer stat resource.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Tuple, cast
+import random
+from typing import Any, Dict, List, Tuple
 
 from treq.client import HTTPClient
 from treq.testing import StubTreq
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, serverFromString
+from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import LogLevel, capturedLogs
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import NOT_DONE_YET, Site
 
@@ -30,6 +33,7 @@ from ppsp.messages import (
     StatQueryResponse,
     StatReportRequest,
 )
+from ppsp.test.copyingstore import CopyingPeerStore
 from ppsp.test.test_security import RawClient
 from ppsp.test.test_statquery import Harness, RefusingAgent
 from ppsp.tracker.admin import AdminResource, adminHostName
@@ -89,6 +93,94 @@ def populated(testCase: SynchronousTestCase, **kw: Any) -> AdminHarness:
         h.connect(peerID, ip="198.51.100.20")
         h.ok(JoinRequest, peerID, swarmID="s", mode=PeerMode.LEECH)
     return h
+
+
+class LaterStoreTests(SynchronousTestCase):
+    """
+    Over a store that answers on a later turn of the clock and shares no
+    object with the tracker (L{CopyingPeerStore}, as a store in another
+    process would), the admin interface answers once the store has, with
+    the same views as over the memory store.
+    """
+
+    def setUp(self) -> None:
+        self.h = populated(self)
+        # A second tracker, on the same state, that reads it through the
+        # copying store.
+        store = CopyingPeerStore(self.h.store, self.h.clock, random.Random(1))
+        self.tracker = Tracker(self.h.clock, TrackerConfig(), store=store, metrics=self.h.tracker.metrics)
+        self.resource = AdminResource(self.tracker, self.h.querier)
+        self.later: Any = StubTreq(self.resource)
+
+    def raw(self, method: str, path: str) -> Tuple[int, bytes]:
+        """
+        One request to the admin interface over the copying store: not
+        answered before the store answers, answered once it has.
+        """
+        d = self.later.request(method, ADMIN + path)
+        self.later.flush()
+        self.assertNoResult(d)
+        for _ in range(100):
+            self.h.clock.advance(0)
+            self.later.flush()
+        response = self.successResultOf(d)
+        return response.code, self.successResultOf(self.later.content(response))
+
+    def answer(self, method: str, path: str) -> Tuple[int, Any]:
+        """
+        Like L{raw}, with the JSON body decoded.
+        """
+        code, body = self.raw(method, path)
+        return code, json.loads(body)
+
+    def test_sameViews(self) -> None:
+        """
+        The summary, the health check, a peer, a swarm, the swarm list and
+        a swarm's members read the same as over the memory store.
+        """
+        for path in ("/", "/health", "/peers/a", "/swarms/s", "/swarms", "/swarms/s/peers"):
+            self.assertEqual(self.answer("GET", path), self.h.get(path), path)
+
+    def test_metrics(self) -> None:
+        """
+        The gauges of C{/metrics} are read from the store before the
+        metrics are collected.
+        """
+        code, body = self.raw("GET", "/metrics")
+        self.assertEqual(code, 200)
+        for line in (b"ppsp_peers 3.0", b"ppsp_swarms 1.0", b'ppsp_peers_by_mode{mode="LEECH"} 2.0'):
+            self.assertIn(b"\n" + line + b"\n", body)
+
+    def test_writes(self) -> None:
+        """
+        Ending a session and removing a swarm answer once the store has
+        applied them.
+        """
+        self.assertEqual(self.answer("DELETE", "/peers/b"), (200, {"peerID": "b", "ended": True}))
+        self.assertIsNone(self.h.peer("b"))
+        code, body = self.answer("DELETE", "/swarms/s")
+        self.assertEqual((code, body["membersLeft"]), (200, 2))
+        self.assertEqual(self.answer("GET", "/swarms/s")[0], 404)
+
+    def test_clientGone(self) -> None:
+        """
+        An operator who hangs up before the store answers gets nothing
+        written, and nothing fails.
+        """
+        site = Site(self.resource, reactor=MemoryReactorClock())
+        client = IPv4Address("TCP", "127.0.0.1", 40000)
+        protocol = site.buildProtocol(client)
+        assert protocol is not None
+        transport = StringTransport(hostAddress=IPv4Address("TCP", "127.0.0.1", 7001), peerAddress=client)
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"GET /peers/a HTTP/1.1\r\nHost: 127.0.0.1:7001\r\n\r\n")
+        self.assertEqual(transport.value(), b"")
+        protocol.connectionLost(Failure(ConnectionDone()))
+        with capturedLogs() as events:
+            for _ in range(10):
+                self.h.clock.advance(0)
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual([e for e in events if e.get("log_failure") is not None], [])
 
 
 class ViewTests(SynchronousTestCase):
@@ -264,7 +356,7 @@ class ViewTests(SynchronousTestCase):
         def broken() -> Any:
             raise RuntimeError("secret detail")
 
-        h.tracker.store.peerCount = broken
+        self.patch(h.store, "counts", broken)
         code, headers, body = h.request("GET", "/")
         self.assertEqual((code, body), (500, {"error": "internal-error", "reason": "the tracker failed"}))
         h.checkHeaders(headers)
@@ -303,9 +395,9 @@ class StatQueryTests(SynchronousTestCase):
                 ],
             },
         )
-        self.assertEqual(h.peer.seen[0][4].properties, ("UploadBandwidth", "ConcurrentLinks"))
-        self.assertEqual(h.peer.seen[0][0], b"198.51.100.7:9000")
-        self.assertEqual(h.store.getPeer("a").stats, {"UploadBandwidth": 1500, "ConcurrentLinks": 4})
+        self.assertEqual(h.statPeer.seen[0][4].properties, ("UploadBandwidth", "ConcurrentLinks"))
+        self.assertEqual(h.statPeer.seen[0][0], b"198.51.100.7:9000")
+        self.assertEqual(h.registered("a").stats, {"UploadBandwidth": 1500, "ConcurrentLinks": 4})
         _, view = h.get("/peers/a")
         self.assertEqual(
             view["statQuery"]["last"],
@@ -326,7 +418,7 @@ class StatQueryTests(SynchronousTestCase):
         """
         h = populated(self)
         self.assertEqual(self.post(h, "/peers/b/stat-query"), (409, {"error": "no-stat-port", "reason": "the peer announced no StatPort"}))
-        self.assertEqual(h.peer.seen, [])
+        self.assertEqual(h.statPeer.seen, [])
 
     def test_timeout(self) -> None:
         """
@@ -370,7 +462,7 @@ class StatQueryTests(SynchronousTestCase):
         h = populated(self, answer=lambda q: StatQueryResponse(q.transactionID, "z", (Stat("UploadBandwidth", "1"),)))
         code, body = self.post(h, "/peers/a/stat-query")
         self.assertEqual((code, body["error"]), (502, "refused"))
-        self.assertEqual(h.store.getPeer("a").stats, {"UploadBandwidth": 800})
+        self.assertEqual(h.registered("a").stats, {"UploadBandwidth": 800})
 
     def test_badProperty(self) -> None:
         """
@@ -381,7 +473,7 @@ class StatQueryTests(SynchronousTestCase):
         for name in ("", "a%0Ab", "%EF%BF%BE"):
             code, body = self.post(h, "/peers/a/stat-query?property=" + name)
             self.assertEqual((name, code, body["error"]), (name, 400, "bad-request"))
-        self.assertEqual(h.peer.seen, [])
+        self.assertEqual(h.statPeer.seen, [])
 
     def test_withoutQuerier(self) -> None:
         """
@@ -404,16 +496,16 @@ class StatQueryTests(SynchronousTestCase):
         h.admin.flush()
         d.cancel()
         self.failureResultOf(d)
-        (request,) = h.peer.pending
+        (request,) = h.statPeer.pending
         request.write(
             XML_CODEC.encodeResponse(
-                StatQueryResponse(h.peer.seen[0][4].transactionID, "a", (Stat("ConcurrentLinks", "9"),))
+                StatQueryResponse(h.statPeer.seen[0][4].transactionID, "a", (Stat("ConcurrentLinks", "9"),))
             )
         )
         request.finish()
         h.stub.flush()
         h.admin.flush()
-        self.assertEqual(cast(Optional[Dict[str, Any]], h.store.getPeer("a").stats), {"UploadBandwidth": 800, "ConcurrentLinks": 9})
+        self.assertEqual(h.registered("a").stats, {"UploadBandwidth": 800, "ConcurrentLinks": 9})
 
 
 def rawRequest(
@@ -472,8 +564,8 @@ class HostCheckTests(SynchronousTestCase):
             self.assertNotIn("peers", body)
             code, body = self.hostRequest(h, host, "POST", "/peers/a/stat-query")
             self.assertEqual((code, body["error"]), (421, "misdirected-request"), host)
-        self.assertEqual(h.peer.seen, [])
-        self.assertEqual(h.store.getPeer("a").stats, {"UploadBandwidth": 800})
+        self.assertEqual(h.statPeer.seen, [])
+        self.assertEqual(h.registered("a").stats, {"UploadBandwidth": 800})
 
     def test_curlStyle(self) -> None:
         """
@@ -661,7 +753,7 @@ class CrossOriginTests(SynchronousTestCase):
         for headers in refused:
             code, body = self.post(h, headers)
             self.assertEqual((code, body["error"]), (403, "cross-origin"), headers)
-        self.assertEqual(h.peer.seen, [])
+        self.assertEqual(h.statPeer.seen, [])
 
     def test_ownOriginPost(self) -> None:
         """
@@ -680,7 +772,7 @@ class CrossOriginTests(SynchronousTestCase):
         for headers in served:
             code, body = self.post(h, headers)
             self.assertEqual((code, body["stats"]), (200, [{"property": "ConcurrentLinks", "value": "4", "swarm": None}]))
-        self.assertEqual(len(h.peer.seen), len(served))
+        self.assertEqual(len(h.statPeer.seen), len(served))
 
     def test_anyWriteMethod(self) -> None:
         """
@@ -755,7 +847,7 @@ class RevocationTests(SynchronousTestCase):
         code, _, body = h.request("POST", "/revocations?peer=a&peer=zzz")
         self.assertEqual(code, 200, body)
         self.assertEqual(body, {"peers": ["a", "zzz"], "credentials": [], "ended": 1})
-        self.assertIsNone(h.tracker.store.getPeer("a"))
+        self.assertIsNone(h.peer("a"))
         self.assertEqual(h.get("/revocations"), (200, {"peers": ["a", "zzz"], "credentials": []}))
 
     def test_revokeCredential(self) -> None:
@@ -786,4 +878,4 @@ class RevocationTests(SynchronousTestCase):
             self.assertEqual((code, body["error"]), (400, "bad-request"), query)
         h.get("/revocations?peer=a")
         self.assertEqual(h.tracker.revocations.peerIDs, frozenset())
-        self.assertIsNotNone(h.tracker.store.getPeer("a"))
+        self.assertIsNotNone(h.peer("a"))

@@ -62,7 +62,7 @@ class ListingTests(SynchronousTestCase):
         """
         h = populated(self)
         h.ok(JoinRequest, "b", swarmID="t", mode=PeerMode.LIVESEED)
-        h.tracker.provisionSwarm("u")
+        h.result(h.tracker.provisionSwarm("u"))
         code, body = h.get("/swarms")
         self.assertEqual(code, 200)
         self.assertEqual((body["total"], body["offset"], body["limit"]), (3, 0, DEFAULT_PAGE_LIMIT))
@@ -83,7 +83,7 @@ class ListingTests(SynchronousTestCase):
         """
         h = populated(self)
         for swarmID in ("x", "y"):
-            h.tracker.provisionSwarm(swarmID)
+            h.result(h.tracker.provisionSwarm(swarmID))
         code, body = h.get("/swarms?offset=1&limit=1")
         self.assertEqual((code, [s["swarmID"] for s in body["items"]], body["total"]), (200, ["x"], 3))
         code, body = h.get("/swarms?offset=10")
@@ -163,7 +163,7 @@ class SwarmProvisioningTests(SynchronousTestCase):
         h.ok(JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
         code, _, body = h.request("DELETE", "/swarms/s")
         self.assertEqual((code, body["membersLeft"]), (200, 1))
-        self.assertIsNone(h.tracker.store.getSwarm("s"))
+        self.assertIsNone(h.swarm("s"))
         self.assertEqual(h.get("/peers/a")[1]["swarms"], [])
         h.error(ResponseCode.OBJECT_NOT_FOUND, JoinRequest, "a", swarmID="s", mode=PeerMode.SEED)
         self.assertEqual(h.request("DELETE", "/swarms/s")[0], 404)
@@ -222,14 +222,14 @@ class BansTests(SynchronousTestCase):
         with open(path, "w") as f:
             f.write("192.0.2.2\n")
         reloader = BanFile(bans, path)
-        self.assertTrue(reloader.reload())
+        self.assertTrue(self.successResultOf(reloader.reload()))
         self.assertEqual(
             [(str(b.network), b.source) for b in bans.entries()],
             [("192.0.2.2/32", "file"), ("203.0.113.5/32", "api")],
         )
         with open(path, "w") as f:
             f.write("not-an-address\n")
-        self.assertFalse(reloader.reload())
+        self.assertFalse(self.successResultOf(reloader.reload()))
         self.assertTrue(bans.banned("192.0.2.2"))
 
     def test_routes(self) -> None:
@@ -312,7 +312,7 @@ class AuthenticationTests(SynchronousTestCase):
             )
             h.checkHeaders(responseHeaders)
         self.assertEqual(h.get("/peers/b")[0], 401)
-        self.assertIsNotNone(h.tracker.store.getPeer("b"))
+        self.assertIsNotNone(h.peer("b"))
 
     def test_credentials(self) -> None:
         """

@@ -17,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from ppsp import auth as cli
 from ppsp.messages import ConnectRequest, ConnectResponse, ErrorResponse, ResponseCode
+from ppsp.test.helpers import StoreReads
 from ppsp.tracker.auth import (
     PeerCredentials,
     TokenPeerChecker,
@@ -123,7 +124,7 @@ class ClosedTrackerTests(SynchronousTestCase):
         self.addCleanup(globalLogPublisher.removeObserver, observer)
 
     def connect(self, peerID: str, cer: Any, ip: str = "198.51.100.1") -> Any:
-        return self.tracker.handle(ConnectRequest("t", peerID, cer=cer), Origin(ip, 4000))
+        return self.successResultOf(self.tracker.handle(ConnectRequest("t", peerID, cer=cer), Origin(ip, 4000)))
 
     def test_onlyWithCredential(self) -> None:
         """
@@ -135,7 +136,7 @@ class ClosedTrackerTests(SynchronousTestCase):
             response = self.connect(peerID, cer)
             self.assertIsInstance(response, ErrorResponse)
             self.assertEqual(response.code, ResponseCode.AUTHENTICATION_REQUIRED)
-        self.assertIsNone(self.tracker.store.getPeer("peer-b"))
+        self.assertIsNone(StoreReads(self, self.tracker.store).peer("peer-b"))
         self.assertIsInstance(self.connect("peer-a", token), ConnectResponse)
 
     def test_credentialTakesOver(self) -> None:
@@ -328,8 +329,8 @@ class JSONAuthorizationTests(SynchronousTestCase):
         good = fake.client("j", codec=JSON_CODEC, cer=credential)
         response = self.successResultOf(good.connect(swarms={"s": PeerMode.LEECH}))
         self.assertIsInstance(response, PPSTPConnectResponse)
-        self.assertIn("s", fake.tracker.store.getPeer("j").swarms)
+        self.assertIn("s", StoreReads(self, fake.tracker.store).registered("j").swarms)
         self.successResultOf(good.keepAlive())
         bad = fake.client("k", codec=JSON_CODEC)
         self.failureResultOf(bad.connect(swarms={"s": PeerMode.LEECH}), AuthenticationRequired)
-        self.assertIsNone(fake.tracker.store.getPeer("k"))
+        self.assertIsNone(StoreReads(self, fake.tracker.store).peer("k"))

@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from ppsp.client import Options, run
 from ppsp.messages import ChunkRange, PeerAddress, PeerMode
+from ppsp.test.helpers import StoreReads
 from ppsp.testing import MemoryTracker
 
 
@@ -50,7 +51,7 @@ class CommandLineTests(SynchronousTestCase):
         self.assertIn("  1 peer in swarm live:", lines)
         self.assertIn("    seed  SEED  127.0.0.1:7000 (REFLEXIVE)", lines)
         self.assertEqual(lines[-1], "DISCONNECT -> OK (0 ms)")
-        self.assertIsNone(self.fake.tracker.store.getPeer("me"))
+        self.assertIsNone(StoreReads(self, self.fake.tracker.store).peer("me"))
 
     def test_findChunk(self) -> None:
         """
@@ -86,7 +87,7 @@ class CommandLineTests(SynchronousTestCase):
         status, lines = self.cli("--peer-id", "me", "--token", token, "--keep", "join", "live")
         self.assertEqual(status, 0)
         self.assertEqual(lines[0], "JOIN live as LEECH -> OK (0 ms)")
-        self.assertIn("live", self.fake.tracker.store.getPeer("me").swarms)
+        self.assertIn("live", StoreReads(self, self.fake.tracker.store).registered("me").swarms)
         status, lines = self.cli("--peer-id", "me", "--token", token, "disconnect")
         self.assertEqual(lines, ["DISCONNECT -> OK (0 ms)"])
 
@@ -96,7 +97,7 @@ class CommandLineTests(SynchronousTestCase):
         """
         status, lines = self.cli("--peer-id", "me", "--keep", "stat-report", "UploadBandwidth=500")
         self.assertEqual(status, 0)
-        self.assertEqual(self.fake.tracker.store.getPeer("me").stats["UploadBandwidth"], 500)
+        self.assertEqual(StoreReads(self, self.fake.tracker.store).registered("me").stats["UploadBandwidth"], 500)
         token = lines[-1].rsplit(" ", 1)[1]
         self.cli("--peer-id", "me", "--token", token, "--keep", "join", "vod", "--mode", "seed")
         status, lines = self.cli("--peer-id", "me", "--token", token, "join-chunk", "vod", "1", "5-9")
@@ -141,7 +142,7 @@ class CommandLineTests(SynchronousTestCase):
         self.assertEqual(status, 0, lines)
         self.assertIn("  joined swarm live (1 peer)", lines)
         self.assertIn("FIND live -> OK (0 ms)", lines)
-        self.assertIsNone(self.fake.tracker.store.getPeer("j"))
+        self.assertIsNone(StoreReads(self, self.fake.tracker.store).peer("j"))
 
     def test_jsonNeedsSwarm(self) -> None:
         """
@@ -168,4 +169,4 @@ class CommandLineTests(SynchronousTestCase):
             Deferred.fromCoroutine(run(options, client, Closed(), self.fake.clock))
         )
         self.assertEqual(status, 0)
-        self.assertIsNone(self.fake.tracker.store.getPeer("me"))
+        self.assertIsNone(StoreReads(self, self.fake.tracker.store).peer("me"))

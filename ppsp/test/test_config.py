@@ -436,17 +436,17 @@ class SwarmsFileTests(SynchronousTestCase):
         """
         self.harness.connect("p")
         self.harness.ok(JoinRequest, "p", swarmID="a", mode=PeerMode.LEECH)
-        self.tracker.provisionSwarm("admin-made")
+        self.harness.result(self.tracker.provisionSwarm("admin-made"))
         self.files.write("swarms.txt", "b selector=random\nc\n")
-        self.assertTrue(self.file.reload())
+        self.assertTrue(self.successResultOf(self.file.reload()))
         self.assertEqual(self.tracker.provisionedSwarms, {"b", "c", "admin-made"})
-        self.assertIsNone(self.tracker.store.getSwarm("a"))
+        self.assertIsNone(self.harness.swarm("a"))
         self.harness.error(ResponseCode.OBJECT_NOT_FOUND, JoinRequest, "p", swarmID="a", mode=PeerMode.LEECH)
         self.harness.ok(JoinRequest, "p", swarmID="c", mode=PeerMode.LEECH)
-        self.assertIsNotNone(self.tracker.store.getPeer("p"))
+        self.assertIsNotNone(self.harness.peer("p"))
         self.assertEqual(sorted(self.tracker.swarmSelectors), ["b"])
         self.files.write("swarms.txt", "b\nc\n")
-        self.assertTrue(self.file.reload())
+        self.assertTrue(self.successResultOf(self.file.reload()))
         self.assertEqual(self.tracker.swarmSelectors, {})
         self.assertIn("applied", self.events[-1]["log_format"])
 
@@ -457,12 +457,12 @@ class SwarmsFileTests(SynchronousTestCase):
         """
         for text in ("c\nbad\u2028id\n", "c selector=nosuchstrategy\n"):
             self.files.write("swarms.txt", text)
-            self.assertFalse(self.file.reload())
+            self.assertFalse(self.successResultOf(self.file.reload()))
             self.assertEqual(self.tracker.provisionedSwarms, {"a", "b"})
             self.assertEqual(self.events[-1]["log_level"], LogLevel.error)
             self.assertIn("previous swarms stay", self.events[-1]["log_format"])
         os.remove(self.path)
-        self.assertFalse(self.file.reload())
+        self.assertFalse(self.successResultOf(self.file.reload()))
         self.assertEqual(self.tracker.provisionedSwarms, {"a", "b"})
 
 
@@ -496,11 +496,11 @@ class SecretFileTests(SynchronousTestCase):
         events = capture(self)
         self.assertTrue(self.verify(checker, old))
         files.write("secret", new.decode() + "\n")
-        self.assertTrue(reloader.reload())
+        self.assertTrue(self.successResultOf(reloader.reload()))
         self.assertTrue(self.verify(checker, new))
         self.assertFalse(self.verify(checker, old))
         files.write("secret", "short")
-        self.assertFalse(reloader.reload())
+        self.assertFalse(self.successResultOf(reloader.reload()))
         self.assertEqual(events[-1]["log_level"], LogLevel.error)
         self.assertTrue(self.verify(checker, new))
 
@@ -609,7 +609,7 @@ class ReloadWiringTests(SynchronousTestCase):
         self.assertIsInstance(creator, ListenerCertificate)
         self.assertIsInstance(creator.current, CertificateOptions)
         self.assertEqual(
-            [r["applied"] for r in reloads.reload()], [True, True, True]
+            [r["applied"] for r in self.successResultOf(reloads.reload())], [True, True, True]
         )
 
     def test_noReloaders(self) -> None:
@@ -675,7 +675,7 @@ class CertificateSwapTests(TestCase):
         self.assertEqual(first, tls.current)
         renewed = tls.renew()
         self.assertNotEqual(renewed, first)
-        results = service.reloads.reload()  # type: ignore[attr-defined]
+        results = yield service.reloads.reload()  # type: ignore[attr-defined]
         self.assertEqual(results, [{"what": f"TLS files of {tls.description()}", "applied": True}])
         second = yield self.certificateSeen(port)
         self.assertEqual(second, renewed)
@@ -683,7 +683,7 @@ class CertificateSwapTests(TestCase):
         other = tls.ca.issue("localhost")
         FilePath(tls.key).setContent(other.key)
         events = capture(self)
-        [result] = service.reloads.reload()  # type: ignore[attr-defined]
+        [result] = yield service.reloads.reload()  # type: ignore[attr-defined]
         self.assertFalse(result["applied"])
         self.assertTrue(any(e.get("log_level") == LogLevel.error for e in events))
         third = yield self.certificateSeen(port)
@@ -707,7 +707,8 @@ class ConnectAfterSwarmsReloadTests(SynchronousTestCase):
         harness.connect("p")
         harness.ok(JoinRequest, "p", swarmID="a", mode=PeerMode.SEED)
         files.write("swarms.txt", "a\nb\n")
-        self.assertTrue(SwarmsFile(harness.tracker, path, readSwarmsFile, ["a"]).reload())
-        swarm = harness.tracker.store.getSwarm("a")
-        self.assertEqual([m.peer.peerID for m in swarm], ["p"])
-        self.assertIsNotNone(harness.tracker.store.getPeer("p"))
+        self.assertTrue(
+            self.successResultOf(SwarmsFile(harness.tracker, path, readSwarmsFile, ["a"]).reload())
+        )
+        self.assertEqual([m.peerID for m in harness.view("a")], ["p"])
+        self.assertEqual(list(harness.registered("p").swarms), ["a"])

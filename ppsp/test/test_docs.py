@@ -201,10 +201,10 @@ class EmbedExampleTests(TrackerAnswersMixin, SynchronousTestCase):
         response = self.successResultOf(stub.post(url, data=CONNECT, headers=headers))
         token = fields(self.successResultOf(stub.content(response)))["AuthToken"]
         tracker = self.web.factory.resource.getStaticEntity(b"tracker").tracker
-        self.assertEqual(tracker.store.peerCount(), 1)
+        self.assertEqual(self.successResultOf(tracker.store.counts())[0], 1)
         self.reactor.advance(181)
         # The sweep removed it, before any request could notice.
-        self.assertEqual(tracker.store.peerCount(), 0)
+        self.assertEqual(self.successResultOf(tracker.store.counts())[0], 0)
         keepAlive = (
             b'<PPSPTrackerProtocol version="1.0"><Method>KEEPALIVE</Method>'
             b"<TransactionID>2</TransactionID><PeerID>peer-a</PeerID>"

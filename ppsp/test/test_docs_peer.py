@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from ppsp.codec import XML_CODEC
 from ppsp.messages import Method, PeerMode, StatQueryRequest, StatQueryResponse
 from ppsp.peer import StatQueryResource
+from ppsp.test.helpers import StoreReads
 from ppsp.test.test_docs import EXAMPLES, _NO_EXAMPLES, loadExample
 from ppsp.testing import MemoryTracker
 
@@ -38,10 +39,11 @@ class StreamingPeerTests(SynchronousTestCase):
         first, player = self.example.makePeer(self.fake.http, self.fake.clock, self.fake.url, "peer-a", "live-1")
         first.startService()
         self.fake.advance(10)
-        member = self.fake.tracker.store.getPeer("peer-a").swarms["live-1"]
+        member = StoreReads(self, self.fake.tracker.store).view("live-1").member("peer-a")
+        assert member is not None
         self.assertEqual(member.mode, PeerMode.LEECH)
         self.assertTrue(member.holds(8))
-        peer = self.fake.tracker.store.getPeer("peer-a")
+        peer = StoreReads(self, self.fake.tracker.store).registered("peer-a")
         self.assertEqual(peer.stats["UploadBandwidth"], 2000)
 
         second, other = self.example.makePeer(self.fake.http, self.fake.clock, self.fake.url, "peer-b", "live-1")
@@ -51,7 +53,7 @@ class StreamingPeerTests(SynchronousTestCase):
         self.successResultOf(first.stopService())
         self.successResultOf(second.stopService())
         self.assertEqual(self.fake.clock.getDelayedCalls(), [])
-        self.assertIsNone(self.fake.tracker.store.getPeer("peer-a"))
+        self.assertIsNone(StoreReads(self, self.fake.tracker.store).peer("peer-a"))
 
     def test_answersStatQuery(self) -> None:
         """

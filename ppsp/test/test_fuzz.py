@@ -42,7 +42,7 @@ import socket
 import threading
 import unicodedata
 from collections import Counter
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
@@ -50,7 +50,6 @@ from hypothesis.errors import InvalidArgument
 from lxml import etree
 import treq
 from treq.client import HTTPClient
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
@@ -85,6 +84,7 @@ from ppsp.test.helpers import BytesBody, SiteAgent
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.resource import DEFAULT_MAX_BODY, TrackerResource, TrackerSite
 from ppsp.tracker.store import MemoryPeerStore
+from ppsp.tracker.values import PeerState, SwarmState
 
 URL = "http://tracker.example/tracker"
 
@@ -165,19 +165,22 @@ _PEER_ORIGINS: Dict[str, Origin] = {
 _PROBE_CHUNKS = (0, 7, 50, 99, 100, 500, 501, 2**40, 2**64 - 1)
 
 
-def _populate(tracker: Tracker) -> None:
+def _populate(tracker: Tracker, test: SynchronousTestCase) -> None:
     """
     Give C{tracker} something to corrupt, through its own entry point:
     four connected peers (with announced addresses, a StatPort and
     statistics), swarms with SEED, LIVESEED and LEECH members, an expiring
     membership, chunk sets, swarm-scoped statistics and an empty swarm;
     then let time pass, so that any refresh of a peer's liveness shows.
+    Each peer's AuthToken is then the one L{TOKENS} gives it, set with the
+    store's own write (L{IPeerStore.takeOver}), so that the twin tracker
+    and the tracker under test accept the same requests.
     """
     serial = iter(range(1000))
 
     def ok(request: Request) -> Response:
-        response = tracker.handle(request, _PEER_ORIGINS[request.peerID])
-        assert isinstance(response, Response) and response.code is ResponseCode.OK, response
+        response = test.successResultOf(tracker.handle(request, _PEER_ORIGINS[request.peerID]))
+        assert response.code is ResponseCode.OK, response
         return response
 
     def common(peerID: str) -> Dict[str, Any]:
@@ -192,9 +195,12 @@ def _populate(tracker: Tracker) -> None:
     ok(ConnectRequest(f"population-{next(serial)}", "leech-2", addresses=(PeerAddress("198.51.100.2", 7100),)))
     ok(ConnectRequest(f"population-{next(serial)}", "local-3", stats=(Stat("ConcurrentLinks", "3"),)))
     ok(ConnectRequest(f"population-{next(serial)}", SECRET_PEER))
-    store: Any = tracker.store
+    store = tracker.store
     for peerID, token in TOKENS.items():
-        store.getPeer(peerID).token = token
+        peer = test.successResultOf(store.peer(peerID))
+        assert peer is not None
+        session = peer.session._replace(token=token)
+        assert test.successResultOf(store.takeOver(session, peer.token, {}))
     ok(JoinRequest(**common("seed-1"), swarmID="swarm-a", mode=PeerMode.SEED))
     ok(JoinRequest(**common("seed-1"), swarmID="swarm-b", mode=PeerMode.LIVESEED, expireTime=3600.0))
     ok(JoinRequest(**common("leech-2"), swarmID="swarm-a", peerNum=5, stats=(Stat("BufferLevel", "30"),)))
@@ -210,7 +216,7 @@ def _populate(tracker: Tracker) -> None:
     clock.advance(30)
 
 
-def buildTracker() -> Tracker:
+def buildTracker(test: SynchronousTestCase) -> Tracker:
     """
     A populated tracker on its own clock, with a seeded store and no
     throttle (the fuzz sends thousands of requests from one address).
@@ -222,43 +228,52 @@ def buildTracker() -> Tracker:
         TrackerConfig(rateLimit=0),
         store=MemoryPeerStore(random=random.Random(20240)),
     )
-    _populate(tracker)
+    _populate(tracker, test)
     return tracker
 
 
-def _statsOf(stats: Optional[Dict[str, Any]]) -> Optional[Tuple[Tuple[str, Any], ...]]:
-    return None if stats is None else tuple(sorted(stats.items(), key=lambda kv: kv[0]))
+def _statsOf(stats: Mapping[str, Any]) -> Tuple[Tuple[str, Any], ...]:
+    return tuple(sorted(stats.items(), key=lambda kv: kv[0]))
 
 
-def snapshot(tracker: Tracker) -> Tuple[Any, ...]:
+def snapshot(tracker: Tracker, test: SynchronousTestCase) -> Tuple[Any, ...]:
     """
     A deep, comparable description of everything the tracker's store
     holds: each peer with its token, observed and announced addresses,
-    StatPort, session start, deadline, statistics and memberships (mode,
-    expiry, chunks, statistics), and each swarm with its members, their
-    modes and chunk sets, its per-mode counts, the holders of a few chunks
-    (through the chunk index) and when it became empty.
+    StatPort, session start, deadline, identity, statistics, the bytes it
+    and its address hold, and memberships (mode, expiry, chunks,
+    statistics), and each swarm with its size and per-mode counts, its
+    members with their modes and chunk sets (through the store's view),
+    the holders of a few chunks (through the chunk index) and when it
+    became empty.
     """
-    store: Any = tracker.store
+    store = tracker.store
+    now = tracker.clock.seconds()
     peers = []
-    for peer in sorted(store.peers(), key=lambda p: p.peerID):
+    registered: Sequence[PeerState] = test.successResultOf(store.peers())
+    for peer in sorted(registered, key=lambda p: p.peerID):
         memberships = tuple(
-            (swarmID, m.swarm.swarmID, m.mode.value, m.expireAt, m.chunks, _statsOf(m.stats), m.current)
+            (swarmID, m.swarmID, m.mode.value, m.expireAt, m.chunks, _statsOf(m.stats), m.current(now))
             for swarmID, m in sorted(peer.swarms.items(), key=lambda kv: kv[0])
         )
         peers.append((
             peer.peerID, peer.token, peer.observedIP, peer.observedPort, peer.addresses,
-            peer.statPort, peer.connectedAt, peer.deadline, _statsOf(peer.stats), memberships,
+            peer.statPort, peer.connectedAt, peer.deadline, peer.identity, _statsOf(peer.stats),
+            peer.held, peer.addressHeld, memberships,
         ))
     swarms = []
-    for swarm in sorted(store.swarms(), key=lambda s: s.swarmID):
-        members = tuple(sorted(((m.peerID, m.mode.value, m.chunks) for m in swarm), key=lambda t: t[0]))
+    existing: Sequence[SwarmState] = test.successResultOf(store.swarms())
+    for swarm in sorted(existing, key=lambda s: s.swarmID):
+        _peer, view = test.successResultOf(store.lookup("", swarm.swarmID, 0, None))
+        assert view is not None
+        members = tuple(sorted(((m.peerID, m.mode.value, m.chunks) for m in view), key=lambda t: t[0]))
         swarms.append((
-            swarm.swarmID, swarm.provisioned, swarm.emptySince, members,
-            tuple(swarm.modeCount(mode) for mode in PeerMode),
-            tuple(sorted(m.peerID for c in _PROBE_CHUNKS for m in swarm.sampleHolders(c, 100))),
+            swarm.swarmID, swarm.provisioned, swarm.size, swarm.emptySince,
+            tuple(sorted((mode.value, n) for mode, n in swarm.modes.items())), members,
+            tuple(view.modeCount(mode) for mode in PeerMode),
+            tuple(sorted(m.peerID for c in _PROBE_CHUNKS for m in view.sampleHolders(c, 100))),
         ))
-    return (store.peerCount(), store.swarmCount(), tuple(peers), tuple(swarms))
+    return (test.successResultOf(store.counts()), tuple(peers), tuple(swarms))
 
 
 # The oracle ----------------------------------------------------------------------
@@ -414,8 +429,8 @@ class World:
         self.test = test
         self.maxBody = maxBody
         self.productionSite = productionSite
-        self.tracker = buildTracker()
-        self.twin = buildTracker()
+        self.tracker = buildTracker(test)
+        self.twin = buildTracker(test)
         self.resource = TrackerResource(self.tracker, maxBody=maxBody)
         memory = MemoryReactorClock()
         site = (
@@ -426,16 +441,16 @@ class World:
         self.agent = SiteAgent(site)
         self.http = HTTPClient(self.agent, data_to_body_producer=BytesBody)
         self.outcomes: Counter[str] = Counter()
-        self.initial = snapshot(self.tracker)
-        test.assertEqual(snapshot(self.twin), self.initial)
+        self.initial = snapshot(self.tracker, test)
+        test.assertEqual(snapshot(self.twin, test), self.initial)
 
     def reset(self) -> None:
         """
         Start again from the populated state (after a request that
         succeeded, and so may have changed the state).
         """
-        self.tracker = buildTracker()
-        self.twin = buildTracker()
+        self.tracker = buildTracker(self.test)
+        self.twin = buildTracker(self.test)
         self.resource.tracker = self.tracker
 
     # The oracle -------------------------------------------------------------
@@ -471,9 +486,7 @@ class World:
                 message = withAuthorization(message, authorization)
         except DecodeError as e:
             return Expected(selected, e.toResponse(), statusOf(selected, e.code), why="decode")
-        result: Any = self.twin.handle(message, CLIENT)
-        if isinstance(result, Deferred):
-            result = self.test.successResultOf(result)
+        result = self.test.successResultOf(self.twin.handle(message, CLIENT))
         return Expected(selected, result, statusOf(selected, result.code), message, why="core")
 
     # One example ------------------------------------------------------------
@@ -515,7 +528,7 @@ class World:
         twin tracker succeeded too.
         """
         t = self.test
-        before = snapshot(self.tracker)
+        before = snapshot(self.tracker, t)
         expected = self.expect(body, contentTypes, method, authorization)
         _note(f"expected {expected.status} {expected.response!r} ({expected.why})")
         answer = self.send(body, contentTypes, method, authorization, path)
@@ -527,8 +540,8 @@ class World:
         t.assertNotEqual(answer.status // 100, 5, answer.body)
         if isinstance(expected.response, ErrorResponse):
             self.assertError(answer, expected, method)
-            t.assertEqual(snapshot(self.tracker), before, "an error changed the tracker's state")
-            t.assertEqual(snapshot(self.twin), before, "the core changed its state on an error")
+            t.assertEqual(snapshot(self.tracker, t), before, "an error changed the tracker's state")
+            t.assertEqual(snapshot(self.twin, t), before, "the core changed its state on an error")
             outcome = "error"
         else:
             self.assertSuccess(answer, expected)
@@ -1614,7 +1627,7 @@ class FuzzTests(SynchronousTestCase):
         run()
         self.assertEqual(world.outcomes["success"], 0)
         # The secret peer is there to be reached; it was not touched.
-        self.assertEqual(snapshot(world.tracker), world.initial)
+        self.assertEqual(snapshot(world.tracker, self), world.initial)
 
     def test_otherMethods(self) -> None:
         """
@@ -1641,7 +1654,7 @@ class FuzzTests(SynchronousTestCase):
             self.assertEqual(answer.status, 405)
 
         run()
-        self.assertEqual(snapshot(world.tracker), world.initial)
+        self.assertEqual(snapshot(world.tracker, self), world.initial)
 
     def test_contentTypes(self) -> None:
         """

@@ -90,9 +90,9 @@ class SessionCapTests(SynchronousTestCase):
         assert isinstance(response, ErrorResponse)
         self.assertEqual(response.code, _FORBIDDEN)
         self.assertIn("256 sessions", response.reason or "")
-        self.assertIsNone(h.store.getPeer("extra"))
-        self.assertEqual(h.store.peerCount(), 256)
-        self.assertEqual(h.store.addressUsage("192.0.2.1")[0], 256)
+        self.assertIsNone(h.peer("extra"))
+        self.assertEqual(h.counts()[0], 256)
+        self.assertEqual(h.addressUsage("192.0.2.1")[0], 256)
         h.connect("elsewhere", "192.0.2.2")
 
     def test_ipv6CountsPerSlash64(self) -> None:
@@ -118,7 +118,7 @@ class SessionCapTests(SynchronousTestCase):
         h.ok(DisconnectRequest, "a")
         h.connect("c", "192.0.2.1")
         h.advance(h.tracker.config.peerTimeout + 1)
-        self.assertEqual(h.store.addressUsage("192.0.2.1"), (0, 0))
+        self.assertEqual(h.addressUsage("192.0.2.1"), (0, 0))
         h.connect("d", "192.0.2.1")
         h.connect("e", "192.0.2.1")
 
@@ -130,7 +130,7 @@ class SessionCapTests(SynchronousTestCase):
         h = TrackerHarness(self, maxSessionsPerAddress=1)
         h.connect("a", "192.0.2.1")
         h.connect("a", "192.0.2.1")
-        self.assertEqual(h.store.addressUsage("192.0.2.1")[0], 1)
+        self.assertEqual(h.addressUsage("192.0.2.1")[0], 1)
 
     def test_takeoverToAFullAddress(self) -> None:
         """
@@ -146,13 +146,13 @@ class SessionCapTests(SynchronousTestCase):
         response = h.send(ConnectRequest(txid(), "a", authToken=token), Origin("192.0.2.2", 5))
         assert isinstance(response, ErrorResponse)
         self.assertEqual(response.code, _FORBIDDEN)
-        peer = h.store.getPeer("a")
+        peer = h.registered("a")
         self.assertEqual((peer.observedIP, peer.token), ("192.0.2.1", token))
-        self.assertEqual(h.store.addressUsage("192.0.2.1")[0], 1)
+        self.assertEqual(h.addressUsage("192.0.2.1")[0], 1)
         response = h.send(ConnectRequest(txid(), "a", authToken=token), Origin("192.0.2.3", 5))
         self.assertIsInstance(response, ConnectResponse)
-        self.assertEqual(h.store.addressUsage("192.0.2.1"), (0, 0))
-        self.assertEqual(h.store.addressUsage("192.0.2.3")[0], 1)
+        self.assertEqual(h.addressUsage("192.0.2.1"), (0, 0))
+        self.assertEqual(h.addressUsage("192.0.2.3")[0], 1)
 
     def test_globalCap(self) -> None:
         """
@@ -167,8 +167,8 @@ class SessionCapTests(SynchronousTestCase):
         assert isinstance(response, ErrorResponse)
         self.assertEqual(response.code, _OVERLOADED)
         self.assertTrue(response.reason)
-        self.assertEqual(h.store.peerCount(), 2)
-        self.assertEqual(h.store.addressUsage("192.0.2.3"), (0, 0))
+        self.assertEqual(h.counts()[0], 2)
+        self.assertEqual(h.addressUsage("192.0.2.3"), (0, 0))
         h.connect("a", "192.0.2.1")
 
     def test_jsonConnectCapped(self) -> None:
@@ -188,8 +188,8 @@ class SessionCapTests(SynchronousTestCase):
         )
         assert isinstance(response, ErrorResponse)
         self.assertEqual(response.code, _FORBIDDEN)
-        self.assertIsNone(h.store.getPeer("b"))
-        self.assertIsNone(h.store.getSwarm("s"))
+        self.assertIsNone(h.peer("b"))
+        self.assertIsNone(h.swarm("s"))
 
     def test_zeroMeansNoCap(self) -> None:
         """
@@ -199,7 +199,7 @@ class SessionCapTests(SynchronousTestCase):
         h = TrackerHarness(self, maxSessionsPerAddress=0, maxSessions=0)
         for i in range(300):
             h.connect(f"p{i}", "192.0.2.1")
-        self.assertEqual(h.store.addressUsage("192.0.2.1")[0], 300)
+        self.assertEqual(h.addressUsage("192.0.2.1")[0], 300)
 
     def test_negativeRefused(self) -> None:
         """
@@ -261,11 +261,11 @@ class BudgetTests(SynchronousTestCase):
         assert refused is not None
         self.assertEqual(refused.code, _FORBIDDEN)
         self.assertIn("memory budget", refused.reason or "")
-        peer = h.store.getPeer("a")
-        self.assertLessEqual(h.store.peerUsage(peer), h.tracker.config.maxPeerMemory)
+        peer = h.registered("a")
+        self.assertLessEqual(peer.held, h.tracker.config.maxPeerMemory)
         self.assertEqual(peer.swarms[f"s{n}"].chunks, ())
         h.ok(JoinChunkRequest, "a", swarmID=f"s{n}", chunks=(ChunkRange(0, 10),))
-        self.assertEqual(peer.swarms[f"s{n}"].chunks, (ChunkRange(0, 10),))
+        self.assertEqual(h.registered("a").swarms[f"s{n}"].chunks, (ChunkRange(0, 10),))
 
     def test_statsAndJoinsRefusedWhenSpent(self) -> None:
         """
@@ -278,29 +278,31 @@ class BudgetTests(SynchronousTestCase):
         h.connect("a", "192.0.2.1")
         h.ok(JoinRequest, "a", swarmID="s0")
         h.ok(JoinChunkRequest, "a", swarmID="s0", chunks=_worstRanges(0, 300))
-        peer = h.store.getPeer("a")
         response: Response
         for n in range(100):
             stats = tuple(Stat(f"X-{n}-{k}", _wide("v", 256), "s0") for k in range(8))
             response = h.call(StatReportRequest, "a", stats=stats)
             if isinstance(response, ErrorResponse):
                 break
+            peer = h.registered("a")
             kept = dict(peer.swarms["s0"].stats)
-            before = h.store.peerUsage(peer)
+            before = peer.held
         assert isinstance(response, ErrorResponse)
         self.assertEqual(response.code, _FORBIDDEN)
         self.assertIn("memory budget", response.reason or "")
+        peer = h.registered("a")
         self.assertEqual(peer.swarms["s0"].stats, kept)
-        self.assertEqual(h.store.peerUsage(peer), before)
+        self.assertEqual(peer.held, before)
         for n in range(1, 100):
             response = h.call(JoinRequest, "a", swarmID=f"s{n}")
             if isinstance(response, ErrorResponse):
                 break
         assert isinstance(response, ErrorResponse)
         self.assertEqual(response.code, _FORBIDDEN)
+        peer = h.registered("a")
         self.assertNotIn(f"s{n}", peer.swarms)
-        self.assertIsNone(h.store.getSwarm(f"s{n}"))
-        self.assertLessEqual(h.store.peerUsage(peer), 700_000)
+        self.assertIsNone(h.swarm(f"s{n}"))
+        self.assertLessEqual(peer.held, 700_000)
         h.ok(KeepAliveRequest, "a")
         h.ok(FindRequest, "a", swarmID="s0")
         h.ok(LeaveRequest, "a", swarmID="s0")
@@ -322,7 +324,7 @@ class BudgetTests(SynchronousTestCase):
         h.ok(JoinChunkRequest, "b", swarmID="s", chunks=_worstRanges(1 << 40))
         h.error(_FORBIDDEN, JoinChunkRequest, "c", swarmID="s", chunks=_worstRanges(2 << 40))
         h.ok(JoinChunkRequest, "d", swarmID="s", chunks=_worstRanges(3 << 40))
-        self.assertLessEqual(h.store.addressUsage("192.0.2.1")[1], 5 * 2**20)
+        self.assertLessEqual(h.addressUsage("192.0.2.1")[1], 5 * 2**20)
 
     def test_newSessionOverAddressBudget(self) -> None:
         """
@@ -334,8 +336,8 @@ class BudgetTests(SynchronousTestCase):
         response = h.send(ConnectRequest(txid(), "a", stats=stats), Origin("192.0.2.1", 1))
         assert isinstance(response, ErrorResponse)
         self.assertEqual(response.code, _FORBIDDEN)
-        self.assertIsNone(h.store.getPeer("a"))
-        self.assertEqual(h.store.addressUsage("192.0.2.1"), (0, 0))
+        self.assertIsNone(h.peer("a"))
+        self.assertEqual(h.addressUsage("192.0.2.1"), (0, 0))
 
     def test_takeoverCountsAtTheNewAddress(self) -> None:
         """
@@ -350,19 +352,19 @@ class BudgetTests(SynchronousTestCase):
         h.ok(JoinRequest, "b", swarmID="s")
         h.ok(JoinChunkRequest, "a", swarmID="s", chunks=_worstRanges(0))
         h.ok(JoinChunkRequest, "b", swarmID="s", chunks=_worstRanges(1 << 40))
-        held = h.store.peerUsage(h.store.getPeer("a"))
+        held = h.registered("a").held
         response = h.send(
             ConnectRequest(txid(), "a", authToken=h.tokens["a"]), Origin("192.0.2.2", 1)
         )
         assert isinstance(response, ErrorResponse)
         self.assertEqual(response.code, _FORBIDDEN)
-        self.assertEqual(h.store.addressUsage("192.0.2.1")[1], held)
+        self.assertEqual(h.addressUsage("192.0.2.1")[1], held)
         response = h.send(
             ConnectRequest(txid(), "a", authToken=h.tokens["a"]), Origin("192.0.2.3", 1)
         )
         self.assertIsInstance(response, ConnectResponse)
-        self.assertEqual(h.store.addressUsage("192.0.2.1"), (0, 0))
-        self.assertEqual(h.store.addressUsage("192.0.2.3")[1], h.store.peerUsage(h.store.getPeer("a")))
+        self.assertEqual(h.addressUsage("192.0.2.1"), (0, 0))
+        self.assertEqual(h.addressUsage("192.0.2.3")[1], h.registered("a").held)
 
     def test_accountsReleased(self) -> None:
         """
@@ -371,15 +373,15 @@ class BudgetTests(SynchronousTestCase):
         """
         h = TrackerHarness(self)
         h.connect("a", "192.0.2.1", addresses=(PeerAddress("192.0.2.1", 7000),))
-        recordOnly = h.store.addressUsage("192.0.2.1")
+        recordOnly = h.addressUsage("192.0.2.1")
         h.ok(JoinRequest, "a", swarmID="s", stats=(Stat("BufferLevel", "5"),))
         h.ok(JoinChunkRequest, "a", swarmID="s", chunks=_worstRanges(0, 10))
         h.ok(StatReportRequest, "a", stats=(Stat("X-note", "hello", "s"),))
         h.ok(LeaveRequest, "a", swarmID="s")
-        self.assertEqual(h.store.addressUsage("192.0.2.1"), recordOnly)
+        self.assertEqual(h.addressUsage("192.0.2.1"), recordOnly)
         h.ok(StatReportRequest, "a", stats=(Stat("X-note", "hello"),))
         h.ok(DisconnectRequest, "a")
-        self.assertEqual(h.store.addressUsage("192.0.2.1"), (0, 0))
+        self.assertEqual(h.addressUsage("192.0.2.1"), (0, 0))
 
     def test_oneAddressStaysUnderItsBudget(self) -> None:
         """
@@ -389,9 +391,9 @@ class BudgetTests(SynchronousTestCase):
         ExpireTime of its own), announces chunk ranges of the most
         expensive shape and keeps the longest statistics on every peer and
         membership, each until refused; peers from every class of address
-        then FIND in its swarms, so that every membership caches a peer
-        list entry for each, and a locality strategy groups each session
-        apart.  What the tracker holds, measured with tracemalloc, stays
+        then FIND in its swarms, so that the tracker caches a peer-list
+        entry of every member for each, and a locality strategy groups
+        each session apart.  What the tracker holds, measured with tracemalloc, stays
         under the default address budget of 16 MiB.
         """
         clock = Clock()
@@ -404,14 +406,13 @@ class BudgetTests(SynchronousTestCase):
             selector=LocalitySelector.fromArgs("prefix6=128"),
             retryCache=MemoryRetryCache(0.0, 1),
         )
-        store: Any = tracker.store
         requesters: List[Tuple[str, str, Origin]] = []
         for n, ip in enumerate(
             ["198.51.100.1", "127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.0.1",
              "100.64.0.1", "169.254.0.1", "::1", "fc00::1", "fe80::1", "240.0.0.1", "bogus"]
         ):
             origin = Origin(ip, 1)
-            answer = tracker.handle(ConnectRequest(txid(), f"r{n}"), origin)
+            answer = self.successResultOf(tracker.handle(ConnectRequest(txid(), f"r{n}"), origin))
             assert isinstance(answer, ConnectResponse), answer
             requesters.append((f"r{n}", answer.authToken, origin))
         addresses = tuple(
@@ -432,11 +433,11 @@ class BudgetTests(SynchronousTestCase):
         refusals: List[ErrorResponse] = []
 
         def send(request: Any, origin: Origin) -> Response:
-            answer = tracker.handle(request, origin)
+            answer = self.successResultOf(tracker.handle(request, origin))
             assert not isinstance(answer, ErrorResponse) or answer.code is _FORBIDDEN, answer
             if isinstance(answer, ErrorResponse):
                 refusals.append(answer)
-            return answer  # type: ignore[return-value]
+            return answer
 
         sessions: List[Tuple[str, str, Origin]] = []
         for i in range(config.maxSessionsPerAddress + 1):
@@ -482,16 +483,19 @@ class BudgetTests(SynchronousTestCase):
         # Every class of requester asks for the peers of every swarm.
         for swarmID, _p, _t, _o in swarms:
             for requester, token, origin in requesters:
-                answer = tracker.handle(
+                answer = self.successResultOf(tracker.handle(
                     FindRequest(txid(), requester, token, swarmID=swarmID), origin
-                )
+                ))
                 assert isinstance(answer, FindResponse), answer
 
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - baseline
         budget = config.maxAddressMemory
         self.assertEqual(budget, 16 * 2**20)
-        self.assertLessEqual(store.addressUsage(sessions[0][2].ip)[1], budget)
+        _sessions, used, _total = self.successResultOf(
+            tracker.store.usage(sessions[0][2].ip)
+        )
+        self.assertLessEqual(used, budget)
         self.assertLessEqual(held, budget)
         # The budget was used, not left idle: the test measured a full one.
         self.assertGreater(held, budget // 2)
@@ -536,7 +540,7 @@ class ExpiryEntryTests(SynchronousTestCase):
         self.assertEqual(store.scheduledCount(), 2)
         h.advance(h.tracker.config.emptySwarmLifetime + 1)
         self.assertEqual(store.scheduledCount(), 1)
-        self.assertIsNone(store.getSwarm("same"))
+        self.assertIsNone(h.swarm("same"))
         gc.collect()
         self.assertLess(tracemalloc.get_traced_memory()[0] - before, 64 * 1024)
 
@@ -577,11 +581,10 @@ class ExpiryEntryTests(SynchronousTestCase):
         h.ok(JoinRequest, "a", swarmID="t", expireTime=10)
         h.ok(JoinRequest, "a", swarmID="t", expireTime=100)
         h.advance(11)
-        peer = h.store.getPeer("a")
-        self.assertEqual(sorted(peer.swarms), ["t"])
+        self.assertEqual(sorted(h.registered("a").swarms), ["t"])
         h.ok(KeepAliveRequest, "a")
         h.advance(90)
-        self.assertEqual(sorted(peer.swarms), [])
+        self.assertEqual(sorted(h.registered("a").swarms), [])
 
     def test_reconnectsDoNotMultiplyPeerEntries(self) -> None:
         """

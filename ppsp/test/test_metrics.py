@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from treq.testing import StubTreq
 from twisted.cred.checkers import ANONYMOUS
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -31,6 +31,7 @@ from ppsp.tracker.overload import LoadShedder
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import TrackerService
 from ppsp.tracker.store import MemoryPeerStore
+from ppsp.tracker.values import Expired
 from ppsp.tracker.tap import makeService
 
 #: Where the tests reach the two interfaces.
@@ -44,8 +45,23 @@ class _Unreachable(MemoryPeerStore):
     would while its server is down.
     """
 
-    def storeReachable(self) -> bool:
-        return False
+    def reachable(self) -> "Deferred[bool]":
+        return succeed(False)
+
+
+class _ExpiryFailsOnce(MemoryPeerStore):
+    """
+    A store whose first expiry sweep fails, as a store kept elsewhere would
+    while its server restarts.
+    """
+
+    failed = False
+
+    def expire(self, now: float, emptySwarmLifetime: float) -> "Deferred[Expired]":
+        if not self.failed:
+            self.failed = True
+            return fail(RuntimeError("the store restarts"))
+        return super().expire(now, emptySwarmLifetime)
 
 
 class _Later:
@@ -251,7 +267,7 @@ class RequestMetricsTests(SynchronousTestCase):
         samples = h.scrape()
         self.assertEqual(value(samples, "ppsp_retries_total"), 1)
         self.assertEqual(value(samples, "ppsp_requests_total", method="CONNECT", code="OK"), 2)
-        self.assertEqual(h.store.peerCount(), 1)
+        self.assertEqual(self.successResultOf(h.store.counts()), (1, 0))
 
 
 class StateMetricsTests(SynchronousTestCase):
@@ -491,7 +507,7 @@ class HealthTests(SynchronousTestCase):
         A store that cannot be reached makes it 503
         C{store-unreachable}; the memory store always can be.
         """
-        self.assertTrue(MemoryPeerStore().storeReachable())
+        self.assertTrue(self.successResultOf(MemoryPeerStore().reachable()))
         h = MetricsHarness(self, store=_Unreachable())
         code, body = h.health()
         self.assertEqual((code, body["status"]), (503, "store-unreachable"))
@@ -543,6 +559,30 @@ class SamplingTests(SynchronousTestCase):
         service.stopService()
         h.clock.advance(h.tracker.metrics.interval * 3)
         self.assertEqual(len(h.tracker.metrics.samples()), 2)
+
+
+class SweepTests(SynchronousTestCase):
+    """
+    The tracker service's sweeps go on whatever happens to one of them.
+    """
+
+    def test_failedSweep(self) -> None:
+        """
+        A sweep that fails (the store failed) is logged and counted as a
+        store error, and the sweeps go on: the next ones expire what is
+        due.
+        """
+        h = MetricsHarness(self, store=_ExpiryFailsOnce(random=random.Random(1)))
+        service = TrackerService(h.tracker)
+        service.startService()
+        self.addCleanup(service.stopService)
+        h.connect("a")
+        h.clock.advance(1)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(h.tracker.counters["store_error"], 1)
+        h.clock.pump([1] * int(h.tracker.config.peerTimeout))
+        self.assertEqual(self.successResultOf(h.store.counts()), (0, 0))
+        self.assertEqual(h.tracker.population, (0, 0))
 
 
 class TapTests(SynchronousTestCase):

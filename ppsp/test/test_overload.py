@@ -423,7 +423,7 @@ class ResourceSheddingTests(SynchronousTestCase):
         refused = self.successResultOf(post(JoinRequest("4", "a", token, swarmID="t")))
         self.assertEqual(refused.code, 503)
         self.assertEqual(refused.headers.getRawHeaders(b"retry-after"), [b"4"])
-        self.assertIsNone(tracker.store.getSwarm("t"))
+        self.assertIsNone(self.successResultOf(tracker.store.swarm("t")))
         pending[0].callback([])
         treq.flush()
         self.assertEqual(self.successResultOf(first).code, 200)

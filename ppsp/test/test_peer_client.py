@@ -54,6 +54,7 @@ from ppsp.peer.client import (
     makeHTTPClient,
 )
 from ppsp.test.certs import TestCA
+from ppsp.test.helpers import StoreReads
 from ppsp.testing import MemoryTracker, _BytesProducer
 from ppsp.tracker.core import Tracker, TrackerConfig
 from ppsp.tracker.resource import TrackerResource
@@ -142,7 +143,7 @@ class RequestTests(SynchronousTestCase):
         self.successResultOf(leech.leave("s"))
         self.successResultOf(leech.disconnect())
         self.assertIsNone(leech.authToken)
-        self.assertIsNone(self.fake.tracker.store.getPeer("leech"))
+        self.assertIsNone(StoreReads(self, self.fake.tracker.store).peer("leech"))
 
     def test_findConstraints(self) -> None:
         """
@@ -306,7 +307,7 @@ class RetryTests(SynchronousTestCase):
         pump(fake.clock, 10)
         response = self.successResultOf(d)
         self.assertEqual(len(fake.received), 2)
-        peer = fake.tracker.store.getPeer("a")
+        peer = StoreReads(self, fake.tracker.store).registered("a")
         self.assertEqual(peer.token, response.authToken)
 
     def test_boundedAttemptsWithBackoff(self) -> None:
@@ -565,7 +566,7 @@ class RFC7846ClientTests(SynchronousTestCase):
         assert isinstance(response, PPSTPConnectResponse)
         self.assertEqual([r.swarmID for r in response.swarmResults], ["s", "t"])
         self.assertEqual(client.swarms, {"s": PeerMode.SEED, "t": PeerMode.LEECH})
-        peer = self.fake.tracker.store.getPeer("j")
+        peer = StoreReads(self, self.fake.tracker.store).registered("j")
         self.assertEqual(set(peer.swarms), {"s", "t"})
         self.successResultOf(client.keepAlive())
         self.assertEqual(self.fake.received[-1].authToken, client.authToken)
@@ -582,13 +583,13 @@ class RFC7846ClientTests(SynchronousTestCase):
         self.assertEqual(joined.peers, ())
         self.successResultOf(client.join("t", PeerMode.SEED))
         self.successResultOf(client.leave("s"))
-        self.assertEqual(set(self.fake.tracker.store.getPeer("j").swarms), {"t"})
+        self.assertEqual(set(StoreReads(self, self.fake.tracker.store).registered("j").swarms), {"t"})
         self.successResultOf(client.leave("t"))
         self.assertIsNone(client.authToken)
-        self.assertIsNone(self.fake.tracker.store.getPeer("j"))
+        self.assertIsNone(StoreReads(self, self.fake.tracker.store).peer("j"))
         self.successResultOf(client.join("u"))
         self.successResultOf(client.disconnect())
-        self.assertIsNone(self.fake.tracker.store.getPeer("j"))
+        self.assertIsNone(StoreReads(self, self.fake.tracker.store).peer("j"))
         self.assertEqual(client.swarms, {})
 
     def test_failedActionIsTheError(self) -> None:

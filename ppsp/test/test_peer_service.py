@@ -32,6 +32,7 @@ from ppsp.messages import (
 from ppsp.peer.client import TrackerUnavailable
 from ppsp.peer.service import CONNECTING, REGISTERED, STOPPED, UNREACHABLE, PeerService
 from ppsp.peer.sources import ChunkSet, StaticStats
+from ppsp.test.helpers import StoreReads
 from ppsp.testing import MemoryTracker
 from ppsp.tracker.core import TrackerConfig
 
@@ -60,6 +61,13 @@ class Harness:
         if start:
             service.startService()
         return service
+
+    def reads(self) -> StoreReads:
+        """
+        Reads of the store of the tracker serving now (L{MemoryTracker.restart}
+        replaces it).
+        """
+        return StoreReads(self.testCase, self.fake.tracker.store)
 
     def sent(self, cls: Type[Request], peerID: str) -> List[Request]:
         return [r for r in self.fake.received if isinstance(r, cls) and r.peerID == peerID]
@@ -99,7 +107,7 @@ class RegistrationTests(SynchronousTestCase):
         self.assertEqual(connect.statPort, 7001)
         joins = {r.swarmID: r.mode for r in self.h.sent(JoinRequest, "a")}  # type: ignore[attr-defined]
         self.assertEqual(joins, {"live": PeerMode.LIVESEED, "vod": PeerMode.LEECH})
-        peer = self.h.fake.tracker.store.getPeer("a")
+        peer = self.h.reads().registered("a")
         self.assertEqual(set(peer.swarms), {"live", "vod"})
         self.assertEqual(peer.swarms["live"].mode, PeerMode.LIVESEED)
 
@@ -128,7 +136,7 @@ class RegistrationTests(SynchronousTestCase):
         self.assertEqual(len(h.sent(KeepAliveRequest, "a")), 1)
         h.fake.advance(60)
         self.assertEqual(len(h.sent(KeepAliveRequest, "a")), 4)
-        self.assertIsNotNone(h.fake.tracker.store.getPeer("a"))
+        self.assertIsNotNone(h.reads().peer("a"))
 
     def test_stayRegisteredForHours(self) -> None:
         """
@@ -136,7 +144,7 @@ class RegistrationTests(SynchronousTestCase):
         """
         self.h.peer("a")
         self.h.fake.advance(3 * 3600, step=10)
-        self.assertIsNotNone(self.h.fake.tracker.store.getPeer("a"))
+        self.assertIsNotNone(self.h.reads().peer("a"))
         self.assertEqual(len(self.h.sent(ConnectRequest, "a")), 1)
 
     def test_statReports(self) -> None:
@@ -152,7 +160,7 @@ class RegistrationTests(SynchronousTestCase):
         reports = self.h.sent(StatReportRequest, "a")
         self.assertEqual(len(reports), 2)
         self.assertEqual(reports[-1].stats, (Stat("UploadBandwidth", "900"),))  # type: ignore[attr-defined]
-        peer = self.h.fake.tracker.store.getPeer("a")
+        peer = self.h.reads().registered("a")
         self.assertEqual(peer.stats["UploadBandwidth"], 900)
 
     def test_statsAtConnect(self) -> None:
@@ -179,10 +187,9 @@ class ChangeTests(SynchronousTestCase):
         """
         service = self.h.peer("a", ())
         self.successResultOf(service.join("x", PeerMode.SEED))
-        peer = self.h.fake.tracker.store.getPeer("a")
-        self.assertEqual(peer.swarms["x"].mode, PeerMode.SEED)
+        self.assertEqual(self.h.reads().registered("a").swarms["x"].mode, PeerMode.SEED)
         self.successResultOf(service.leave("x"))
-        self.assertEqual(set(peer.swarms), set())
+        self.assertEqual(set(self.h.reads().registered("a").swarms), set())
         self.assertEqual(service.swarms, {})
 
     def test_joinBeforeRegistered(self) -> None:
@@ -198,7 +205,7 @@ class ChangeTests(SynchronousTestCase):
         self.h.fake.start()
         self.h.fake.advance(120)
         self.successResultOf(d)
-        self.assertIn("x", self.h.fake.tracker.store.getPeer("a").swarms)
+        self.assertIn("x", self.h.reads().registered("a").swarms)
 
     def test_findReturnsPeerRecords(self) -> None:
         """
@@ -235,7 +242,8 @@ class ChangeTests(SynchronousTestCase):
         sent = self.h.sent(JoinChunkRequest, "a")
         self.assertEqual(len(sent), before + 1)
         self.assertEqual(sent[-1].chunks, (ChunkRange(0, 9),))  # type: ignore[attr-defined]
-        member = self.h.fake.tracker.store.getPeer("a").swarms["s"]
+        member = self.h.reads().view("s").member("a")
+        assert member is not None
         self.assertTrue(member.holds(9))
 
     def test_chunksOfOtherSwarmsIgnored(self) -> None:
@@ -285,10 +293,11 @@ class RecoveryTests(SynchronousTestCase):
         self.h.fake.advance(60)
         self.assertEqual(service.state, REGISTERED)
         self.assertEqual(len(self.h.sent(ConnectRequest, "a")), 2)
-        peer = self.h.fake.tracker.store.getPeer("a")
-        self.assertEqual(set(peer.swarms), {"s", "t"})
+        self.assertEqual(set(self.h.reads().registered("a").swarms), {"s", "t"})
         self.h.fake.advance(2)
-        self.assertTrue(peer.swarms["s"].holds(4))
+        member = self.h.reads().view("s").member("a")
+        assert member is not None
+        self.assertTrue(member.holds(4))
         self.assertIn(
             "the tracker no longer knows a; registering again", self.h.messages(LogLevel.warn)
         )
@@ -302,11 +311,11 @@ class RecoveryTests(SynchronousTestCase):
         self.h.fake.stop()
         self.h.fake.advance(59)
         self.h.fake.start()
-        # Expire it at the tracker by hand, as if 180 s had passed.
-        self.h.fake.tracker._dropPeer(self.h.fake.tracker.store.getPeer("a"), self.h.clock.seconds())
+        # End its session at the tracker by hand, as if 180 s had passed.
+        self.assertTrue(self.successResultOf(self.h.fake.tracker.endSession("a")))
         self.h.fake.advance(5)
         self.assertEqual(service.state, REGISTERED)
-        self.assertIn("s", self.h.fake.tracker.store.getPeer("a").swarms)
+        self.assertIn("s", self.h.reads().registered("a").swarms)
 
     def test_findAfterForgotten(self) -> None:
         """
@@ -395,7 +404,7 @@ class StopTests(SynchronousTestCase):
         self.assertEqual(leaves, ["s", "t"])
         self.assertEqual(len(self.h.sent(DisconnectRequest, "a")), 1)
         self.assertIs(type(self.h.fake.received[-1]), DisconnectRequest)
-        self.assertIsNone(self.h.fake.tracker.store.getPeer("a"))
+        self.assertIsNone(self.h.reads().peer("a"))
         self.assertEqual(service.state, STOPPED)
         self.assertEqual(self.h.clock.getDelayedCalls(), [])
 
@@ -469,12 +478,12 @@ class RFC7846ServiceTests(SynchronousTestCase):
         [connect] = self.h.sent(PPSTPConnectRequest, "j")
         self.assertEqual(len(connect.swarmActions), 2)  # type: ignore[attr-defined]
         self.h.fake.advance(200)
-        self.assertIsNotNone(self.h.fake.tracker.store.getPeer("j"))
+        self.assertIsNotNone(self.h.reads().peer("j"))
         self.h.fake.restart()
         self.h.fake.advance(61)
-        self.assertEqual(set(self.h.fake.tracker.store.getPeer("j").swarms), {"s", "t"})
+        self.assertEqual(set(self.h.reads().registered("j").swarms), {"s", "t"})
         self.successResultOf(service.stopService())
-        self.assertIsNone(self.h.fake.tracker.store.getPeer("j"))
+        self.assertIsNone(self.h.reads().peer("j"))
         self.assertEqual(self.h.clock.getDelayedCalls(), [])
 
     def test_mixedPeersFindEachOther(self) -> None:
@@ -513,4 +522,4 @@ class RFC7846ServiceTests(SynchronousTestCase):
         self.h.fake.advance(120)
         self.assertEqual(self.h.fake.received, [])
         self.successResultOf(service.join("s"))
-        self.assertIn("s", self.h.fake.tracker.store.getPeer("j").swarms)
+        self.assertIn("s", self.h.reads().registered("j").swarms)

@@ -138,4 +138,6 @@ class BothWaysTests(SynchronousTestCase):
         result = self.successResultOf(querier.query("peer-a", ("UploadBandwidth",)))
         self.assertEqual(result.stats, (Stat("UploadBandwidth", "888"),))
         self.assertEqual(result.address, "127.0.0.1:7001")
-        self.assertEqual(fake.tracker.store.getPeer("peer-a").stats["UploadBandwidth"], 888)
+        state = self.successResultOf(fake.tracker.store.peer("peer-a"))
+        assert state is not None
+        self.assertEqual(state.stats["UploadBandwidth"], 888)

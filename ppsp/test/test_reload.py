@@ -14,7 +14,7 @@ from typing import Any, Callable, List, cast
 
 from treq.client import HTTPClient
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
@@ -54,7 +54,7 @@ class RevocationFileTests(SynchronousTestCase):
             f.write(text)
 
     def connect(self, peerID: str) -> Any:
-        return self.tracker.handle(ConnectRequest(f"c-{peerID}", peerID), ORIGIN)
+        return self.successResultOf(self.tracker.handle(ConnectRequest(f"c-{peerID}", peerID), ORIGIN))
 
     def test_applied(self) -> None:
         """
@@ -64,12 +64,14 @@ class RevocationFileTests(SynchronousTestCase):
         answer = self.connect("peer-a")
         self.assertIsInstance(answer, ConnectResponse)
         self.write("peer:peer-a\n")
-        self.assertTrue(self.file.reload())
-        self.assertIsNone(self.tracker.store.getPeer("peer-a"))
-        keepalive = self.tracker.handle(KeepAliveRequest("k", "peer-a", authToken=answer.authToken), ORIGIN)
-        self.assertEqual(keepalive.code, ResponseCode.AUTHENTICATION_REQUIRED)  # type: ignore[union-attr]
+        self.assertTrue(self.successResultOf(self.file.reload()))
+        self.assertIsNone(self.successResultOf(self.tracker.store.peer("peer-a")))
+        keepalive = self.successResultOf(
+            self.tracker.handle(KeepAliveRequest("k", "peer-a", authToken=answer.authToken), ORIGIN)
+        )
+        self.assertEqual(keepalive.code, ResponseCode.AUTHENTICATION_REQUIRED)
         self.write("")
-        self.assertTrue(self.file.reload())
+        self.assertTrue(self.successResultOf(self.file.reload()))
         self.assertIsInstance(self.connect("peer-a"), ConnectResponse)
 
     def test_badFileKeepsOld(self) -> None:
@@ -78,11 +80,11 @@ class RevocationFileTests(SynchronousTestCase):
         error in the log, and the revocations in force stay.
         """
         self.write("peer:peer-a\n")
-        self.file.reload()
+        self.successResultOf(self.file.reload())
         self.write("peer:peer-a\nnonsense\n")
-        self.assertFalse(self.file.reload())
+        self.assertFalse(self.successResultOf(self.file.reload()))
         os.remove(self.path)
-        self.assertFalse(self.file.reload())
+        self.assertFalse(self.successResultOf(self.file.reload()))
         self.assertEqual(self.tracker.revocations.peerIDs, {"peer-a"})
         errors = [e for e in self.events if e["log_level"] is LogLevel.error]
         self.assertEqual(len(errors), 2)
@@ -116,23 +118,59 @@ class ReloadServiceTests(SynchronousTestCase):
         """
         called: List[str] = []
 
-        def broken() -> None:
+        def broken() -> "Deferred[bool]":
             raise RuntimeError("boom")
 
+        def second() -> "Deferred[bool]":
+            called.append("second")
+            return succeed(True)
+
         fake = _Reactor()
-        service = ReloadService(fake, [broken, lambda: called.append("second")])
+        service = ReloadService(fake, [broken, second])
         before = signal.getsignal(signal.SIGHUP)
         service.startService()
         try:
             os.kill(os.getpid(), signal.SIGHUP)
             self.assertEqual(len(fake.calls), 1)
             self.assertEqual(called, [])
-            fake.calls[0]()
+            results = self.successResultOf(fake.calls[0]())
         finally:
             service.stopService()
         self.assertEqual(called, ["second"])
+        self.assertEqual([result["applied"] for result in results], [False, True])
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
         self.assertEqual(signal.getsignal(signal.SIGHUP), before)
+
+
+    def test_oneAtATime(self) -> None:
+        """
+        A reload asked for while another waits for its reloaders (a store
+        that answers later) starts once that one has ended; each reloader
+        runs after the one before it has answered.
+        """
+        pending: List[Deferred[bool]] = []
+        calls: List[str] = []
+
+        def slow() -> "Deferred[bool]":
+            calls.append("slow")
+            d: Deferred[bool] = Deferred()
+            pending.append(d)
+            return d
+
+        def quick() -> "Deferred[bool]":
+            calls.append("quick")
+            return succeed(True)
+
+        service = ReloadService(_Reactor(), [slow, quick])
+        first = service.reload()
+        second = service.reload()
+        self.assertEqual(calls, ["slow"])
+        pending.pop().callback(True)
+        self.assertEqual(calls, ["slow", "quick", "slow"])
+        self.assertEqual([r["applied"] for r in self.successResultOf(first)], [True, True])
+        self.assertNoResult(second)
+        pending.pop().callback(False)
+        self.assertEqual([r["applied"] for r in self.successResultOf(second)], [False, True])
 
 
 class RevocationOnSIGHUPTests(TestCase):
@@ -236,9 +274,10 @@ class TrackerOptionTests(SynchronousTestCase):
             service.startService()
             self.addCleanup(service.stopService)
             tracker: Any = service.tracker  # type: ignore[attr-defined]
-            own = tracker.handle(ConnectRequest("1", "p", statPort=7123), ORIGIN)
+            own = self.successResultOf(tracker.handle(ConnectRequest("1", "p", statPort=7123), ORIGIN))
             self.assertEqual(own.code, ResponseCode.INVALID_SYNTAX)
-            self.assertEqual(tracker.handle(ConnectRequest("2", "q", statPort=80), ORIGIN).code, low)
+            other = self.successResultOf(tracker.handle(ConnectRequest("2", "q", statPort=80), ORIGIN))
+            self.assertEqual(other.code, low)
 
 
 class RevocationSourcesTests(SynchronousTestCase):
@@ -257,9 +296,9 @@ class RevocationSourcesTests(SynchronousTestCase):
         with open(path, "w") as f:
             f.write("peer:from-file\n")
         revocationFile = RevocationFile(tracker, path)
-        revocationFile.reload()
-        tracker.revoke(peerIDs=["by-admin"])
+        self.assertTrue(self.successResultOf(revocationFile.reload()))
+        self.successResultOf(tracker.revoke(peerIDs=["by-admin"]))
         with open(path, "w") as f:
             f.write("peer:new-in-file\n")
-        revocationFile.reload()
+        self.assertTrue(self.successResultOf(revocationFile.reload()))
         self.assertEqual(tracker.revocations.peerIDs, {"by-admin", "new-in-file"})

@@ -30,6 +30,7 @@ from zope.interface.verify import verifyObject
 from ppsp.codec import XML_CODEC
 from ppsp.interfaces import ICodec
 from ppsp.messages import Method, Request as Message, Response as Answer, ResponseCode
+from ppsp.test.helpers import StoreReads
 from ppsp.tracker import resource as resourceModule
 from ppsp.tracker.core import Tracker, TrackerConfig
 from ppsp.tracker.resource import TrackerResource, TrackerSite
@@ -61,16 +62,15 @@ def field(xml: bytes, name: str) -> Optional[str]:
     return None if found is None else found.text
 
 
-class Harness:
+class Harness(StoreReads):
     """
     A tracker resource behind StubTreq, with a clock.
     """
 
     def __init__(self, testCase: SynchronousTestCase, mount: Optional[bytes] = None, **config: Any) -> None:
-        self.testCase = testCase
+        StoreReads.__init__(self, testCase, MemoryPeerStore(random=random.Random(1)))
         self.clock = Clock()
         self.clock.advance(1000)
-        self.store: Any = MemoryPeerStore(random=random.Random(1))
         self.tracker = Tracker(self.clock, TrackerConfig(**config), store=self.store)
         self.resource = TrackerResource(self.tracker)
         root: Resource = self.resource
@@ -126,7 +126,7 @@ class MethodTests(SynchronousTestCase):
         self.assertEqual(field(content, "TransactionID"), "tx-9")
         self.assertEqual(field(content, "KeepAliveInterval"), "60")
         reflexive: Any = etree.fromstring(content).find("ReflexiveAddress")
-        self.assertEqual(reflexive.get("ip"), self.h.store.getPeer("peer-a").observedIP)
+        self.assertEqual(reflexive.get("ip"), self.h.registered("peer-a").observedIP)
 
     def test_wholeLifeCycle(self) -> None:
         """
@@ -268,7 +268,7 @@ class ErrorTests(SynchronousTestCase):
         self.h.resource.maxBody = 100
         response, content = self.h.post(message("CONNECT", body="<Cer>" + "x" * 200 + "</Cer>"))
         self.assertEqual((response.code, field(content, "Response")), (413, "INVALID SYNTAX"))
-        self.assertEqual(self.h.store.peerCount(), 0)
+        self.assertEqual(self.h.counts()[0], 0)
 
     def test_internalError(self) -> None:
         """
@@ -422,7 +422,7 @@ class HostileInputTests(SynchronousTestCase):
         h = Harness(self, rateLimit=0)
         response, content = h.post(body, contentType=contentType)
         self.assertTrue(400 <= response.code < 500, (response.code, content))
-        self.assertEqual((h.store.peerCount(), h.store.swarmCount()), (0, 0))
+        self.assertEqual(h.counts(), (0, 0))
 
     @settings(max_examples=150, deadline=None)
     @given(st.data())
@@ -519,7 +519,7 @@ class RealSocketTests(TestCase):
             + (b"%x\r\n%s\r\n" % (len(chunk), chunk)) * 3
         )
         self.assertTrue(raw.startswith(b"HTTP/1.1 413 "), raw)
-        self.assertEqual(self.tracker.store.peerCount(), 0)
+        self.assertEqual((yield self.tracker.store.counts())[0], 0)
 
     @inlineCallbacks
     def test_persistentConnection(self) -> Any:
@@ -533,4 +533,4 @@ class RealSocketTests(TestCase):
         raw = yield self.exchange(request % (len(one), one) + request % (len(two), two), expectClose=False)
         self.assertEqual(raw.count(b"HTTP/1.1 200 OK"), 2)
         self.assertEqual(re.findall(rb'ReflexiveAddress ip="([^"]+)"', raw), [b"127.0.0.1", b"127.0.0.1"])
-        self.assertEqual(self.tracker.store.getPeer("a").observedIP, "127.0.0.1")
+        self.assertEqual((yield self.tracker.store.peer("a")).observedIP, "127.0.0.1")

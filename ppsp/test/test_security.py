@@ -86,13 +86,13 @@ class ProxyProtocolTests(TestCase):
         answer = yield client.done
         self.assertIn(b"200 OK", answer)
         self.assertRegex(answer.decode(), r'<ReflexiveAddress ip="203\.0\.113\.7" port="56324"/>')
-        self.assertEqual(tracker.store.getPeer("proxied").observedIP, "203.0.113.7")
+        self.assertEqual((yield tracker.store.peer("proxied")).observedIP, "203.0.113.7")
 
         bare = RawClient(http.replace(b"proxied", b"direct"))
         yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", number), bare)
         answer = yield bare.done
         self.assertNotIn(b"200 OK", answer)
-        self.assertIsNone(tracker.store.getPeer("direct"))
+        self.assertIsNone((yield tracker.store.peer("direct")))
 
 
 class FloodTests(TestCase):
@@ -239,7 +239,7 @@ class ForwardedForTests(TestCase):
         )
         yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), client)
         yield client.done
-        return tracker.store.getPeer("p").observedIP
+        return (yield tracker.store.peer("p")).observedIP
 
     @inlineCallbacks
     def test_trustedProxy(self) -> Any:
@@ -307,8 +307,8 @@ class X509OverTLSTests(TestCase):
         """
         yield self.client("peer-a", "peer-a", "own").connect()
         yield self.client("peer-b", "peer-b", None).connect()
-        self.assertIsNotNone(self.tracker.store.getPeer("peer-a"))
-        self.assertIsNotNone(self.tracker.store.getPeer("peer-b"))
+        self.assertIsNotNone((yield self.tracker.store.peer("peer-a")))
+        self.assertIsNotNone((yield self.tracker.store.peer("peer-b")))
 
     @inlineCallbacks
     def test_borrowedCertificate(self) -> Any:
@@ -324,7 +324,7 @@ class X509OverTLSTests(TestCase):
             yield self.client("peer-a", "peer-x", other).connect()
         with self.assertRaises(AuthenticationRequired):
             yield self.client("peer-a", "peer-x", None).connect()
-        self.assertIsNone(self.tracker.store.getPeer("peer-a"))
+        self.assertIsNone((yield self.tracker.store.peer("peer-a")))
 
     @inlineCallbacks
     def test_json(self) -> Any:
@@ -337,7 +337,7 @@ class X509OverTLSTests(TestCase):
 
         client = self.client("peer-j", "peer-j", None, codec=JSON_CODEC)
         yield client.connect(swarms={"live": PeerMode.LEECH})
-        self.assertIn("live", self.tracker.store.getPeer("peer-j").swarms)
+        self.assertIn("live", (yield self.tracker.store.peer("peer-j")).swarms)
 
 
 class DuplicateContentTypeTests(TestCase):

@@ -32,9 +32,11 @@ from ppsp.messages import (
     ResponseCode,
 )
 from ppsp.test.certs import TestCA, serverOptions
+from ppsp.test.helpers import StoreReads
 from ppsp.test.test_json_tracker import Harness, action
 from ppsp.tracker.auth import (
     Revocations,
+    SessionIdentity,
     TokenPeerChecker,
     X509PeerChecker,
     credentialFingerprint,
@@ -47,7 +49,7 @@ from ppsp.test.test_security import RawClient, message
 SECRET = b"0123456789abcdef0123456789abcdef"
 
 
-class _Peers:
+class _Peers(StoreReads):
     """
     A tracker on a clock with a given checker, and the tokens its peers
     hold.
@@ -61,14 +63,12 @@ class _Peers:
         self.tracker = Tracker(
             self.clock, TrackerConfig(**config), checker=checker(self.clock) if checker else None
         )
+        self.store = self.tracker.store
         self.tokens: dict[str, str] = {}
         self.serial = 0
 
     def send(self, request: Request, origin: Origin) -> Response:
-        result: Any = self.tracker.handle(request, origin)
-        if isinstance(result, Deferred):
-            return self.testCase.successResultOf(result)  # type: ignore[no-any-return]
-        return result  # type: ignore[no-any-return]
+        return self.result(self.tracker.handle(request, origin))
 
     def txid(self) -> str:
         self.serial += 1
@@ -109,13 +109,12 @@ class ClosedTrackerJSONTests(SynchronousTestCase):
         victim's own address, are refused (03) and the victim's statistics
         stay as they were.
         """
-        peer = self.h.store.getPeer("victim")
-        before = dict(peer.stats or {})
+        before = dict(self.h.registered("victim").stats)
         code, answer = self.h.statReport("victim", ip="127.0.0.1")
         self.assertEqual((code, answer["error_code"]), (403, 3))
         code, answer = self.h.find("victim", "s", ip="127.0.0.1")
         self.assertEqual((code, answer["error_code"]), (403, 3))
-        self.assertEqual(dict(self.h.store.getPeer("victim").stats or {}), before)
+        self.assertEqual(dict(self.h.registered("victim").stats), before)
 
     def test_bearerTokenAccepted(self) -> None:
         """
@@ -165,7 +164,7 @@ class CredentialLifetimeTests(SynchronousTestCase):
             peers.call(JoinRequest, "peer-a", VICTIM, swarmID="s").code,
             ResponseCode.AUTHENTICATION_REQUIRED,
         )
-        self.assertIsNone(peers.tracker.store.getPeer("peer-a"))
+        self.assertIsNone(peers.peer("peer-a"))
 
     def test_expiredSessionNotListed(self) -> None:
         """
@@ -219,7 +218,7 @@ class RevocationTests(SynchronousTestCase):
 
     def assertEnded(self) -> None:
         peers = self.peers
-        self.assertIsNone(peers.tracker.store.getPeer("peer-a"))
+        self.assertIsNone(peers.peer("peer-a"))
         self.assertEqual(
             peers.call(KeepAliveRequest, "peer-a", VICTIM).code, ResponseCode.AUTHENTICATION_REQUIRED
         )
@@ -233,7 +232,7 @@ class RevocationTests(SynchronousTestCase):
         Revoking a PeerID ends its session at once (it leaves its swarms)
         and refuses its CONNECT, with any credential.
         """
-        self.assertEqual(self.peers.tracker.revoke(peerIDs=["peer-a"]), 1)
+        self.assertEqual(self.peers.result(self.peers.tracker.revoke(peerIDs=["peer-a"])), 1)
         self.assertEnded()
         self.assertEqual(
             self.peers.connect("peer-a", VICTIM, cer=issueToken(SECRET, "peer-a", 200_000)).code,
@@ -247,7 +246,7 @@ class RevocationTests(SynchronousTestCase):
         still accepted.
         """
         fingerprint = credentialFingerprint(self.credential.encode())
-        self.assertEqual(self.peers.tracker.revoke(fingerprints=[fingerprint]), 1)
+        self.assertEqual(self.peers.result(self.peers.tracker.revoke(fingerprints=[fingerprint])), 1)
         self.assertEnded()
         self.assertIsInstance(
             self.peers.connect("peer-a", VICTIM, cer=issueToken(SECRET, "peer-a", 200_000)),
@@ -264,7 +263,7 @@ class RevocationTests(SynchronousTestCase):
         request = ConnectRequest("again", "peer-a", cer=self.credential)
         first = peers.send(request, VICTIM)
         self.assertIsInstance(first, ConnectResponse)
-        peers.tracker.revoke(peerIDs=["peer-a"])
+        self.assertEqual(peers.result(peers.tracker.revoke(peerIDs=["peer-a"])), 1)
         self.assertEqual(peers.send(request, VICTIM).code, ResponseCode.AUTHENTICATION_REQUIRED)
 
     def test_retryAfterDisconnect(self) -> None:
@@ -279,7 +278,7 @@ class RevocationTests(SynchronousTestCase):
         second: Any = peers.send(request, VICTIM)
         self.assertIsInstance(second, ConnectResponse)
         self.assertNotEqual(second.authToken, first.authToken)
-        self.assertEqual(peers.tracker.store.getPeer("peer-o").token, second.authToken)
+        self.assertEqual(peers.registered("peer-o").token, second.authToken)
 
     def test_openScheme(self) -> None:
         """
@@ -287,8 +286,8 @@ class RevocationTests(SynchronousTestCase):
         """
         peers = _Peers(self)
         peers.connect("peer-o", VICTIM)
-        peers.tracker.revoke(peerIDs=["peer-o"])
-        self.assertIsNone(peers.tracker.store.getPeer("peer-o"))
+        self.assertEqual(peers.result(peers.tracker.revoke(peerIDs=["peer-o"])), 1)
+        self.assertIsNone(peers.peer("peer-o"))
         self.assertEqual(peers.connect("peer-o", VICTIM).code, ResponseCode.AUTHENTICATION_REQUIRED)
 
     def test_replaceRevocations(self) -> None:
@@ -297,8 +296,8 @@ class RevocationTests(SynchronousTestCase):
         longer listed.
         """
         tracker = self.peers.tracker
-        tracker.revoke(peerIDs=["peer-a"])
-        tracker.setRevocations(Revocations())
+        self.assertEqual(self.peers.result(tracker.revoke(peerIDs=["peer-a"])), 1)
+        self.assertEqual(self.peers.result(tracker.setRevocations(Revocations())), 0)
         self.assertIsInstance(self.peers.connect("peer-a", VICTIM, cer=self.credential), ConnectResponse)
 
 
@@ -369,14 +368,13 @@ class CertificateBindingTests(SynchronousTestCase):
         The session's token over a connection with another certificate, or
         none, is MESSAGE FORBIDDEN, and the session is untouched.
         """
-        peer = self.peers.tracker.store.getPeer("peer-a")
-        deadline = peer.deadline
+        deadline = self.peers.registered("peer-a").deadline
         self.peers.clock.advance(5)
         for origin in (Origin("198.51.100.7", 40001, self.other.der), Origin("198.51.100.7", 40002)):
             self.assertEqual(
                 self.peers.call(KeepAliveRequest, "peer-a", origin).code, ResponseCode.MESSAGE_FORBIDDEN
             )
-        self.assertEqual(self.peers.tracker.store.getPeer("peer-a").deadline, deadline)
+        self.assertEqual(self.peers.registered("peer-a").deadline, deadline)
 
     def test_sessionEndsWithCertificate(self) -> None:
         """
@@ -413,7 +411,7 @@ class RetryIdentityTests(SynchronousTestCase):
             self.assertEqual(answer.code, ResponseCode.AUTHENTICATION_REQUIRED)
         again: Any = peers.send(request, Origin("198.51.100.7", 4, mine.der))
         self.assertEqual(again.authToken, first.authToken)
-        self.assertEqual(peers.tracker.store.getPeer("peer-a").token, first.authToken)
+        self.assertEqual(peers.registered("peer-a").token, first.authToken)
 
 
 class RefusedConnectLogTests(SynchronousTestCase):
@@ -535,7 +533,8 @@ class RetryOverTLSTests(TestCase):
         """
         body = message("CONNECT", "replayed", "peer-a")
         first = yield self.post(body, "peer-a")
-        token = self.tracker.store.getPeer("peer-a").token
+        peer = yield self.tracker.store.peer("peer-a")
+        token = peer.token
         self.assertIn(token.encode(), first)
         for identity in ("peer-x", None):
             answer = yield self.post(body, identity)
@@ -543,7 +542,8 @@ class RetryOverTLSTests(TestCase):
             self.assertNotIn(token.encode(), answer)
         again = yield self.post(body, "peer-a")
         self.assertIn(token.encode(), again)
-        self.assertEqual(self.tracker.store.getPeer("peer-a").token, token)
+        peer = yield self.tracker.store.peer("peer-a")
+        self.assertEqual(peer.token, token)
 
 
 class FingerprintCommandTests(SynchronousTestCase):
@@ -575,7 +575,7 @@ class FingerprintCommandTests(SynchronousTestCase):
         self.assertEqual(status, 0)
         peers = _Peers(self, lambda clock: TokenPeerChecker(SECRET, clock))
         peers.connect("peer-a", VICTIM, cer=credential)
-        self.assertEqual(peers.tracker.revoke(fingerprints=[fingerprint]), 1)
+        self.assertEqual(peers.result(peers.tracker.revoke(fingerprints=[fingerprint])), 1)
 
     def test_certificate(self) -> None:
         """
@@ -588,7 +588,7 @@ class FingerprintCommandTests(SynchronousTestCase):
         self.assertEqual(status, 0)
         peers = _Peers(self, lambda clock: X509PeerChecker(ca.certificate, clock), now=time.time())
         peers.connect("peer-a", Origin("198.51.100.7", 1, mine.der))
-        self.assertEqual(peers.tracker.revoke(fingerprints=[fingerprint]), 1)
+        self.assertEqual(peers.result(peers.tracker.revoke(fingerprints=[fingerprint])), 1)
 
     def test_neither(self) -> None:
         """
@@ -632,7 +632,8 @@ class CredentialRotationTests(SynchronousTestCase):
         for _ in range(200):
             fake.advance(1)
         self.assertEqual(service.state, REGISTERED)
-        peer = fake.tracker.store.getPeer("peer-a")
-        self.assertIsNotNone(peer)
+        peer = self.successResultOf(fake.tracker.store.peer("peer-a"))
+        assert peer is not None
         self.assertIn("s", peer.swarms)
+        assert isinstance(peer.identity, SessionIdentity)
         self.assertEqual(peer.identity.expires, 100_000)

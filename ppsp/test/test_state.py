@@ -13,11 +13,11 @@ import os
 import random
 import signal
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Collection, Dict, List, Optional, Sequence, TypeVar, cast
 
 from treq.client import HTTPClient
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
@@ -47,26 +47,52 @@ from ppsp.messages import (
     Stat,
     StatReportRequest,
 )
+from ppsp.test.copyingstore import CopyingPeerStore
 from ppsp.test.helpers import TrackerHarness
 from ppsp.test.test_deploy import watch
 from ppsp.test.test_twistd import BIN, TrackerProcess, spawn
-from ppsp.tracker.auth import Revocations, TokenPeerChecker, issueToken
+from ppsp.tracker.auth import Revocations, SessionIdentity, TokenPeerChecker, issueToken
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.state import (
     FORMAT,
     StateError,
     StateFile,
+    StateLoaded,
     StateService,
     dumpState,
     loadAtStart,
     loadState,
 )
 from ppsp.tracker.store import MemoryPeerStore
+from ppsp.tracker.values import PeerState, SwarmState
 from ppsp.tracker.tap import Options, makeService
 
 reactor: Any = _reactor
+T = TypeVar("T")
 SECRET = b"s" * 32
 CERTIFICATE = b"DER bytes of a client certificate"
+
+
+class _SwarmsBeforeJoin(MemoryPeerStore):
+    """
+    A store that answers its swarms as if read before its peers joined
+    them: none.
+    """
+
+    def swarms(self) -> "Deferred[Sequence[SwarmState]]":
+        return succeed([])
+
+
+def settled(testCase: SynchronousTestCase, clock: Clock, d: "Deferred[T]") -> T:
+    """
+    The result of C{d} once a store that answers on later turns of
+    C{clock} has given every answer it owes.
+    """
+    for _ in range(10000):
+        if not clock.getDelayedCalls():
+            break
+        clock.advance(0)
+    return testCase.successResultOf(d)
 
 
 def freshTracker(clock: Clock, **config: Any) -> Tracker:
@@ -91,7 +117,7 @@ class Populated:
         self.clock = harness.clock
         self.tracker = tracker = harness.tracker
         now = self.clock.seconds()
-        tracker.provisionSwarm("provisioned")
+        harness.result(tracker.provisionSwarm("provisioned"))
         harness.connect(
             "seed",
             "198.51.100.1",
@@ -120,7 +146,7 @@ class Populated:
         # What the admin API does.
         tracker.bans.ban("192.0.2.128/25", 3600)
         tracker.bans.ban("2001:db8::/32")
-        tracker.revoke(["mallory"], ["sha256:" + "ab" * 32])
+        harness.result(tracker.revoke(["mallory"], ["sha256:" + "ab" * 32]))
         self.madeAt = now
 
 
@@ -137,10 +163,36 @@ def credentialTracker(clock: Clock) -> Tracker:
 
 
 def ask(testCase: SynchronousTestCase, tracker: Tracker, request: Request, origin: Origin) -> Any:
-    answer = tracker.handle(request, origin)
-    if isinstance(answer, Deferred):
-        return testCase.successResultOf(answer)
-    return answer
+    return testCase.successResultOf(tracker.handle(request, origin))
+
+
+def dump(
+    testCase: SynchronousTestCase,
+    tracker: Tracker,
+    fileSwarms: Collection[str] = (),
+    fileRevocations: Optional[Revocations] = None,
+) -> bytes:
+    """
+    The state file of C{tracker} (L{dumpState}, which has answered already
+    with the memory store).
+    """
+    return testCase.successResultOf(dumpState(tracker, fileSwarms, fileRevocations))
+
+
+def load(testCase: SynchronousTestCase, tracker: Tracker, data: bytes) -> StateLoaded:
+    """
+    Load C{data} into C{tracker} (L{loadState}, which has answered already
+    with the memory store).
+    """
+    return testCase.successResultOf(loadState(tracker, data))
+
+
+def peer(testCase: SynchronousTestCase, tracker: Tracker, peerID: str) -> Optional[PeerState]:
+    return testCase.successResultOf(tracker.store.peer(peerID))
+
+
+def swarm(testCase: SynchronousTestCase, tracker: Tracker, swarmID: str) -> Optional[SwarmState]:
+    return testCase.successResultOf(tracker.store.swarm(swarmID))
 
 
 class RoundTripTests(SynchronousTestCase):
@@ -158,14 +210,58 @@ class RoundTripTests(SynchronousTestCase):
         bans and revocations.
         """
         populated = Populated(self)
-        data = dumpState(populated.tracker)
+        data = dump(self, populated.tracker)
         restored = freshTracker(populated.clock)
-        loaded = loadState(restored, data)
-        self.assertEqual(dumpState(restored), data)
+        loaded = load(self, restored, data)
+        self.assertEqual(dump(self, restored), data)
         self.assertEqual(
             (loaded.peers, loaded.members, loaded.swarms, loaded.droppedPeers),
             (4, 4, 3, 0),
         )
+
+    def test_laterStore(self) -> None:
+        """
+        The state goes through the store's interface only: restored into a
+        store that copies every value and answers on a later turn of the
+        clock (L{CopyingPeerStore}, as a store in another process would),
+        and written from it, it is the same, byte for byte.
+        """
+        populated = Populated(self)
+        data = dump(self, populated.tracker)
+        clock = populated.clock
+        store = CopyingPeerStore(MemoryPeerStore(random.Random(5)), clock, random.Random(6))
+        restored = Tracker(clock, TrackerConfig(), store=store)
+        loaded = settled(self, clock, loadState(restored, data))
+        self.assertEqual((loaded.peers, loaded.members, loaded.swarms), (4, 4, 3))
+        self.assertEqual(settled(self, clock, dumpState(restored)), data)
+
+    def test_swarmReadLate(self) -> None:
+        """
+        A membership of a swarm that the store's list of swarms did not
+        hold (a store whose two reads are not one snapshot: the peer
+        joined in between) is written with a record of its swarm, so
+        that the file stays valid and restores the membership.
+        """
+        clock = Clock()
+        tracker = Tracker(clock, TrackerConfig(), store=_SwarmsBeforeJoin(random.Random(5)))
+        origin = Origin("198.51.100.1", 40000)
+        answer = ask(self, tracker, ConnectRequest("c", "p"), origin)
+        ask(self, tracker, JoinRequest("j", "p", answer.authToken, swarmID="s"), origin)
+        data = dump(self, tracker)
+        self.assertIn(b'{"swarm":"s","provisioned":false,"emptySince":null}\n{"peer":"p"', data)
+        restored = freshTracker(clock)
+        self.assertEqual(load(self, restored, data).members, 1)
+        self.assertEqual(list(cast(PeerState, peer(self, restored, "p")).swarms), ["s"])
+
+    def test_sessionsThere(self) -> None:
+        """
+        A state is restored only into a tracker without sessions: into one
+        that has some it fails with L{ValueError} and applies nothing.
+        """
+        populated = Populated(self)
+        data = dump(self, populated.tracker)
+        self.failureResultOf(loadState(populated.tracker, data), ValueError)
+        self.assertEqual(dump(self, populated.tracker), data)
 
     def test_accounts(self) -> None:
         """
@@ -173,13 +269,18 @@ class RoundTripTests(SynchronousTestCase):
         expiry entries) are those of the state built by requests.
         """
         populated = Populated(self)
-        old = populated.tracker.store
+        old = populated.harness.store
         restored = freshTracker(populated.clock)
-        loadState(restored, dumpState(populated.tracker))
-        new = restored.store
-        for peer in old.peers():
-            self.assertEqual(new.peerUsage(new.getPeer(peer.peerID)), old.peerUsage(peer))
-            self.assertEqual(new.addressUsage(peer.observedIP), old.addressUsage(peer.observedIP))
+        load(self, restored, dump(self, populated.tracker))
+        new = cast(MemoryPeerStore, restored.store)
+        for state in self.successResultOf(old.peers()):
+            again = peer(self, restored, state.peerID)
+            assert again is not None
+            self.assertEqual((again.held, again.addressHeld), (state.held, state.addressHeld))
+            self.assertEqual(
+                self.successResultOf(new.usage(state.observedIP)),
+                self.successResultOf(old.usage(state.observedIP)),
+            )
         self.assertEqual(new.scheduledCount(), old.scheduledCount())
 
     def test_sessionsGoOn(self) -> None:
@@ -193,7 +294,7 @@ class RoundTripTests(SynchronousTestCase):
         populated = Populated(self)
         tokens = populated.harness.tokens
         restored = freshTracker(populated.clock)
-        loadState(restored, dumpState(populated.tracker))
+        load(self, restored, dump(self, populated.tracker))
         leech = Origin("203.0.113.9", 41000)
         answer = ask(self, restored, KeepAliveRequest("k1", "leech", tokens["leech"]), leech)
         self.assertNotIsInstance(answer, ErrorResponse)
@@ -237,22 +338,28 @@ class RoundTripTests(SynchronousTestCase):
         populated = Populated(self)
         clock = populated.clock
         restored = freshTracker(clock)
-        loadState(restored, dumpState(populated.tracker))
+        load(self, restored, dump(self, populated.tracker))
         self.assertIn("provisioned", restored.provisionedSwarms)
-        self.assertTrue(restored.store.getSwarm("provisioned").provisioned)
+        provisioned = swarm(self, restored, "provisioned")
+        assert provisioned is not None
+        self.assertTrue(provisioned.provisioned)
         self.assertEqual(
             [(str(b.network), b.until, b.source) for b in restored.bans.entries()],
             [(str(b.network), b.until, b.source) for b in populated.tracker.bans.entries()],
         )
         self.assertEqual(restored.revocations, populated.tracker.revocations)
-        emptySince = restored.store.getSwarm("emptied").emptySince
-        self.assertEqual(emptySince, populated.tracker.store.getSwarm("emptied").emptySince)
+        emptied = swarm(self, restored, "emptied")
+        original = swarm(self, populated.tracker, "emptied")
+        assert emptied is not None and original is not None
+        emptySince = emptied.emptySince
+        assert emptySince is not None
+        self.assertEqual(emptySince, original.emptySince)
         clock.advance(emptySince + 300 - clock.seconds() - 1)
-        restored.expire()
-        self.assertIsNotNone(restored.store.getSwarm("emptied"))
+        self.successResultOf(restored.expire())
+        self.assertIsNotNone(swarm(self, restored, "emptied"))
         clock.advance(1)
-        restored.expire()
-        self.assertIsNone(restored.store.getSwarm("emptied"))
+        self.successResultOf(restored.expire())
+        self.assertIsNone(swarm(self, restored, "emptied"))
 
     def test_credentialIdentity(self) -> None:
         """
@@ -268,23 +375,28 @@ class RoundTripTests(SynchronousTestCase):
         origin = Origin("198.51.100.3", 40000)
         answer = ask(self, tracker, ConnectRequest("c1", "bound", cer=credential), origin)
         self.assertIsInstance(answer, ConnectResponse)
-        identity = tracker.store.getPeer("bound").identity
+        bound = peer(self, tracker, "bound")
+        assert bound is not None
+        identity = bound.identity
+        assert isinstance(identity, SessionIdentity) and identity.fingerprint is not None
         self.assertEqual(identity.peerID, "bound")
         restored = credentialTracker(clock)
-        loadState(restored, dumpState(tracker))
-        self.assertEqual(restored.store.getPeer("bound").identity, identity)
+        load(self, restored, dump(self, tracker))
+        again = peer(self, restored, "bound")
+        assert again is not None
+        self.assertEqual(again.identity, identity)
         clock.advance(99)
         answer = ask(self, restored, KeepAliveRequest("k1", "bound", answer.authToken), origin)
         self.assertNotIsInstance(answer, ErrorResponse)
         clock.advance(1)
-        restored.expire()
-        self.assertIsNone(restored.store.getPeer("bound"))
-        again = credentialTracker(clock)
-        again.revocations = Revocations(fingerprints=[identity.fingerprint])
+        self.successResultOf(restored.expire())
+        self.assertIsNone(peer(self, restored, "bound"))
+        other = credentialTracker(clock)
+        other.revocations = Revocations(fingerprints=[identity.fingerprint])
         clock.advance(-100)
-        loaded = loadState(again, dumpState(tracker))
+        loaded = load(self, other, dump(self, tracker))
         self.assertEqual((loaded.peers, loaded.droppedPeers), (0, 1))
-        self.assertIsNone(again.store.getPeer("bound"))
+        self.assertIsNone(peer(self, other, "bound"))
 
 
 class ExpiryAtLoadTests(SynchronousTestCase):
@@ -302,7 +414,7 @@ class ExpiryAtLoadTests(SynchronousTestCase):
         """
         harness = TrackerHarness(self)
         tracker, clock = harness.tracker, harness.clock
-        tracker.provisionSwarm("kept-empty")
+        harness.result(tracker.provisionSwarm("kept-empty"))
         harness.connect("quiet", "198.51.100.1")
         harness.ok(JoinRequest, "quiet", swarmID="only-quiet")
         harness.ok(JoinRequest, "quiet", swarmID="kept-empty")
@@ -310,30 +422,33 @@ class ExpiryAtLoadTests(SynchronousTestCase):
         harness.connect("busy", "198.51.100.2")
         harness.ok(JoinRequest, "busy", swarmID="short", expireTime=50.0)
         harness.ok(JoinRequest, "busy", swarmID="long")
-        data = dumpState(tracker)
+        data = dump(self, tracker)
         # "quiet" expires at +180 from its CONNECT, "busy" at +280; the
         # membership of "short" ends at +150.
         clock.advance(150)
         restored = freshTracker(clock)
-        loaded = loadState(restored, data)
-        store = restored.store
-        self.assertIsNone(store.getPeer("quiet"))
-        busy = store.getPeer("busy")
+        loaded = load(self, restored, data)
+        self.assertIsNone(peer(self, restored, "quiet"))
+        busy = peer(self, restored, "busy")
+        assert busy is not None
         self.assertEqual(sorted(busy.swarms), ["long"])
-        self.assertIsNotNone(store.getSwarm("kept-empty"))
+        self.assertIsNotNone(swarm(self, restored, "kept-empty"))
         # "only-quiet" emptied when "quiet" expired (+180), 70 s ago:
         # kept until +480.
-        self.assertEqual(store.getSwarm("only-quiet").emptySince, 1000 + 180)
-        self.assertEqual(store.getSwarm("short").emptySince, 1000 + 150)
+        self.assertEqual(
+            [cast(SwarmState, swarm(self, restored, swarmID)).emptySince for swarmID in ("only-quiet", "short")],
+            [1000 + 180, 1000 + 150],
+        )
         self.assertEqual(
             (loaded.peers, loaded.droppedPeers, loaded.members, loaded.droppedMembers),
             (1, 1, 1, 3),
         )
         clock.advance(1000)
         restored2 = freshTracker(clock)
-        loaded = loadState(restored2, data)
-        self.assertEqual(restored2.store.peerCount(), 0)
-        self.assertEqual(sorted(s.swarmID for s in restored2.store.swarms()), ["kept-empty"])
+        loaded = load(self, restored2, data)
+        self.assertEqual(self.successResultOf(restored2.store.counts()), (0, 1))
+        swarms = self.successResultOf(restored2.store.swarms())
+        self.assertEqual(sorted(s.swarmID for s in swarms), ["kept-empty"])
         self.assertEqual(loaded.droppedSwarms, 3)
 
     def test_swarmsFile(self) -> None:
@@ -348,13 +463,15 @@ class ExpiryAtLoadTests(SynchronousTestCase):
         harness.connect("p", "198.51.100.1")
         harness.ok(JoinRequest, "p", swarmID="a")
         harness.ok(JoinRequest, "p", swarmID="b")
-        data = dumpState(harness.tracker, fileSwarms={"a", "b"})
+        data = dump(self, harness.tracker, fileSwarms={"a", "b"})
         records = [json.loads(line) for line in data.splitlines()]
         self.assertEqual([r["provisioned"] for r in records if "swarm" in r], [False, False])
         restored = freshTracker(harness.clock, provisionedSwarms=frozenset({"a"}))
-        loaded = loadState(restored, data)
-        self.assertEqual(sorted(restored.store.getPeer("p").swarms), ["a"])
-        self.assertIsNone(restored.store.getSwarm("b"))
+        loaded = load(self, restored, data)
+        restoredPeer = peer(self, restored, "p")
+        assert restoredPeer is not None
+        self.assertEqual(sorted(restoredPeer.swarms), ["a"])
+        self.assertIsNone(swarm(self, restored, "b"))
         self.assertEqual((loaded.droppedSwarms, loaded.droppedMembers), (1, 1))
 
     def test_revocationFile(self) -> None:
@@ -364,8 +481,8 @@ class ExpiryAtLoadTests(SynchronousTestCase):
         """
         harness = TrackerHarness(self)
         fromFile = Revocations(["in-file"])
-        harness.tracker.setRevocations(fromFile | Revocations(["by-api"]))
-        data = dumpState(harness.tracker, fileRevocations=fromFile)
+        harness.result(harness.tracker.setRevocations(fromFile | Revocations(["by-api"])))
+        data = dump(self, harness.tracker, fileRevocations=fromFile)
         self.assertIn(b'{"revoked":"peer:by-api"}', data)
         self.assertNotIn(b"in-file", data)
 
@@ -402,19 +519,18 @@ class RefusedTests(SynchronousTestCase):
         leaves the tracker without any session.
         """
         populated = Populated(self)
-        data = dumpState(populated.tracker)
+        data = dump(self, populated.tracker)
         for name, bad in damaged(data).items():
             restored = freshTracker(populated.clock)
-            with self.assertRaises(StateError, msg=name) as raised:
-                loadState(restored, bad)
-            self.assertNotIn("\n", str(raised.exception))
-            self.assertEqual(restored.store.peerCount(), 0, name)
+            error = self.failureResultOf(loadState(restored, bad), StateError).value
+            self.assertNotIn("\n", str(error), name)
+            self.assertEqual(self.successResultOf(restored.store.counts())[0], 0, name)
 
     def test_reasons(self) -> None:
         """
         The reason says what is wrong.
         """
-        data = dumpState(Populated(self).tracker)
+        data = dump(self, Populated(self).tracker)
         cases = damaged(data)
         expected = {
             "empty": "the file is empty",
@@ -425,9 +541,8 @@ class RefusedTests(SynchronousTestCase):
             "future version": "version 2 is not supported (this tracker reads version 1)",
         }
         for name, fragment in expected.items():
-            with self.assertRaises(StateError) as raised:
-                loadState(freshTracker(Clock()), cases[name])
-            self.assertIn(fragment, str(raised.exception), name)
+            error = self.failureResultOf(loadState(freshTracker(Clock()), cases[name]), StateError).value
+            self.assertIn(fragment, str(error), name)
 
     def test_badRecord(self) -> None:
         """
@@ -440,9 +555,8 @@ class RefusedTests(SynchronousTestCase):
         end = json.dumps(
             {"end": True, "peers": 1, "swarms": 0, "bans": 0, "revoked": 0, "sha256": hashlib.sha256(body).hexdigest()}
         )
-        with self.assertRaises(StateError) as raised:
-            loadState(freshTracker(Clock()), body + end.encode() + b"\n")
-        self.assertEqual(str(raised.exception), "line 2: port must be a whole number from 0 to 65535")
+        error = self.failureResultOf(loadState(freshTracker(Clock()), body + end.encode() + b"\n"), StateError).value
+        self.assertEqual(str(error), "line 2: port must be a whole number from 0 to 65535")
 
 
 class StateFileTests(SynchronousTestCase):
@@ -492,7 +606,7 @@ class StateFileTests(SynchronousTestCase):
         """
         stateFile = StateFile(self.path)
         self.assertIsNone(stateFile.read())
-        self.assertIsNone(stateFile.load(freshTracker(Clock())))
+        self.assertIsNone(self.successResultOf(stateFile.load(freshTracker(Clock()))))
 
     def test_loadNamesTheFile(self) -> None:
         """
@@ -500,14 +614,12 @@ class StateFileTests(SynchronousTestCase):
         so is one that cannot be read (a directory).
         """
         FilePath(self.path).setContent(b"")
-        with self.assertRaises(StateError) as raised:
-            StateFile(self.path).load(freshTracker(Clock()))
-        self.assertEqual(
-            str(raised.exception), f"cannot use the state file {self.path}: the file is empty"
-        )
-        with self.assertRaises(StateError) as raised:
-            StateFile(self.directory.path).load(freshTracker(Clock()))
-        self.assertIn(f"cannot read the state file {self.directory.path}: ", str(raised.exception))
+        error = self.failureResultOf(StateFile(self.path).load(freshTracker(Clock())), StateError).value
+        self.assertEqual(str(error), f"cannot use the state file {self.path}: the file is empty")
+        error = self.failureResultOf(
+            StateFile(self.directory.path).load(freshTracker(Clock())), StateError
+        ).value
+        self.assertIn(f"cannot read the state file {self.directory.path}: ", str(error))
 
     def test_loadAtStart(self) -> None:
         """
@@ -525,12 +637,12 @@ class StateFileTests(SynchronousTestCase):
         self.assertIn(self.path, lines[0])
         FilePath(self.path).remove()
         with capturedLogs() as events:
-            self.assertIsNone(loadAtStart(freshTracker(Clock()), StateFile(self.path)))
+            self.assertIsNone(self.successResultOf(loadAtStart(freshTracker(Clock()), StateFile(self.path))))
         self.assertIn("does not exist: starting with no state", events[0]["log_format"])
         populated = Populated(self)
-        StateFile(self.path).write(dumpState(populated.tracker))
+        StateFile(self.path).write(dump(self, populated.tracker))
         with capturedLogs() as events:
-            loaded = loadAtStart(freshTracker(populated.clock), StateFile(self.path))
+            loaded = self.successResultOf(loadAtStart(freshTracker(populated.clock), StateFile(self.path)))
         assert loaded is not None
         self.assertEqual(loaded.peers, 4)
         self.assertEqual(events[0]["peers"], 4)
@@ -666,10 +778,9 @@ class OptionsTests(SynchronousTestCase):
         be written).
         """
         missing = self.directory.child("nowhere").child("state.jsonl").path
-        with self.assertRaises(StateError) as raised:
-            StateFile(missing).load(freshTracker(Clock()))
+        error = self.failureResultOf(StateFile(missing).load(freshTracker(Clock())), StateError).value
         self.assertEqual(
-            str(raised.exception),
+            str(error),
             f"cannot write the state file {missing}: the directory "
             f"{self.directory.child('nowhere').path} does not exist",
         )
@@ -685,12 +796,12 @@ class OptionsTests(SynchronousTestCase):
         drain.
         """
         populated = Populated(self)
-        StateFile(self.path).write(dumpState(populated.tracker))
+        StateFile(self.path).write(dump(self, populated.tracker))
         clock = MemoryReactorClock()
         clock.advance(populated.clock.seconds())
         service: Any = makeService(self.parse("--state", self.path, "--state-interval", "5"), clock)
         tracker = service.tracker
-        self.assertEqual(tracker.store.peerCount(), 4)
+        self.assertEqual(self.successResultOf(tracker.store.counts())[0], 4)
         self.assertEqual(len(service.stopCallbacks), 1)
         FilePath(self.path).remove()
         service.startService()
@@ -698,9 +809,7 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsNotNone(StateFile(self.path).read())
         FilePath(self.path).remove()
         self.successResultOf(service.stopService())
-        self.assertEqual(
-            dumpState(tracker), StateFile(self.path).read()
-        )
+        self.assertEqual(dump(self, tracker), StateFile(self.path).read())
 
     def test_makeServiceRefuses(self) -> None:
         """

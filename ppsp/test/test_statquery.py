@@ -6,11 +6,13 @@ and the polling service on a L{Clock}.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Tuple, cast
+import random
+from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
 from treq.client import HTTPClient
 from treq.testing import StubTreq
 from twisted.internet.defer import CancelledError, Deferred, fail, inlineCallbacks, succeed
+from twisted.internet.task import Clock
 from twisted.internet.error import ConnectionRefusedError
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -37,8 +39,11 @@ from ppsp.messages import (
     StatQueryResponse,
     StatReportRequest,
 )
+from ppsp.test.copyingstore import CopyingPeerStore
 from ppsp.test.helpers import TrackerHarness
 from ppsp.tracker.core import Origin, Tracker
+from ppsp.tracker.store import MemoryPeerStore
+from ppsp.tracker.values import PeerState
 from ppsp.tracker.statquery import (
     BadStatAnswer,
     NoStatPort,
@@ -126,8 +131,8 @@ class Harness(TrackerHarness):
         **querier: Any,
     ) -> None:
         super().__init__(testCase)
-        self.peer = FakePeerStats(answer, stats)
-        self.stub = StubTreq(self.peer)
+        self.statPeer = FakePeerStats(answer, stats)
+        self.stub = StubTreq(self.statPeer)
         self.querier = StatQuerier(
             self.tracker, cast(HTTPClient, self.stub), self.clock, timeout=timeout, **querier
         )
@@ -136,9 +141,6 @@ class Harness(TrackerHarness):
         self, peerID: str = "a", ip: str = "198.51.100.7", statPort: Optional[int] = 9000, **kw: Any
     ) -> None:
         self.connect(peerID, ip=ip, port=40001, statPort=statPort, **kw)
-
-    def result(self, d: Deferred[StatQueryResult]) -> StatQueryResult:
-        return self.testCase.successResultOf(d)
 
     def failure(self, d: Deferred[StatQueryResult], *kinds: type) -> Any:
         return self.testCase.failureResultOf(d, *kinds).value
@@ -166,7 +168,7 @@ class AddressTests(SynchronousTestCase):
         h = Harness(self, stats=(Stat("UploadBandwidth", "800"),))
         h.peerWithStatPort(addresses=(PeerAddress("203.0.113.9", 7000),))
         h.result(h.querier.query("a", ["UploadBandwidth"]))
-        ((host, uri, method, contentType, query),) = h.peer.seen
+        ((host, uri, method, contentType, query),) = h.statPeer.seen
         self.assertEqual((host, uri, method), (b"198.51.100.7:9000", b"/", b"POST"))
         assert contentType is not None
         self.assertTrue(contentType.startswith(b"application/ppsp-tracker+xml"))
@@ -181,7 +183,7 @@ class AddressTests(SynchronousTestCase):
         h.peerWithStatPort()
         h.result(h.querier.query("a"))
         h.result(h.querier.query("a"))
-        first, second = (seen[4].transactionID for seen in h.peer.seen)
+        first, second = (seen[4].transactionID for seen in h.statPeer.seen)
         self.assertNotEqual(first, second)
 
     def test_ipv6InBrackets(self) -> None:
@@ -192,8 +194,8 @@ class AddressTests(SynchronousTestCase):
         h = Harness(self)
         h.peerWithStatPort(ip="2001:db8::7", statPort=9001)
         h.result(h.querier.query("a"))
-        self.assertEqual(h.peer.seen[0][0], b"[2001:db8::7]:9001")
-        peer = h.store.getPeer("a")
+        self.assertEqual(h.statPeer.seen[0][0], b"[2001:db8::7]:9001")
+        peer = h.registered("a")
         self.assertEqual(statQueryURL(peer), "http://[2001:db8::7]:9001/")
 
     def test_reconnectFromElsewhere(self) -> None:
@@ -206,7 +208,7 @@ class AddressTests(SynchronousTestCase):
         h.peerWithStatPort(addresses=(PeerAddress("203.0.113.9", 7000),))
         reconnect(h, "a", "192.0.2.44", statPort=9002, addresses=(PeerAddress("203.0.113.10", 7000),))
         h.result(h.querier.query("a"))
-        self.assertEqual(h.peer.seen[0][0], b"192.0.2.44:9002")
+        self.assertEqual(h.statPeer.seen[0][0], b"192.0.2.44:9002")
 
     def test_noStatPort(self) -> None:
         """
@@ -216,7 +218,7 @@ class AddressTests(SynchronousTestCase):
         h.peerWithStatPort(statPort=None)
         error = h.failure(h.querier.query("a"), NoStatPort)
         self.assertEqual(error.kind, "no-stat-port")
-        self.assertEqual(h.peer.seen, [])
+        self.assertEqual(h.statPeer.seen, [])
 
     def test_unknownPeer(self) -> None:
         """
@@ -227,7 +229,7 @@ class AddressTests(SynchronousTestCase):
         h.peerWithStatPort()
         h.clock.advance(181)
         h.failure(h.querier.query("a"), UnknownPeer)
-        self.assertEqual(h.peer.seen, [])
+        self.assertEqual(h.statPeer.seen, [])
 
 
 class StoreTests(SynchronousTestCase):
@@ -254,11 +256,30 @@ class StoreTests(SynchronousTestCase):
         h.ok(StatReportRequest, "b", stats=stats)
         result = h.result(h.querier.query("a"))
         self.assertEqual(result.stats, stats)
-        a, b = h.store.getPeer("a"), h.store.getPeer("b")
+        a, b = h.registered("a"), h.registered("b")
         self.assertEqual(a.stats, b.stats)
         self.assertEqual(a.stats["UploadBandwidth"], 800)
         self.assertEqual(a.swarms["s"].stats, {"BufferLevel": 1500})
         self.assertEqual(h.tracker.counters["stat_query_answered"], 1)
+
+    def test_laterStore(self) -> None:
+        """
+        Over a store that answers on a later turn of the clock and copies
+        every value (as a store in another process would), the query waits
+        for the store to read the peer and to keep the answer.
+        """
+        h = Harness(self, stats=(Stat("UploadBandwidth", "800"),))
+        h.peerWithStatPort()
+        store = CopyingPeerStore(h.store, h.clock, random.Random(1))
+        querier = StatQuerier(Tracker(h.clock, store=store), cast(HTTPClient, h.stub), h.clock)
+        d = querier.query("a")
+        self.assertEqual((h.statPeer.seen, querier.busy("a")), ([], True))
+        for _ in range(10):
+            h.clock.advance(0)
+            h.stub.flush()
+        self.assertEqual(self.successResultOf(d).stats, (Stat("UploadBandwidth", "800"),))
+        self.assertEqual(h.registered("a").stats, {"UploadBandwidth": 800})
+        self.assertFalse(querier.busy("a"))
 
     def test_usableAsFindConstraint(self) -> None:
         """
@@ -288,7 +309,7 @@ class StoreTests(SynchronousTestCase):
         h = Harness(self, stats=(Stat("OnlineTime", "99999"), Stat("ConcurrentLinks", "3")))
         h.peerWithStatPort()
         h.result(h.querier.query("a"))
-        self.assertEqual(h.store.getPeer("a").stats, {"ConcurrentLinks": 3})
+        self.assertEqual(h.registered("a").stats, {"ConcurrentLinks": 3})
 
     def test_invalidStatsRefusedWhole(self) -> None:
         """
@@ -300,10 +321,10 @@ class StoreTests(SynchronousTestCase):
         h.peerWithStatPort()
         error = h.failure(h.querier.query("a"), BadStatAnswer)
         self.assertIn("UploadBandwidth", error.reason)
-        self.assertIsNone(h.store.getPeer("a").stats)
+        self.assertEqual(h.registered("a").stats, {})
         self.assertEqual(h.tracker.counters["stat_query_refused"], 1)
-        self.assertEqual(cast(Any, h.querier.lastOutcome("a")).outcome, "refused")
-        self.assertIsNone(h.querier.unreachableSince("a"))
+        self.assertEqual(cast(Any, h.querier.lastOutcome(h.registered("a"))).outcome, "refused")
+        self.assertIsNone(h.querier.unreachableSince(h.registered("a")))
 
     def test_swarmNotJoinedRefused(self) -> None:
         """
@@ -321,12 +342,12 @@ class StoreTests(SynchronousTestCase):
         """
         h = Harness(self, stats=(Stat("ConcurrentLinks", "3"),))
         h.peerWithStatPort()
-        deadline = h.store.getPeer("a").deadline
+        deadline = h.registered("a").deadline
         h.clock.advance(100)
         h.result(h.querier.query("a"))
-        self.assertEqual(h.store.getPeer("a").deadline, deadline)
+        self.assertEqual(h.registered("a").deadline, deadline)
         h.advance(81)
-        self.assertIsNone(h.store.getPeer("a"))
+        self.assertIsNone(h.peer("a"))
 
     def test_trackerMethodDirectly(self) -> None:
         """
@@ -335,12 +356,13 @@ class StoreTests(SynchronousTestCase):
         with INVALID SYNTAX.
         """
         h = Harness(self)
-        e = self.assertRaises(ProtocolError, h.tracker.storeQueriedStats, "nobody", ())
+        e = self.failureResultOf(h.tracker.storeQueriedStats("nobody", ()), ProtocolError).value
         self.assertEqual(e.code, ResponseCode.AUTHENTICATION_REQUIRED)
         h.peerWithStatPort()
-        e = self.assertRaises(
-            ProtocolError, h.tracker.storeQueriedStats, "a", tuple(Stat(f"p{i}", "1") for i in range(65))
-        )
+        e = self.failureResultOf(
+            h.tracker.storeQueriedStats("a", tuple(Stat(f"p{i}", "1") for i in range(65))),
+            ProtocolError,
+        ).value
         self.assertEqual(e.code, ResponseCode.INVALID_SYNTAX)
 
 
@@ -354,7 +376,7 @@ class AnswerTests(SynchronousTestCase):
         h.peerWithStatPort()
         error = h.failure(h.querier.query("a"), BadStatAnswer)
         self.assertIn(text, error.reason)
-        self.assertIsNone(h.store.getPeer("a").stats)
+        self.assertEqual(h.registered("a").stats, {})
         self.assertEqual(h.tracker.counters["stat_query_refused"], 1)
         return cast(BadStatAnswer, error)
 
@@ -419,7 +441,7 @@ class AnswerTests(SynchronousTestCase):
         h = Harness(self, answer=stream, maxAnswer=1000)
         h.peerWithStatPort()
         d = h.querier.query("a")
-        (request,) = h.peer.pending
+        (request,) = h.statPeer.pending
         request.write(b"<" + b"x" * 600)
         h.stub.flush()
         self.assertNoResult(d)
@@ -454,9 +476,9 @@ class UnreachableTests(SynchronousTestCase):
         error = h.failure(d, PeerUnreachable)
         self.assertTrue(error.timedOut)
         self.assertEqual(h.tracker.counters["stat_query_timeout"], 1)
-        (entry,) = h.querier.unreachable().values()
+        (entry,) = h.result(h.querier.unreachable()).values()
         self.assertEqual((entry.since, entry.failures, entry.address), (1005.0, 1, "198.51.100.7:9000"))
-        self.assertEqual(cast(Any, h.querier.lastOutcome("a")).outcome, "unreachable")
+        self.assertEqual(cast(Any, h.querier.lastOutcome(h.registered("a"))).outcome, "unreachable")
         self.assertEqual(h.clock.getDelayedCalls(), [])
         self.assertEqual(h.querier.inFlight, 0)
 
@@ -467,7 +489,7 @@ class UnreachableTests(SynchronousTestCase):
         """
         h = self.hanging(timeout=5)
         d = h.querier.query("a")
-        (request,) = h.peer.pending
+        (request,) = h.statPeer.pending
         request.setHeader(b"content-type", XML_CODEC.contentType)
         request.write(b"<?xml version='1.0'?><PPSPTrackerProtocol")
         h.stub.flush()
@@ -490,7 +512,7 @@ class UnreachableTests(SynchronousTestCase):
         self.assertIn("refused", error.reason)
         self.assertEqual(agent.uris, [b"http://198.51.100.7:9000/"])
         self.assertEqual(h.tracker.counters["stat_query_unreachable"], 1)
-        self.assertIn("a", h.querier.unreachable())
+        self.assertIn("a", h.result(h.querier.unreachable()))
 
     def test_loggedOncePerStateChange(self) -> None:
         """
@@ -512,7 +534,7 @@ class UnreachableTests(SynchronousTestCase):
         self.assertEqual(kinds, ["stat_query_unreachable", "stat_query_reachable"])
         self.assertEqual(events[0]["address"], "198.51.100.7:9000")
         self.assertEqual(h.tracker.counters["stat_query_unreachable"], 3)
-        self.assertIsNone(h.querier.unreachableSince("a"))
+        self.assertIsNone(h.querier.unreachableSince(h.registered("a")))
 
     def test_streak(self) -> None:
         """
@@ -525,7 +547,7 @@ class UnreachableTests(SynchronousTestCase):
         h.failure(h.querier.query("a"), PeerUnreachable)
         h.clock.advance(10)
         h.failure(h.querier.query("a"), PeerUnreachable)
-        entry: Any = h.querier.unreachableSince("a")
+        entry: Any = h.querier.unreachableSince(h.registered("a"))
         self.assertEqual((entry.since, entry.last, entry.failures), (1000.0, 1010.0, 2))
 
     def test_forgottenWhenGoneOrReconnected(self) -> None:
@@ -542,8 +564,8 @@ class UnreachableTests(SynchronousTestCase):
         h.ok(DisconnectRequest, "a")
         h.clock.advance(1)
         h.peerWithStatPort("b")
-        self.assertEqual(h.querier.unreachable(), {})
-        self.assertIsNone(h.querier.lastOutcome("b"))
+        self.assertEqual(h.result(h.querier.unreachable()), {})
+        self.assertIsNone(h.querier.lastOutcome(h.registered("b")))
 
     def test_bounded(self) -> None:
         """
@@ -555,7 +577,8 @@ class UnreachableTests(SynchronousTestCase):
         for peerID in ("a", "b", "c"):
             h.peerWithStatPort(peerID)
             h.failure(h.querier.query(peerID), PeerUnreachable)
-        self.assertEqual(sorted(h.querier.unreachable()), ["b", "c"])
+        unreachable = h.result(h.querier.unreachable())
+        self.assertEqual(sorted(unreachable), ["b", "c"])
 
     def test_sessionChangedDuringQuery(self) -> None:
         """
@@ -567,15 +590,15 @@ class UnreachableTests(SynchronousTestCase):
         d = h.querier.query("a")
         h.clock.advance(1)
         reconnect(h, "a", "192.0.2.9", statPort=9000)
-        (request,) = h.peer.pending
-        query = h.peer.seen[0][4]
+        (request,) = h.statPeer.pending
+        query = h.statPeer.seen[0][4]
         request.write(XML_CODEC.encodeResponse(
             StatQueryResponse(query.transactionID, "a", (Stat("ConcurrentLinks", "3"),))
         ))
         request.finish()
         h.stub.flush()
         h.failure(d, UnknownPeer)
-        self.assertIsNone(h.store.getPeer("a").stats)
+        self.assertEqual(h.registered("a").stats, {})
 
     def test_cancelAll(self) -> None:
         """
@@ -586,10 +609,25 @@ class UnreachableTests(SynchronousTestCase):
         d = h.querier.query("a")
         h.querier.cancelAll()
         self.failureResultOf(d, CancelledError)
-        self.assertEqual(h.querier.unreachable(), {})
+        self.assertEqual(h.result(h.querier.unreachable()), {})
         self.assertNotIn("stat_query_timeout", h.tracker.counters)
         self.assertEqual(h.clock.getDelayedCalls(), [])
         self.assertEqual(h.querier.inFlight, 0)
+
+
+class _PeersFailOnce(MemoryPeerStore):
+    """
+    A store whose first list of every peer fails, as a store kept
+    elsewhere would while its server restarts.
+    """
+
+    failed = False
+
+    def peers(self) -> "Deferred[Sequence[PeerState]]":
+        if not self.failed:
+            self.failed = True
+            return fail(RuntimeError("the store restarts"))
+        return super().peers()
 
 
 class FakePool:
@@ -625,15 +663,15 @@ class PollingTests(SynchronousTestCase):
         self.addCleanup(service.stopService)
         perSecond = []
         for _ in range(10):
-            before = len(h.peer.seen)
+            before = len(h.statPeer.seen)
             h.clock.advance(1)
-            perSecond.append(len(h.peer.seen) - before)
+            perSecond.append(len(h.statPeer.seen) - before)
         self.assertEqual(perSecond, [1] * 10)
-        queried = [seen[4].peerID for seen in h.peer.seen]
+        queried = [seen[4].peerID for seen in h.statPeer.seen]
         self.assertEqual(sorted(queried), sorted(f"p{i}" for i in range(10)))
         h.clock.advance(1)
         h.clock.pump([1] * 10)
-        self.assertEqual(len(h.peer.seen), 20)
+        self.assertEqual(len(h.statPeer.seen), 20)
 
     def test_boundedConcurrency(self) -> None:
         """
@@ -648,9 +686,9 @@ class PollingTests(SynchronousTestCase):
         service.startService()
         self.addCleanup(service.stopService)
         h.clock.pump([1] * 10)
-        self.assertEqual((len(h.peer.seen), h.querier.inFlight), (3, 3))
+        self.assertEqual((len(h.statPeer.seen), h.querier.inFlight), (3, 3))
         h.clock.pump([1] * 25)
-        self.assertEqual((len(h.peer.seen), h.querier.inFlight), (6, 3))
+        self.assertEqual((len(h.statPeer.seen), h.querier.inFlight), (6, 3))
 
     def test_stopLeavesNothing(self) -> None:
         """
@@ -669,7 +707,7 @@ class PollingTests(SynchronousTestCase):
         self.successResultOf(cast(Deferred[None], service.stopService()))
         self.assertEqual(h.clock.getDelayedCalls(), [])
         self.assertEqual((pool.closed, h.querier.inFlight), (1, 0))
-        self.assertEqual(h.querier.unreachable(), {})
+        self.assertEqual(h.result(h.querier.unreachable()), {})
 
     def test_noIntervalNoPolling(self) -> None:
         """
@@ -683,9 +721,30 @@ class PollingTests(SynchronousTestCase):
         service.startService()
         self.assertEqual(h.clock.getDelayedCalls(), [])
         h.clock.advance(100)
-        self.assertEqual(h.peer.seen, [])
+        self.assertEqual(h.statPeer.seen, [])
         service.stopService()
         self.assertEqual(pool.closed, 1)
+
+    def test_storeFailure(self) -> None:
+        """
+        A round whose list of peers the store fails to give is logged, and
+        polling goes on: the next tick starts the round again.
+        """
+        clock = Clock()
+        tracker = Tracker(clock, store=_PeersFailOnce())
+        answer = self.successResultOf(
+            tracker.handle(ConnectRequest("c", "a", statPort=9000), Origin("198.51.100.7", 40001))
+        )
+        self.assertIsInstance(answer, ConnectResponse)
+        statPeer = FakePeerStats()
+        querier = StatQuerier(tracker, cast(HTTPClient, StubTreq(statPeer)), clock)
+        service = StatQueryService(querier, interval=1)
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(statPeer.seen, [])
+        clock.pump([1, 1])
+        self.assertEqual([seen[4].peerID for seen in statPeer.seen], ["a"])
 
     def test_skipsPeerAlreadyQueried(self) -> None:
         """
@@ -698,7 +757,7 @@ class PollingTests(SynchronousTestCase):
         service = StatQueryService(h.querier, interval=2)
         service.startService()
         h.clock.pump([1, 1])
-        self.assertEqual(len(h.peer.seen), 1)
+        self.assertEqual(len(h.statPeer.seen), 1)
         service.stopService()
         self.failureResultOf(d, CancelledError)
 
@@ -725,7 +784,7 @@ class RealSocketTests(TestCase):
         port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         tracker = Tracker(reactor)
-        tracker.handle(
+        yield tracker.handle(
             ConnectRequest("1", "a", statPort=port.getHost().port), Origin("127.0.0.1", 50000)
         )
         http, pool = makeStatQueryClient(reactor)
@@ -733,5 +792,6 @@ class RealSocketTests(TestCase):
         querier = StatQuerier(tracker, http, reactor, timeout=10)
         result = yield querier.query("a")
         self.assertEqual(result.stats, (Stat("UploadBandwidth", "1200"),))
-        self.assertEqual(tracker.store.getPeer("a").stats, {"UploadBandwidth": 1200})
+        state = yield tracker.store.peer("a")
+        self.assertEqual(state.stats, {"UploadBandwidth": 1200})
         self.assertEqual(peer.seen[0][0], b"127.0.0.1:%d" % (port.getHost().port,))

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from treq.testing import StubTreq
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.logger import Logger, LogLevel, LogPublisher
@@ -232,12 +232,12 @@ class NegotiationTests(SynchronousTestCase):
             h.connect(f"p{n}", ip=f"198.51.100.{n + 1}")
             for k in range(n + 1):
                 h.ok(JoinRequest, f"p{n}", swarmID=f"swarm{k}")
-        view = StatusPage(h.tracker).view()
+        view = self.successResultOf(StatusPage(h.tracker).view())
         self.assertEqual(
             [s["swarmID"] for s in view["busiestSwarms"]], [f"swarm{k}" for k in range(BUSIEST_SWARMS)]
         )
         self.assertEqual(view["busiestSwarms"][0]["size"], BUSIEST_SWARMS + 5)
-        page = StatusPage(h.tracker).render().decode()
+        page = self.successResultOf(StatusPage(h.tracker).render()).decode()
         self.assertIn(f"top {BUSIEST_SWARMS} of {BUSIEST_SWARMS + 5}", page)
         self.assertEqual(len(swarmRows(page)), BUSIEST_SWARMS)
 
@@ -270,7 +270,7 @@ class EscapingTests(SynchronousTestCase):
         status = StatusPage(
             h.tracker, settings={"swarms": "<marquee>file</marquee>"}, endpoints={"peers": "<u>"}, warnings=warnings
         )
-        page = status.render().decode("utf-8")
+        page = self.successResultOf(status.render()).decode("utf-8")
         for markup in ["<img", "<marquee>", "<u>", "<i>"]:
             self.assertNotIn(markup, page)
         for text in ["bad &lt;img src=x&gt;", "ppsp.&lt;i&gt;", "&lt;marquee&gt;file&lt;/marquee&gt;", "&lt;u&gt;"]:
@@ -283,7 +283,7 @@ class PlotTests(SynchronousTestCase):
     """
 
     def plots(self, metrics: TrackerMetrics, h: TrackerHarness) -> List[ElementTree.Element]:
-        page = StatusPage(h.tracker, metrics=metrics).render().decode("utf-8")
+        page = self.successResultOf(StatusPage(h.tracker, metrics=metrics).render()).decode("utf-8")
         svgs = re.findall(r"<svg .*?</svg>", page, re.S)
         self.assertEqual(len(svgs), 2)
         return [ElementTree.fromstring(svg) for svg in svgs]
@@ -643,10 +643,10 @@ class ScreenshotScriptTests(SynchronousTestCase):
         spec.loader.exec_module(script)
         clock = Clock()
         tracker = Tracker(clock, TrackerConfig(keepAliveInterval=600, peerTimeout=3600))
-        script.populate(tracker, clock, random.Random(12))
+        self.successResultOf(Deferred.fromCoroutine(script.populate(tracker, clock, random.Random(12))))
         self.assertEqual(len(tracker.metrics.samples()), 360)
-        self.assertEqual(tracker.store.peerCount(), 420)
-        view = StatusPage(tracker, warnings=script.warnings()).view()
+        self.assertEqual(self.successResultOf(tracker.store.counts())[0], 420)
+        view = self.successResultOf(StatusPage(tracker, warnings=script.warnings()).view())
         self.assertEqual(len(view["busiestSwarms"]), BUSIEST_SWARMS)
         self.assertEqual(len(view["warnings"]), 2)
-        self.assertNotIn("<script", StatusPage(tracker).render().decode())
+        self.assertNotIn("<script", self.successResultOf(StatusPage(tracker).render()).decode())

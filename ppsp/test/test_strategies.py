@@ -2,59 +2,67 @@
 Tests for the built-in peer-selection strategies (L{ppsp.selection.roles},
 L{ppsp.selection.locality}, L{ppsp.selection.capacity},
 L{ppsp.selection.chunks}, L{ppsp.selection.composite}): their behaviour
-through a real L{Tracker} over a L{MemoryPeerStore}, with seeded random
-sources, and their argument syntax.
+through a real L{Tracker} over a L{MemoryPeerStore} whose swarms are built
+through the store's public writes, and over the L{SnapshotSwarmView} a
+networked store gives, with seeded random sources; and their argument
+syntax.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from ppsp.interfaces import IPeerSelector
+from ppsp.interfaces import IFindConstraints, IPeerSelector, ISwarmMember, ISwarmView
 from ppsp.messages import (
     ChunkRange,
     FindChunkRequest,
     FindRequest,
-    JoinChunkRequest,
-    JoinRequest,
+    FindResponse,
     KeepAliveRequest,
     LeaveRequest,
     PeerMode,
-    Stat,
-    StatReportRequest,
 )
 from ppsp.selection import availableSelectors, makeSelector
-from ppsp.selection._common import parseArgs, positiveInt, share, splitArgs
+from ppsp.selection._common import Excluding, parseArgs, positiveInt, share, splitArgs
 from ppsp.selection.capacity import CapacitySelector
 from ppsp.selection.chunks import ChunksSelector, reach
 from ppsp.selection.composite import CompositeSelector, allocate, parseComposite
 from ppsp.selection.locality import LocalitySelector, Networks
 from ppsp.selection.roles import RolesSelector
 from ppsp.test.helpers import TrackerHarness
-from ppsp.tracker.core import FindConstraints
+from ppsp.test.swarms import SwarmBuilder
+from ppsp.tracker.core import Origin
+from ppsp.tracker.values import StatValue
 
 LEECH, SEED, LIVESEED = PeerMode.LEECH, PeerMode.SEED, PeerMode.LIVESEED
+
+#: Every built-in strategy, as an operator names it.
+BUILTINS = ("random", "roles", "locality", "capacity", "chunks", "composite")
 
 
 class World:
     """
-    A tracker with one strategy and helpers to fill swarm C{s} and ask it
-    for peers.
+    A tracker with one strategy, whose swarm C{s} is filled through the
+    store's public writes; its peers ask for lists through the tracker, or
+    the strategy is asked directly.
     """
 
     def __init__(self, testCase: SynchronousTestCase, selector: Any) -> None:
         self.h = TrackerHarness(testCase)
         self.h.tracker.selector = selector
         self.selector = selector
+        self.swarms = SwarmBuilder(
+            testCase, self.h.store, self.h.clock, self.h.tracker.config.peerTimeout
+        )
 
     def peer(
         self,
@@ -62,20 +70,18 @@ class World:
         mode: PeerMode = LEECH,
         ip: str = "198.51.100.1",
         chunks: Sequence[ChunkRange] = (),
-        stats: Sequence[Stat] = (),
+        stats: Mapping[str, StatValue] = {},
+        swarmStats: Mapping[str, StatValue] = {},
         swarm: str = "s",
     ) -> None:
         """
-        CONNECT a peer from C{ip}, JOIN it to C{swarm} in C{mode}, and
-        announce its chunks and statistics.
+        Register a peer from C{ip} (unless it is registered), make it a
+        member of C{swarm} in C{mode}, with its chunks and statistics
+        (L{SwarmBuilder.peer}); it can then send requests to the tracker.
         """
-        if peerID not in self.h.tokens:
-            self.h.connect(peerID, ip=ip)
-        self.h.ok(JoinRequest, peerID, swarmID=swarm, mode=mode, peerNum=1)
-        if chunks:
-            self.h.ok(JoinChunkRequest, peerID, swarmID=swarm, chunks=tuple(chunks))
-        if stats:
-            self.h.ok(StatReportRequest, peerID, stats=tuple(stats))
+        session = self.swarms.peer(peerID, mode, ip, chunks, stats, swarmStats, swarm)
+        self.h.tokens[peerID] = session.token
+        self.h.origins[peerID] = Origin(session.observedIP, session.observedPort)
 
     def find(self, peerID: str, count: int = 30, chunk: Optional[int] = None) -> List[str]:
         """
@@ -88,22 +94,19 @@ class World:
             r = self.h.ok(FindChunkRequest, peerID, swarmID="s", peerNum=count, chunkID=chunk)
         return [p.peerID for p in r.peers]
 
-    def select(self, peerID: str, count: int, chunk: Optional[int] = None) -> List[Any]:
+    def select(self, peerID: str, count: int, chunk: Optional[int] = None) -> List[ISwarmMember]:
         """
         Ask the strategy directly (not through the core) for C{count}
-        members, with the tracker's own constraints.
+        members, from the store's view, with the tracker's own constraints.
         """
-        store = self.h.store
-        peer = store.getPeer(peerID)
-        now = self.h.clock.seconds()
-        constraints = FindConstraints(chunk, (), (), now, peer)
-        return list(self.selector.select(store.getSwarm("s"), peer, count, constraints))
+        return self.swarms.select(self.selector, peerID, count, chunk)
 
-
-def modes(world: World, peerIDs: Sequence[str]) -> List[PeerMode]:
-    swarm = world.h.store.getSwarm("s")
-    byID = {m.peerID: m.mode for m in swarm}
-    return [byID[p] for p in peerIDs]
+    def modes(self, peerIDs: Sequence[str]) -> List[PeerMode]:
+        """
+        The modes of C{peerIDs} in swarm C{s}.
+        """
+        byID = {m.peerID: m.mode for m in self.swarms.members()}
+        return [byID[p] for p in peerIDs]
 
 
 class ArgumentTests(SynchronousTestCase):
@@ -224,48 +227,112 @@ class InvariantTests(SynchronousTestCase):
     duplicates, at most the count asked for, only holders for a chunk.
     """
 
+    def populate(self, w: World) -> None:
+        """
+        Fill swarm C{s} with 40 peers (LIVESEEDs, SEEDs and LEECHes over
+        three /24s, peer C{pI} holding chunks 0 to I, with a bandwidth and
+        a playback position), and let the odd ones expire without being
+        taken out yet.
+        """
+        for i in range(40):
+            w.peer(
+                f"p{i}",
+                (LIVESEED, SEED, SEED, LEECH, LEECH)[i % 5],
+                ip=f"198.51.{100 + i % 3}.{i + 1}",
+                chunks=[ChunkRange(0, i)],
+                stats={"UploadBandwidth": 100 * (i + 1), "PlaybackPosition": i},
+            )
+        w.h.advance(170)
+        for i in range(0, 40, 2):
+            w.h.ok(KeepAliveRequest, f"p{i}")
+        w.h.clock.advance(15)  # the odd peers have expired, not yet swept
+
+    def assertKeepsInvariants(
+        self,
+        spec: str,
+        got: Sequence[ISwarmMember],
+        view: ISwarmView,
+        requester: str,
+        count: int,
+        chunk: Optional[int],
+        eligible: Optional[set[str]],
+    ) -> None:
+        """
+        C{got} holds at most C{count} distinct members of C{view}, never
+        the requester, only live peers (the even ones), only holders of
+        C{chunk}; and, when C{eligible} is given, exactly those.
+        """
+        ids = [m.peerID for m in got]
+        where = (spec, requester, count, chunk)
+        self.assertLessEqual(len(ids), count, where)
+        self.assertEqual(len(set(ids)), len(ids), where)
+        self.assertNotIn(requester, ids, where)
+        self.assertTrue(all(int(p[1:]) % 2 == 0 for p in ids), where)
+        self.assertTrue(all(view.member(p) is not None for p in ids), where)
+        if chunk is not None:
+            self.assertTrue(all(m.holds(chunk) for m in got), where)
+        if eligible is not None:
+            # Every strategy fills the list when it can.
+            self.assertEqual(set(ids), eligible - {requester}, where)
+
     def test_strategiesKeepInvariants(self) -> None:
         """
         Asked directly for more peers than qualify, in a swarm with
         expired peers, seeds, a live source, several networks and chunk
         holders, no strategy returns a peer it should not.
         """
-        clock = Clock()
-        for spec in ("random", "roles", "locality", "capacity", "chunks", "composite"):
-            if spec == "capacity":
-                selector: Any = CapacitySelector(clock=clock, random=random.Random(2))
-            else:
-                selector = makeSelector(spec)
-            w = World(self, selector)
-            for i in range(40):
-                mode = (LIVESEED, SEED, SEED, LEECH, LEECH)[i % 5]
-                w.peer(
-                    f"p{i}",
-                    mode,
-                    ip=f"198.51.{100 + i % 3}.{i + 1}",
-                    chunks=[ChunkRange(0, i)],
-                    stats=[Stat("UploadBandwidth", str(100 * (i + 1))), Stat("PlaybackPosition", str(i))],
-                )
-            w.h.advance(170)
+        for spec in BUILTINS:
+            w = World(self, makeSelector(spec))
+            self.populate(w)
             alive = {f"p{i}" for i in range(0, 40, 2)}
-            for p in alive:
-                w.h.ok(KeepAliveRequest, p)
-            w.h.clock.advance(15)  # the odd peers have expired, not yet swept
             for requester in ("p0", "p1", "p4"):
                 for chunk in (None, 10):
                     for count in (1, 7, 100):
+                        _peer, view = w.swarms.view(requester)
                         got = w.select(requester, count, chunk)
-                        ids = [m.peerID for m in got]
-                        self.assertLessEqual(len(ids), count, spec)
-                        self.assertEqual(len(set(ids)), len(ids), spec)
-                        self.assertNotIn(requester, ids, spec)
-                        self.assertTrue(set(ids) <= alive, (spec, set(ids) - alive))
-                        if chunk is not None:
-                            self.assertTrue(all(m.holds(chunk) for m in got), spec)
-                        if count == 100:
-                            # Every strategy fills the list when it can.
-                            holders = {p for p in alive if chunk is None or int(p[1:]) >= chunk}
-                            self.assertEqual(set(ids), holders - {requester}, spec)
+                        holders = {p for p in alive if chunk is None or int(p[1:]) >= chunk}
+                        self.assertKeepsInvariants(
+                            spec, got, view, requester, count, chunk,
+                            holders if count == 100 else None,
+                        )
+
+    def test_snapshotViews(self) -> None:
+        """
+        Over the L{SnapshotSwarmView} of a networked store, whose members
+        are values that cannot be hashed, every strategy keeps the same
+        invariants: over a complete view it fills the list as over the
+        memory store's; over a partial one (every fourth LEECH missing,
+        the seeds all there, C{complete} false) it lists only members the
+        view holds.
+        """
+        for spec in BUILTINS:
+            w = World(self, makeSelector(spec))
+            self.populate(w)
+            alive = {f"p{i}" for i in range(0, 40, 2)}
+            complete = w.swarms.snapshot()
+            self.assertTrue(complete.complete)
+            member = complete.member("p0")
+            assert member is not None
+            self.assertRaises(TypeError, hash, member)
+            partial = w.swarms.snapshot(
+                keep=lambda m: m.mode is not LEECH or int(m.peerID[1:]) % 4 != 3
+            )
+            self.assertFalse(partial.complete)
+            held = {m.peerID for m in partial}
+            self.assertLess(len(held), 40)
+            for view in (complete, partial):
+                for requester in ("p0", "p1", "p4"):
+                    for chunk in (None, 10):
+                        for count in (1, 7, 100):
+                            got = w.swarms.select(w.selector, requester, count, chunk, view=view)
+                            holders = {
+                                p for p in alive & held
+                                if chunk is None or int(p[1:]) >= chunk
+                            }
+                            self.assertKeepsInvariants(
+                                spec, got, view, requester, count, chunk,
+                                holders if count == 100 else None,
+                            )
 
 
 class RolesTests(SynchronousTestCase):
@@ -291,7 +358,7 @@ class RolesTests(SynchronousTestCase):
         """
         w = self.world()
         got = w.find("leech0", 6)
-        self.assertEqual(modes(w, got), [LIVESEED, SEED, SEED, LEECH, LEECH, LEECH])
+        self.assertEqual(w.modes(got), [LIVESEED, SEED, SEED, LEECH, LEECH, LEECH])
 
     def test_liveSourceAlwaysListed(self) -> None:
         """
@@ -301,7 +368,7 @@ class RolesTests(SynchronousTestCase):
         w = self.world(seeds=0)
         for _ in range(5):
             got = w.find("leech1", 4)
-            self.assertEqual(modes(w, got), [LIVESEED, LEECH, LEECH, LEECH])
+            self.assertEqual(w.modes(got), [LIVESEED, LEECH, LEECH, LEECH])
 
     def test_seedsWhenLeechesRunOut(self) -> None:
         """
@@ -309,7 +376,7 @@ class RolesTests(SynchronousTestCase):
         """
         w = self.world(seeds=0, live=0, seedCount=5, leeches=3)
         got = w.find("leech0", 7)
-        self.assertEqual(Counter(modes(w, got)), Counter({LEECH: 2, SEED: 5}))
+        self.assertEqual(Counter(w.modes(got)), Counter({LEECH: 2, SEED: 5}))
 
     def test_seedGetsLeeches(self) -> None:
         """
@@ -317,9 +384,9 @@ class RolesTests(SynchronousTestCase):
         the live source.
         """
         w = self.world(seedCount=3, leeches=10)
-        self.assertEqual(set(modes(w, w.find("seed0", 10))), {LEECH})
+        self.assertEqual(set(w.modes(w.find("seed0", 10))), {LEECH})
         got = w.find("seed0", 14)
-        self.assertEqual(modes(w, got), [LEECH] * 10 + [SEED, SEED, LIVESEED])
+        self.assertEqual(w.modes(got), [LEECH] * 10 + [SEED, SEED, LIVESEED])
 
     def test_roundRobin(self) -> None:
         """
@@ -342,7 +409,7 @@ class RolesTests(SynchronousTestCase):
         w = self.world(live=0, seedCount=1, leeches=5)
         w.peer("leech4", SEED)
         w.peer("seed0", LEECH)
-        swarm = w.h.store.getSwarm("s")
+        _peer, swarm = w.swarms.view("leech0")
         self.assertEqual([m.peerID for m in swarm.modeMembers(SEED)], ["leech4"])
         got = w.find("leech0", 2)
         self.assertEqual(got[0], "leech4")
@@ -357,7 +424,7 @@ class RolesTests(SynchronousTestCase):
         for i in range(6):
             w.peer(f"l{i}", LEECH, chunks=[ChunkRange(0, 5 if i < 3 else 1)])
         got = w.find("l0", 4, chunk=3)
-        self.assertEqual(modes(w, got), [SEED, SEED, LEECH, LEECH])
+        self.assertEqual(w.modes(got), [SEED, SEED, LEECH, LEECH])
         self.assertEqual(set(got[2:]), {"l1", "l2"})
         self.assertEqual(len(w.find("l0", 30, chunk=3)), 5)
 
@@ -470,24 +537,20 @@ class CapacityTests(SynchronousTestCase):
     C{capacity}: weighted by spare upload, spread over an interval.
     """
 
-    def world(self, clock: Clock, **kw: Any) -> Tuple[World, CapacitySelector]:
-        selector = CapacitySelector(clock=clock, random=random.Random(5), **kw)
-        w = World(self, selector)
-        # The tracker and the strategy share one clock (the strategy reads
-        # the time of each FIND from the tracker's constraints).
-        w.h.clock = w.h.tracker.clock = clock
-        return w, selector
+    def world(self, **kw: Any) -> Tuple[World, CapacitySelector]:
+        selector = CapacitySelector(random=random.Random(5), **kw)
+        return World(self, selector), selector
 
     def test_strongPeerPreferred(self) -> None:
         """
         A peer reporting 100 times the others' bandwidth is listed in most
         one-peer lists.
         """
-        w, _ = self.world(Clock(), probe=10)
+        w, _ = self.world(probe=10)
         w.peer("me")
-        w.peer("strong", stats=[Stat("UploadBandwidth", "100000")])
+        w.peer("strong", stats={"UploadBandwidth": 100000})
         for i in range(9):
-            w.peer(f"weak{i}", stats=[Stat("UploadBandwidth", "1000")])
+            w.peer(f"weak{i}", stats={"UploadBandwidth": 1000})
         handed = Counter(w.find("me", 1)[0] for _ in range(50))
         # Its recent hand-outs weigh it down, but it still gets more than
         # half of the lists, and many times what any other peer gets.
@@ -499,11 +562,11 @@ class CapacityTests(SynchronousTestCase):
         The weight is AvailBandwidth (else UploadBandwidth, else the
         default) over one plus the open links plus the recent hand-outs.
         """
-        w, selector = self.world(Clock(), unknown=500)
-        w.peer("a", stats=[Stat("UploadBandwidth", "1000"), Stat("AvailBandwidth", "300")])
-        w.peer("b", stats=[Stat("UploadBandwidth", "1000"), Stat("ConcurrentLinks", "3")])
+        w, selector = self.world(unknown=500)
+        w.peer("a", stats={"UploadBandwidth": 1000, "AvailBandwidth": 300})
+        w.peer("b", stats={"UploadBandwidth": 1000, "ConcurrentLinks": 3})
         w.peer("c")
-        members = {m.peerID: m for m in w.h.store.getSwarm("s")}
+        members = {m.peerID: m for m in w.swarms.members()}
         self.assertEqual(selector.weight(members["a"], 0), 300.0)
         self.assertEqual(selector.weight(members["b"], 0), 250.0)
         self.assertEqual(selector.weight(members["c"], 4), 100.0)
@@ -513,10 +576,10 @@ class CapacityTests(SynchronousTestCase):
         Among peers of equal capacity, hand-outs spread evenly: 200
         one-peer lists over 10 peers give none more than 30.
         """
-        w, _ = self.world(Clock(), probe=10)
+        w, _ = self.world(probe=10)
         w.peer("me")
         for i in range(10):
-            w.peer(f"p{i}", stats=[Stat("UploadBandwidth", "1000")])
+            w.peer(f"p{i}", stats={"UploadBandwidth": 1000})
         handed = Counter(w.find("me", 1)[0] for _ in range(200))
         self.assertEqual(len(handed), 10)
         self.assertLessEqual(max(handed.values()), 30)
@@ -524,17 +587,15 @@ class CapacityTests(SynchronousTestCase):
     def test_interval(self) -> None:
         """
         Hand-outs count fully during their interval, fade out linearly over
-        the next one, and are forgotten after it.
+        the next one, and are forgotten after it; the time is the FIND's.
         """
-        clock = Clock()
-        w, selector = self.world(clock, interval=10)
+        w, selector = self.world(interval=10)
         w.peer("me")
-        w.peer("p")  # the first selection (this JOIN's) starts the interval
-        start = clock.seconds()
-        clock.advance(1)
+        w.peer("p")
+        start = w.h.clock.seconds()  # the first selection starts the interval
         for _ in range(4):
             self.assertEqual([m.peerID for m in w.select("me", 1)], ["p"])
-        self.assertEqual(selector.handouts("p", start + 1), 4)
+        self.assertEqual(selector.handouts("p", start), 4)
         self.assertEqual(selector.handouts("p", start + 15), 2.0)
         self.assertEqual(selector.handouts("p", start + 30), 0)
 
@@ -542,8 +603,7 @@ class CapacityTests(SynchronousTestCase):
         """
         No more than twice C{tracked} hand-out counts are ever kept.
         """
-        clock = Clock()
-        w, selector = self.world(clock, maxTracked=5)
+        w, selector = self.world(maxTracked=5)
         w.peer("me")
         for i in range(30):
             w.peer(f"p{i}")
@@ -573,36 +633,31 @@ class ChunksTests(SynchronousTestCase):
 
     def test_reach(self) -> None:
         """
-        The run ahead, counted up to the horizon, is the same from the
-        memory store's ranges and from C{holds} alone (when no hole lies
-        within the horizon of the first range).
+        The run ahead is read from a member's merged chunk ranges: from the
+        chunk to the end of its range, counted up to the horizon; 0 when
+        the chunk is not held; a hole ends the run, and ranges that touch
+        are one run.  The memory store's members and value members give the
+        same runs.
         """
-
-        class HoldsOnly:
-            def __init__(self, ranges: List[ChunkRange]) -> None:
-                self.ranges = ranges
-
-            def holds(self, c: int) -> bool:
-                return any(c in r for r in self.ranges)
-
+        cases = [
+            ([ChunkRange(0, 100)], [(0, 1024, 101), (10, 1024, 91), (10, 50, 50), (101, 1024, 0)]),
+            ([ChunkRange(3, 3)], [(3, 7, 1), (0, 7, 0), (4, 7, 0)]),
+            ([ChunkRange(0, 9), ChunkRange(11, 20)], [(0, 64, 10), (9, 64, 1), (10, 64, 0), (12, 64, 9)]),
+            ([ChunkRange(10, 20), ChunkRange(0, 9)], [(0, 64, 21), (5, 1, 1)]),
+            ([], [(0, 64, 0)]),
+        ]
         w = World(self, ChunksSelector())
-        for i, ranges in enumerate(
-            [[ChunkRange(0, 100)], [ChunkRange(3, 3)], [ChunkRange(0, 9), ChunkRange(30, 40)], []]
-        ):
+        for i, (ranges, runs) in enumerate(cases):
             w.peer(f"p{i}", chunks=ranges)
-            member = w.h.store.getPeer(f"p{i}").swarms["s"]
-            for chunk in (0, 3, 9, 11, 35, 50):
-                for horizon in (1, 7, 64, 1024):
-                    self.assertEqual(
-                        reach(member, chunk, horizon),
-                        reach(HoldsOnly(ranges), chunk, horizon),
-                        (ranges, chunk, horizon),
-                    )
-        # With a hole close ahead, the ranges give the exact run.
-        w.peer("holes", chunks=[ChunkRange(0, 9), ChunkRange(11, 20)])
-        self.assertEqual(reach(w.h.store.getPeer("holes").swarms["s"], 0, 64), 10)
-        self.assertEqual(reach(HoldsOnly([ChunkRange(0, 100)]), 10, 1024), 91)
-        self.assertEqual(reach(HoldsOnly([ChunkRange(0, 100)]), 10, 50), 50)
+        _peer, view = w.swarms.view("p0")
+        values = {m.peerID: m for m in w.swarms.members()}
+        for i, (ranges, runs) in enumerate(cases):
+            stored = view.member(f"p{i}")
+            assert stored is not None
+            for chunk, horizon, run in runs:
+                where = (ranges, chunk, horizon)
+                self.assertEqual(reach(stored, chunk, horizon), run, where)
+                self.assertEqual(reach(values[f"p{i}"], chunk, horizon), run, where)
 
     def test_playbackPosition(self) -> None:
         """
@@ -611,9 +666,9 @@ class ChunksTests(SynchronousTestCase):
         distance; peers with no position come last.
         """
         w = World(self, ChunksSelector(random=random.Random(1)))
-        w.peer("me", stats=[Stat("PlaybackPosition", "100", swarm="s")])
+        w.peer("me", swarmStats={"PlaybackPosition": 100})
         for pos in (90, 96, 101, 107, 150, 300):
-            w.peer(f"at{pos}", stats=[Stat("PlaybackPosition", str(pos), swarm="s")])
+            w.peer(f"at{pos}", swarmStats={"PlaybackPosition": pos})
         w.peer("nowhere")
         self.assertEqual(
             w.find("me", 7), ["at101", "at107", "at96", "at90", "at150", "at300", "nowhere"]
@@ -627,7 +682,7 @@ class ChunksTests(SynchronousTestCase):
         w = World(self, ChunksSelector(random=random.Random(1)))
         w.peer("me")
         for pos in range(10):
-            w.peer(f"at{pos}", stats=[Stat("PlaybackPosition", str(pos), swarm="s")])
+            w.peer(f"at{pos}", swarmStats={"PlaybackPosition": pos})
         seen = set()
         for _ in range(30):
             seen.update(w.find("me", 2))
@@ -639,10 +694,10 @@ class Asking:
     """
     A strategy that records how many peers it was asked for and answers
     with the first qualifying members in the swarm's order, or with
-    C{answer} when given.
+    C{answer} (a list, or a L{Deferred}) when given.
     """
 
-    def __init__(self, answer: Optional[List[Any]] = None) -> None:
+    def __init__(self, answer: Any = None) -> None:
         self.asked: List[int] = []
         self.answer = answer
 
@@ -651,6 +706,36 @@ class Asking:
         if self.answer is not None:
             return self.answer
         return [m for m in swarm if constraints.accepts(m)][:count]
+
+
+@implementer(IPeerSelector)
+class Later:
+    """
+    A strategy that answers with a L{Deferred} fired C{delay} seconds
+    later on C{clock}: with the first qualifying members in the swarm's
+    order (chosen when asked), or with the failure C{error}.  It records
+    how many peers it was asked for.
+    """
+
+    def __init__(
+        self, clock: Clock, delay: float = 5.0, error: Optional[Exception] = None
+    ) -> None:
+        self.clock = clock
+        self.delay = delay
+        self.error = error
+        self.asked: List[int] = []
+
+    def select(
+        self, swarm: Any, requester: Any, count: int, constraints: Any
+    ) -> "Deferred[Sequence[ISwarmMember]]":
+        self.asked.append(count)
+        d: Deferred[Sequence[ISwarmMember]] = Deferred()
+        if self.error is not None:
+            self.clock.callLater(self.delay, d.errback, self.error)
+        else:
+            chosen = [m for m in swarm if constraints.accepts(m)][:count]
+            self.clock.callLater(self.delay, d.callback, chosen)
+        return d
 
 
 class CompositeTests(SynchronousTestCase):
@@ -739,14 +824,98 @@ class CompositeTests(SynchronousTestCase):
         self.assertEqual(len(w.find("p0", 5)), 5)
         self.assertEqual(a.asked, [])
 
-    def test_asynchronousPartRefused(self) -> None:
+    def test_excludingByPeerID(self) -> None:
         """
-        A part that answers with a Deferred is an error, not a silent
-        empty share.
+        The constraints a part is given provide L{IFindConstraints} and
+        refuse the members chosen so far by PeerID: an equal copy of a
+        chosen member is refused too, and so is a member chosen after the
+        constraints were made.
         """
         w = self.world([(Asking(), 1)])
-        w.selector = CompositeSelector([(Asking(Deferred()), 1)], 0.0)  # type: ignore[arg-type]
-        self.assertRaises(TypeError, w.select, "p0", 3)
+        members = {m.peerID: m for m in w.swarms.members()}
+        requester, _view = w.swarms.view("p0")
+        chosen: dict[str, ISwarmMember] = {"p1": members["p1"]}
+        excluding = Excluding(w.swarms.constraints(requester), chosen)
+        self.assertTrue(verifyObject(IFindConstraints, excluding))
+        self.assertFalse(excluding.accepts(members["p1"]._replace()))
+        self.assertFalse(excluding.accepts(members["p0"]))
+        self.assertTrue(excluding.accepts(members["p2"]))
+        chosen["p2"] = members["p2"]
+        self.assertFalse(excluding.accepts(members["p2"]))
+
+    def test_asynchronousPart(self) -> None:
+        """
+        A part that answers with a Deferred makes the composite answer with
+        one, which fires once every part is done: the next part is asked
+        only when the first one's Deferred has fired, and sees the peers it
+        chose.
+        """
+        w = self.world([(Asking(), 1)])
+        later, b = Later(w.h.clock), Asking()
+        selector = CompositeSelector([(later, 1), (b, 1)], 0.0, random=random.Random(1))
+        requester, view = w.swarms.view("p0")
+        d = selector.select(view, requester, 6, w.swarms.constraints(requester))
+        assert isinstance(d, Deferred)
+        self.assertNoResult(d)
+        self.assertEqual((later.asked, b.asked), ([3], []))
+        w.h.clock.advance(5)
+        got = self.successResultOf(d)
+        self.assertEqual([m.peerID for m in got], [f"p{i}" for i in range(1, 7)])
+        self.assertEqual(b.asked, [3])
+
+    def test_asynchronousPartThroughTracker(self) -> None:
+        """
+        The tracker answers a FIND whose composite strategy waits for a
+        part once the part's Deferred has fired.
+        """
+        w = self.world([(Asking(), 1)])
+        w.h.tracker.selector = CompositeSelector(
+            [(Later(w.h.clock), 1)], 0.0, random=random.Random(1)
+        )
+        d = w.h.tracker.handle(
+            FindRequest("tx-later", "p0", w.h.tokens["p0"], swarmID="s", peerNum=4),
+            w.h.origins["p0"],
+        )
+        self.assertNoResult(d)
+        w.h.clock.advance(5)
+        r = self.successResultOf(d)
+        assert isinstance(r, FindResponse), r
+        self.assertEqual([p.peerID for p in r.peers], ["p1", "p2", "p3", "p4"])
+
+    def test_asynchronousPartFails(self) -> None:
+        """
+        When a part's Deferred fails, the composite's fails with the same
+        error, and the parts after it are not asked.
+        """
+        w = self.world([(Asking(), 1)])
+        b = Asking()
+        selector = CompositeSelector(
+            [(Later(w.h.clock, error=ValueError("no answer")), 1), (b, 1)], 0.0
+        )
+        requester, view = w.swarms.view("p0")
+        d = selector.select(view, requester, 6, w.swarms.constraints(requester))
+        assert isinstance(d, Deferred)
+        self.assertNoResult(d)
+        w.h.clock.advance(5)
+        failure = self.failureResultOf(d, ValueError)
+        self.assertEqual(str(failure.value), "no answer")
+        self.assertEqual(b.asked, [])
+
+    def test_firedPartAnswersAtOnce(self) -> None:
+        """
+        A part whose Deferred has fired already does not make the
+        composite wait: its answer is a list, at once.
+        """
+        w = self.world([(Asking(), 1)])
+        requester, view = w.swarms.view("p0")
+        first = [m for m in w.swarms.members() if m.peerID in ("p1", "p2")]
+        selector = CompositeSelector(
+            [(Asking(succeed(first)), 1), (Asking(), 1)], 0.0, random=random.Random(1)
+        )
+        got = selector.select(view, requester, 4, w.swarms.constraints(requester))
+        self.assertIsInstance(got, list)
+        assert isinstance(got, list)
+        self.assertEqual([m.peerID for m in got], ["p1", "p2", "p3", "p4"])
 
     def test_builtInsCombined(self) -> None:
         """

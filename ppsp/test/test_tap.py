@@ -156,11 +156,11 @@ class ServiceTests(SynchronousTestCase):
         service = makeService(parse("--keepalive-interval", "5", "--peer-timeout", "10"), reactor)
         service.startService()
         tracker: Any = service.tracker  # type: ignore[attr-defined]
-        tracker.handle(ConnectRequest("t1", "a"), Origin("198.51.100.1", 1))
+        self.successResultOf(tracker.handle(ConnectRequest("t1", "a"), Origin("198.51.100.1", 1)))
         reactor.advance(9)
-        self.assertIsNotNone(tracker.store.getPeer("a"))
+        self.assertIsNotNone(self.successResultOf(tracker.store.peer("a")))
         reactor.advance(1)
-        self.assertIsNone(tracker.store.getPeer("a"))
+        self.assertIsNone(self.successResultOf(tracker.store.peer("a")))
         service.stopService()
         self.assertEqual(reactor.getDelayedCalls(), [])
 
@@ -322,9 +322,11 @@ class AdminOptionsTests(SynchronousTestCase):
         service = makeService(parse("--stat-query-interval", "10", "--stat-query-timeout", "3"), reactor)
         service.startService()
         tracker: Any = service.tracker  # type: ignore[attr-defined]
-        tracker.handle(
-            ConnectRequest("t1", "a", statPort=9000, addresses=(PeerAddress("203.0.113.9", 1),)),
-            Origin("198.51.100.3", 1),
+        self.successResultOf(
+            tracker.handle(
+                ConnectRequest("t1", "a", statPort=9000, addresses=(PeerAddress("203.0.113.9", 1),)),
+                Origin("198.51.100.3", 1),
+            )
         )
         reactor.pump([1] * 12)
         self.assertEqual(resolver.names, ["198.51.100.3"])
@@ -416,10 +418,12 @@ class SecurityOptionsTests(SynchronousTestCase):
         service, site = self.site("--auth", "token:" + path)
         tracker = service.tracker
         self.assertIsInstance(tracker.checker, TokenPeerChecker)
-        refused = tracker.handle(ConnectRequest("1", "a"), Origin("198.51.100.1", 1))
+        refused = self.successResultOf(tracker.handle(ConnectRequest("1", "a"), Origin("198.51.100.1", 1)))
         self.assertIsInstance(refused, ErrorResponse)
         token = issueToken(b"a-secret-of-enough-bytes", "a", 10**10)
-        accepted = tracker.handle(ConnectRequest("2", "a", cer=token), Origin("198.51.100.1", 1))
+        accepted = self.successResultOf(
+            tracker.handle(ConnectRequest("2", "a", cer=token), Origin("198.51.100.1", 1))
+        )
         self.assertIsInstance(accepted, ConnectResponse)
 
     def test_x509(self) -> None:

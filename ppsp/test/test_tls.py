@@ -412,7 +412,7 @@ class ConnectionTests(TestCase):
         tracker = yield self.serve()
         response = yield self.client("peer-a", self.files.peers["peer-a"]).connect()
         self.assertTrue(response.authToken)
-        self.assertIsNotNone(tracker.store.getPeer("peer-a"))
+        self.assertIsNotNone((yield tracker.store.peer("peer-a")))
 
     @inlineCallbacks
     def test_noClientCertificate(self) -> Any:
@@ -423,7 +423,7 @@ class ConnectionTests(TestCase):
         tracker = yield self.serve()
         with self.assertRaises(TrackerUnavailable):
             yield self.client("peer-a").connect()
-        self.assertIsNone(tracker.store.getPeer("peer-a"))
+        self.assertIsNone((yield tracker.store.peer("peer-a")))
 
     @inlineCallbacks
     def test_foreignClientCertificate(self) -> Any:
@@ -435,7 +435,7 @@ class ConnectionTests(TestCase):
         tracker = yield self.serve(optional="yes")
         with self.assertRaises(TrackerUnavailable):
             yield self.client("peer-a", stranger).connect()
-        self.assertIsNone(tracker.store.getPeer("peer-a"))
+        self.assertIsNone((yield tracker.store.peer("peer-a")))
 
     @inlineCallbacks
     def test_untrustedTracker(self) -> Any:
@@ -448,7 +448,7 @@ class ConnectionTests(TestCase):
         with self.assertRaises(TrackerUnavailable) as raised:
             yield self.client("peer-a", self.files.peers["peer-a"], trust=other).connect()
         self.assertIn("certificate verify failed", str(raised.exception))
-        self.assertIsNone(tracker.store.getPeer("peer-a"))
+        self.assertIsNone((yield tracker.store.peer("peer-a")))
 
     @inlineCallbacks
     def test_optional(self) -> Any:
@@ -459,8 +459,8 @@ class ConnectionTests(TestCase):
         tracker = yield self.serve(optional="yes")
         yield self.client("peer-a").connect()
         yield self.client("peer-b", self.files.peers["peer-b"]).connect()
-        self.assertIsNotNone(tracker.store.getPeer("peer-a"))
-        self.assertIsNotNone(tracker.store.getPeer("peer-b"))
+        self.assertIsNotNone((yield tracker.store.peer("peer-a")))
+        self.assertIsNotNone((yield tracker.store.peer("peer-b")))
 
     @inlineCallbacks
     def test_x509Authentication(self) -> Any:
@@ -474,12 +474,12 @@ class ConnectionTests(TestCase):
         tracker = yield self.serve(checker=checker, optional="yes")
         peerA = self.files.peers["peer-a"]
         yield self.client("peer-a", peerA).connect()
-        self.assertIsNotNone(tracker.store.getPeer("peer-a"))
+        self.assertIsNotNone((yield tracker.store.peer("peer-a")))
         with self.assertRaises(AuthenticationRequired):
             yield self.client("peer-b", peerA).connect()
         with self.assertRaises(AuthenticationRequired):
             yield self.client("peer-b").connect()
-        self.assertIsNone(tracker.store.getPeer("peer-b"))
+        self.assertIsNone((yield tracker.store.peer("peer-b")))
 
 
 class ProcessTests(TestCase):

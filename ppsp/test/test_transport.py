@@ -274,7 +274,7 @@ class ProxyOverSocketTests(TestCase):
         """
         tracker, answer = yield self.exchange(["10.0.0.0/8"], "forger")
         self.assertEqual(answer, b"")
-        self.assertIsNone(tracker.store.getPeer("forger"))
+        self.assertIsNone((yield tracker.store.peer("forger")))
 
     @inlineCallbacks
     def test_trustedSourceServed(self) -> Any:
@@ -284,7 +284,7 @@ class ProxyOverSocketTests(TestCase):
         """
         tracker, answer = yield self.exchange((), "proxied")
         self.assertIn(b"200 OK", answer)
-        self.assertEqual(tracker.store.getPeer("proxied").observedIP, "127.0.0.77")
+        self.assertEqual((yield tracker.store.peer("proxied")).observedIP, "127.0.0.77")
 
 
 class ConnectionCapTests(SynchronousTestCase):
@@ -398,7 +398,7 @@ class ConnectionCapOverSocketTests(TestCase):
         self.addCleanup(hangUp, idle)
         answer = yield exchange(number, prefix + post(message("CONNECT", "1", "refused")))
         self.assertEqual(answer, b"")
-        self.assertIsNone(tracker.store.getPeer("refused"))
+        self.assertIsNone((yield tracker.store.peer("refused")))
         self.assertFalse(any(c.done.called for c in idle))
         hangUp(idle[:1])
         yield idle[0].done

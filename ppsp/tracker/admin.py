@@ -55,7 +55,19 @@ from __future__ import annotations
 import json
 import re
 import math
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
@@ -64,12 +76,12 @@ from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-from twisted.internet.defer import CancelledError
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ppsp._ratelimit import RateLimitedLog
 from ppsp.codec._fields import validIdentifier
@@ -79,7 +91,7 @@ from ppsp.tracker.bans import Ban, parseNetwork
 from ppsp.tracker.listening import splitDescription
 from ppsp.tracker.auth import Revocations
 from ppsp.tracker.core import Tracker
-from ppsp.tracker.exporter import trackerRegistry
+from ppsp.tracker.exporter import TrackerRegistry, trackerRegistry
 from ppsp.tracker.overload import LoadShedder
 from ppsp.tracker.status import STATUS_CSP, StatusPage, prefersHTML
 from ppsp.tracker.statquery import (
@@ -91,7 +103,7 @@ from ppsp.tracker.statquery import (
     StatQueryResult,
     UnknownPeer,
 )
-from ppsp.tracker.store import Membership, PeerRecord, Swarm
+from ppsp.tracker.values import MemberState, PeerState, SwarmState
 
 __all__ = [
     "AdminResource",
@@ -174,11 +186,11 @@ class _Error(Exception):
         self.reason = reason
 
 
-def _stats(stats: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def _stats(stats: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     return dict(stats) if stats else {}
 
 
-def _chunkSummary(member: Membership) -> Dict[str, Any]:
+def _chunkSummary(member: MemberState) -> Dict[str, Any]:
     chunks = member.chunks
     return {
         "ranges": len(chunks),
@@ -188,11 +200,12 @@ def _chunkSummary(member: Membership) -> Dict[str, Any]:
 
 
 def peerView(
-    tracker: Tracker, peer: PeerRecord, querier: Optional[StatQuerier] = None
+    tracker: Tracker, peer: PeerState, querier: Optional[StatQuerier] = None
 ) -> Dict[str, Any]:
     """
     The JSON view of one registered peer.
 
+    @param peer: the peer, as the store answered it.
     @param querier: where the STAT_QUERY records are, if anywhere.
     """
     now = tracker.clock.seconds()
@@ -225,8 +238,8 @@ def peerView(
         "stats": _stats(peer.stats),
     }
     if querier is not None:
-        outcome = querier.lastOutcome(peer.peerID)
-        unreachable = querier.unreachableSince(peer.peerID)
+        outcome = querier.lastOutcome(peer)
+        unreachable = querier.unreachableSince(peer)
         view["statQuery"] = {
             "last": None
             if outcome is None
@@ -250,32 +263,37 @@ def peerView(
     return view
 
 
-def swarmView(swarm: Swarm, limit: int = DEFAULT_MEMBER_LIMIT) -> Dict[str, Any]:
+def swarmView(
+    swarm: SwarmState, members: Sequence[PeerState], limit: int = DEFAULT_MEMBER_LIMIT
+) -> Dict[str, Any]:
     """
-    The JSON view of one swarm, listing up to C{limit} members.
+    The JSON view of one swarm, listing up to C{limit} of its members.
+
+    @param swarm: the swarm, as the store answered it.
+    @param members: its members: peers as the store answered them, each
+        with a membership of the swarm.
     """
-    size = len(swarm)
-    members: List[Dict[str, Any]] = []
-    for member in swarm:
-        if len(members) >= limit:
-            break
-        members.append(
+    swarmID = swarm.swarmID
+    listed: List[Dict[str, Any]] = []
+    for peer in members[:limit]:
+        member = peer.swarms[swarmID]
+        listed.append(
             {
-                "peerID": member.peerID,
+                "peerID": peer.peerID,
                 "mode": member.mode.value,
                 "chunkRanges": len(member.chunks),
                 "expireAt": member.expireAt,
             }
         )
     return {
-        "swarmID": swarm.swarmID,
+        "swarmID": swarmID,
         "provisioned": swarm.provisioned,
-        "size": size,
+        "size": swarm.size,
         "emptySince": swarm.emptySince,
-        "modes": {mode.value: swarm.modeCount(mode) for mode in PeerMode},
-        "members": members,
+        "modes": {mode.value: swarm.modes.get(mode, 0) for mode in PeerMode},
+        "members": listed,
         "limit": limit,
-        "truncated": size > len(members),
+        "truncated": len(members) > len(listed),
     }
 
 
@@ -326,8 +344,8 @@ class AdminResource(Resource):
         may be reached, such as the name of a reverse proxy in front of
         it; each is checked with L{adminHostName}.
     @param registry: the metrics C{GET /metrics} renders (in the reactor
-        thread); by default L{trackerRegistry} of C{tracker} and
-        C{shedder}.
+        thread, once it has read what it reports of the store); by default
+        L{trackerRegistry} of C{tracker} and C{shedder}.
     @param shedder: the tracker's load shedder, which C{GET /health} asks
         whether the tracker sheds load; without one, it never does.
     @param checkers: credentials checkers of user names and passwords
@@ -342,9 +360,9 @@ class AdminResource(Resource):
         C{tracker} without settings, endpoints or warnings.
     @param reload: what C{POST /reload} calls: reads the reloadable files
         again (L{ReloadService.reload<ppsp.tracker.reload.ReloadService.reload>})
-        and returns, for each, what it read (C{"what"}) and whether it
-        applied it (C{"applied"}); without one, C{POST /reload} has
-        nothing to read again.
+        and returns a L{Deferred} firing with, for each, what it read
+        (C{"what"}) and whether it applied it (C{"applied"}); without one,
+        C{POST /reload} has nothing to read again.
     @raise ValueError: a name in C{hosts} is not a host name or an IP
         address.
     """
@@ -357,11 +375,11 @@ class AdminResource(Resource):
         tracker: Tracker,
         querier: Optional[StatQuerier] = None,
         hosts: Iterable[str] = (),
-        registry: Optional[CollectorRegistry] = None,
+        registry: Optional[TrackerRegistry] = None,
         shedder: Optional[LoadShedder] = None,
         checkers: Sequence[ICredentialsChecker] = (),
         status: Optional[StatusPage] = None,
-        reload: Optional[Callable[[], List[Dict[str, Any]]]] = None,
+        reload: Optional[Callable[[], "Deferred[List[Dict[str, Any]]]"]] = None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
@@ -402,18 +420,43 @@ class AdminResource(Resource):
             return self._error(request, 500, "internal-error", "the tracker failed")
         return self.answer(request)
 
-    def answer(self, request: Request) -> Any:
+    def answer(self, request: Request) -> object:
         """
         Answer a request that may be answered (its C{Host} and C{Origin}
-        checked, its credentials accepted): route it, with JSON errors.
+        checked, its credentials accepted): route it, and write its answer
+        (L{_write}) once the tracker and its store have answered.
+
+        @return: L{NOT_DONE_YET}.
         """
-        try:
-            return self._route(request)
-        except _Error as e:
-            return self._error(request, e.status, e.kind, e.reason)
-        except Exception:
-            self.log.failure("admin resource failed")
+        self._write(request, Deferred.fromCoroutine(self._route(request)))
+        return NOT_DONE_YET
+
+    def _write(self, request: Request, answer: "Deferred[bytes]") -> None:
+        """
+        Write the body C{answer} fires with (what L{_send} returned, the
+        headers set) and finish the request; a failure is a JSON error
+        (L{_error}): an L{_Error} its own, anything else is logged and
+        answered 500.  Nothing is written to a client that hung up.
+        """
+        gone: List[Failure] = []
+        request.notifyFinish().addErrback(gone.append)
+
+        def failed(failure: Failure) -> bytes:
+            error = failure.value
+            if isinstance(error, _Error):
+                return self._error(request, error.status, error.kind, error.reason)
+            self.log.failure("admin resource failed", failure)
             return self._error(request, 500, "internal-error", "the tracker failed")
+
+        def write(body: bytes) -> None:
+            if not gone:
+                request.write(body)
+                request.finish()
+
+        def unwritten(failure: Failure) -> None:
+            self.log.failure("admin answer not written", failure)
+
+        answer.addErrback(failed).addCallback(write).addErrback(unwritten)
 
     def unauthorized(self, request: Request) -> bytes:
         """
@@ -527,52 +570,55 @@ class AdminResource(Resource):
 
     # Routing --------------------------------------------------------------
 
-    def _route(self, request: Request) -> Any:
+    async def _route(self, request: Request) -> bytes:
         segments = _segments(request)
         if segments == [b"metrics"]:
             self._allow(request, _READS)
-            return self._metrics(request)
+            return await self._metrics(request)
         if segments == [b"health"]:
             self._allow(request, _READS)
-            return self._health(request)
+            return await self._health(request)
         if segments == []:
             self._allow(request, (b"GET", b"HEAD"))
             request.setHeader(b"vary", b"Accept")
             if prefersHTML(request.getHeader(b"accept")):
-                return self._page(request)
-            return self._reply(request, 200, self._summary())
+                return await self._page(request)
+            return self._reply(request, 200, await self._summary())
         if len(segments) == 2 and segments[0] == b"peers":
             self._allow(request, (b"GET", b"HEAD", b"DELETE"))
             if request.method == b"DELETE":
-                return self._endSession(request, _identifier(segments[1], "PeerID"))
-            peer = self._peer(_identifier(segments[1], "PeerID"))
+                return await self._endSession(request, _identifier(segments[1], "PeerID"))
+            peer = await self._peer(_identifier(segments[1], "PeerID"))
             return self._reply(request, 200, peerView(self.tracker, peer, self.querier))
         if len(segments) == 3 and segments[0] == b"peers" and segments[2] == b"stat-query":
             self._allow(request, (b"POST",))
-            return self._statQuery(request, _identifier(segments[1], "PeerID"))
+            return await self._statQuery(request, _identifier(segments[1], "PeerID"))
         if segments == [b"revocations"]:
             self._allow(request, (b"GET", b"HEAD", b"POST"))
             if request.method == b"POST":
-                return self._revoke(request)
+                return await self._revoke(request)
             return self._reply(request, 200, _revocationsView(self.tracker.revocations))
         if segments == [b"swarms"]:
             self._allow(request, (b"GET", b"HEAD"))
-            return self._reply(request, 200, self._swarmList(request))
+            return self._reply(request, 200, await self._swarmList(request))
         if len(segments) == 2 and segments[0] == b"swarms":
             self._allow(request, (b"GET", b"HEAD", b"PUT", b"DELETE"))
             if request.method == b"PUT":
-                return self._provision(request, segments[1])
+                return await self._provision(request, segments[1])
             swarmID = _identifier(segments[1], "SwarmID")
             if request.method == b"DELETE":
-                return self._removeSwarm(request, swarmID)
-            return self._reply(request, 200, swarmView(self._swarm(swarmID), _limit(request)))
+                return await self._removeSwarm(request, swarmID)
+            limit = _limit(request)
+            swarm = await self._swarm(swarmID)
+            members = await self._members(swarmID)
+            return self._reply(request, 200, swarmView(swarm, members, limit))
         if len(segments) == 3 and segments[0] == b"swarms" and segments[2] == b"peers":
             self._allow(request, (b"GET", b"HEAD"))
-            swarm = self._swarm(_identifier(segments[1], "SwarmID"))
-            return self._reply(request, 200, self._memberList(request, swarm))
+            swarm = await self._swarm(_identifier(segments[1], "SwarmID"))
+            return self._reply(request, 200, await self._memberList(request, swarm))
         if segments == [b"reload"]:
             self._allow(request, (b"POST",))
-            return self._reload(request)
+            return await self._reload(request)
         if segments == [b"bans"]:
             self._allow(request, (b"GET", b"HEAD", b"POST", b"DELETE"))
             if request.method == b"POST":
@@ -582,63 +628,77 @@ class AdminResource(Resource):
             return self._reply(request, 200, self._banList(request))
         raise _Error(404, "not-found", "no such admin resource")
 
-    def _reload(self, request: Request) -> bytes:
+    async def _reload(self, request: Request) -> bytes:
         """
         Read the reloadable files again, as SIGHUP does; answer 200 with
         what was read again (C{reloaded}) when every file was applied,
         422 when one was refused (C{refused}; its old settings stay).
         """
-        results = self.reload() if self.reload is not None else []
+        results = await self.reload() if self.reload is not None else []
         reloaded = [r["what"] for r in results if r["applied"]]
         refused = [r["what"] for r in results if not r["applied"]]
         return self._reply(
             request, 422 if refused else 200, {"reloaded": reloaded, "refused": refused}
         )
 
-    def _swarm(self, swarmID: str) -> Swarm:
-        swarm: Optional[Swarm] = self.tracker.store.getSwarm(swarmID)
+    async def _swarm(self, swarmID: str) -> SwarmState:
+        swarm = await self.tracker.store.swarm(swarmID)
         if swarm is None:
             raise _Error(404, "unknown-swarm", f"no swarm {swarmID!r}")
         return swarm
 
+    async def _members(self, swarmID: str) -> List[PeerState]:
+        """
+        The members of a swarm, in the store's order of its peers: one
+        pass over every registered peer (L{IPeerStore.peers
+        <ppsp.interfaces.IPeerStore.peers>}).
+        """
+        return [peer for peer in await self.tracker.store.peers() if swarmID in peer.swarms]
+
     # The admin API: swarms, sessions, bans ---------------------------------------
 
-    def _swarmList(self, request: Request) -> Dict[str, Any]:
+    async def _swarmList(self, request: Request) -> Dict[str, Any]:
         """
         The swarms, largest first (then by SwarmID), one page of them:
         sorting costs O(swarms log swarms) per call.
         """
         offset, limit = _page(request)
-        swarms = sorted(self.tracker.store.swarms(), key=lambda s: (-len(s), s.swarmID))
+        swarms = sorted(await self.tracker.store.swarms(), key=lambda s: (-s.size, s.swarmID))
         return _pageView(swarms[offset : offset + limit], len(swarms), offset, limit, _swarmSummary)
 
-    def _memberList(self, request: Request, swarm: Swarm) -> Dict[str, Any]:
+    async def _memberList(self, request: Request, swarm: SwarmState) -> Dict[str, Any]:
         """
-        One page of a swarm's members, in the swarm's own order.
+        One page of a swarm's members, in the store's order of its peers
+        (L{_members}).
         """
         offset, limit = _page(request)
-        members = list(swarm)
-        view = _pageView(members[offset : offset + limit], len(members), offset, limit, _memberView)
-        view["swarmID"] = swarm.swarmID
+        swarmID = swarm.swarmID
+        members = await self._members(swarmID)
+
+        def memberView(peer: PeerState) -> Dict[str, Any]:
+            return _memberView(peer, peer.swarms[swarmID])
+
+        view = _pageView(members[offset : offset + limit], len(members), offset, limit, memberView)
+        view["swarmID"] = swarmID
         return view
 
-    def _endSession(self, request: Request, peerID: str) -> bytes:
-        if not self.tracker.endSession(peerID):
+    async def _endSession(self, request: Request, peerID: str) -> bytes:
+        if not await self.tracker.endSession(peerID):
             raise _Error(404, "unknown-peer", f"no connected peer {peerID!r}")
         self.log.info("admin ended the session of {peerID}", peerID=peerID)
         return self._reply(request, 200, {"peerID": peerID, "ended": True})
 
-    def _provision(self, request: Request, segment: bytes) -> bytes:
+    async def _provision(self, request: Request, segment: bytes) -> bytes:
         swarmID = _text(segment, "SwarmID")
         if not validIdentifier(swarmID, 128):
             raise _Error(400, "bad-request", "a SwarmID must be 1 to 128 printable characters")
-        created = self.tracker.provisionSwarm(swarmID)
-        view = _swarmSummary(self._swarm(swarmID))
+        created = await self.tracker.provisionSwarm(swarmID)
+        view = _swarmSummary(await self._swarm(swarmID))
         view["created"] = created
         return self._reply(request, 201 if created else 200, view)
 
-    def _removeSwarm(self, request: Request, swarmID: str) -> bytes:
-        left = self.tracker.removeSwarm(swarmID)
+    async def _removeSwarm(self, request: Request, swarmID: str) -> bytes:
+        left = await self.tracker.removeSwarm(swarmID)
         if left is None:
             raise _Error(404, "unknown-swarm", f"no swarm {swarmID!r}")
         return self._reply(request, 200, {"swarmID": swarmID, "removed": True, "membersLeft": left})
@@ -682,25 +742,31 @@ class AdminResource(Resource):
             request.setHeader(b"allow", b", ".join(methods))
             raise _Error(405, "method-not-allowed", "use " + " or ".join(m.decode() for m in methods))
 
-    def _peer(self, peerID: str) -> PeerRecord:
-        peer: Optional[PeerRecord] = self.tracker.store.getPeer(peerID)
-        if peer is None or peer.deadline <= self.tracker.clock.seconds():
+    async def _peer(self, peerID: str) -> PeerState:
+        peer = await self.tracker.store.peer(peerID)
+        if peer is None or not peer.alive(self.tracker.clock.seconds()):
             raise _Error(404, "unknown-peer", f"no connected peer {peerID!r}")
         return peer
 
     # Views ----------------------------------------------------------------
 
-    def _summary(self) -> Dict[str, Any]:
+    async def _summary(self) -> Dict[str, Any]:
+        """
+        The JSON of C{GET /}: the numbers of peers and swarms, the
+        counters, the STAT_QUERY state and the status page's view
+        (L{StatusPage.view}).
+        """
         tracker = self.tracker
-        store = tracker.store
+        status = await self.status.view()
+        totals = status["totals"]
         summary: Dict[str, Any] = {
-            "peers": store.peerCount(),
-            "swarms": store.swarmCount(),
+            "peers": totals["peers"],
+            "swarms": totals["swarms"],
             "counters": dict(sorted(tracker.counters.items())),
         }
         querier = self.querier
         if querier is not None:
-            unreachable = querier.unreachable()
+            unreachable = await querier.unreachable()
             shown = sorted(unreachable.items(), key=lambda item: item[1].since)[:DEFAULT_MEMBER_LIMIT]
             summary["statQuery"] = {
                 "timeout": querier.timeout,
@@ -711,49 +777,59 @@ class AdminResource(Resource):
                     for peerID, u in shown
                 ],
             }
-        summary.update(self.status.view())
+        summary.update(status)
         return summary
 
-    def _page(self, request: Request) -> bytes:
+    async def _page(self, request: Request) -> bytes:
         """
         The status page, as HTML that may load nothing from anywhere
         (L{STATUS_CSP}).
         """
+        page = await self.status.render()
         request.setHeader(b"content-security-policy", STATUS_CSP.encode("ascii"))
         request.setHeader(b"x-content-type-options", b"nosniff")
         request.setHeader(b"referrer-policy", b"no-referrer")
-        return self._send(request, 200, b"text/html; charset=utf-8", self.status.render())
+        return self._send(request, 200, b"text/html; charset=utf-8", page)
 
     # Metrics and health -------------------------------------------------------
 
-    def _metrics(self, request: Request) -> bytes:
+    async def _metrics(self, request: Request) -> bytes:
         """
         The registry's metrics in Prometheus's text format, collected here,
-        in the reactor thread.
+        in the reactor thread, once the registry has read what it reports
+        of the store (L{TrackerRegistry.refresh}).
         """
+        await self.registry.refresh()
         body: bytes = generate_latest(self.registry)
         return self._send(request, 200, CONTENT_TYPE_LATEST.encode("ascii"), body)
 
-    def _health(self, request: Request) -> bytes:
+    async def _health(self, request: Request) -> bytes:
         """
         200 C{{"status": "ok", ...}} while the tracker serves; 503 with the
         status C{draining} (it is stopping), C{store-unreachable} or
-        C{shedding} (in that order of precedence) while it does not.
+        C{shedding} (in that order of precedence) while it does not.  The
+        numbers of peers and swarms are read from the store when it can be
+        reached, else they are those of the tracker's last look
+        (L{Tracker.population}).
         """
         tracker = self.tracker
         shedder = self.shedder
+        reachable = await tracker.storeReachable()
+        if reachable:
+            await tracker.refreshPopulation()
         if tracker.draining:
             status = "draining"
-        elif not tracker.storeReachable():
+        elif not reachable:
             status = "store-unreachable"
         elif shedder is not None and shedder.shedding:
             status = "shedding"
         else:
             status = "ok"
+        peers, swarms = tracker.population
         view: Dict[str, Any] = {
             "status": status,
-            "peers": tracker.store.peerCount(),
-            "swarms": tracker.store.swarmCount(),
+            "peers": peers,
+            "swarms": swarms,
             "uptime": round(tracker.metrics.uptime(), 3),
         }
         return self._reply(request, 200 if status == "ok" else 503, view)
@@ -762,7 +838,7 @@ class AdminResource(Resource):
 
     # Revocation -------------------------------------------------------------
 
-    def _revoke(self, request: Request) -> bytes:
+    async def _revoke(self, request: Request) -> bytes:
         """
         Revoke the PeerIDs (C{peer=}) and credentials (C{credential=}: a
         C{sha256:} fingerprint or a C{ppsp1.} credential) of the query, at
@@ -791,7 +867,7 @@ class AdminResource(Resource):
                     400, "bad-request", "a credential is sha256:FINGERPRINT or a ppsp1. credential"
                 )
             fingerprints.append(fingerprint)
-        ended = self.tracker.revoke(peerIDs, fingerprints)
+        ended = await self.tracker.revoke(peerIDs, fingerprints)
         self.log.info(
             "admin revoked {peerIDs} PeerID(s) and {credentials} credential(s); "
             "{ended} session(s) ended",
@@ -803,7 +879,7 @@ class AdminResource(Resource):
         view["ended"] = ended
         return self._reply(request, 200, view)
 
-    def _statQuery(self, request: Request, peerID: str) -> Any:
+    async def _statQuery(self, request: Request, peerID: str) -> bytes:
         querier = self.querier
         if querier is None:
             raise _Error(501, "not-available", "this tracker sends no STAT_QUERY")
@@ -813,34 +889,15 @@ class AdminResource(Resource):
         for name in properties:
             if not validIdentifier(name, 128):
                 raise _Error(400, "bad-request", "a property name must be 1 to 128 printable characters")
-        d = querier.query(peerID, properties)
-        gone: List[Failure] = []
-        request.notifyFinish().addErrback(gone.append)
-
-        def answered(result: StatQueryResult) -> None:
-            if not gone:
-                request.write(self._reply(request, 200, _resultView(result)))
-                request.finish()
-
-        def failed(failure: Failure) -> None:
-            if gone:
-                return
-            value = failure.value
-            if isinstance(value, StatQueryFailed):
-                status = _STATUS.get(type(value), 502)
-                body = self._error(request, status, value.kind, value.reason)
-            elif failure.check(ValueError):
-                body = self._error(request, 400, "bad-request", "a property name cannot be sent")
-            elif failure.check(CancelledError):
-                body = self._error(request, 503, "stopping", "the tracker is stopping")
-            else:
-                self.log.failure("admin STAT_QUERY failed", failure)
-                body = self._error(request, 500, "internal-error", "the tracker failed")
-            request.write(body)
-            request.finish()
-
-        d.addCallbacks(answered, failed)
-        return NOT_DONE_YET
+        try:
+            result = await querier.query(peerID, properties)
+        except StatQueryFailed as e:
+            raise _Error(_STATUS.get(type(e), 502), e.kind, e.reason) from None
+        except ValueError:
+            raise _Error(400, "bad-request", "a property name cannot be sent") from None
+        except CancelledError:
+            raise _Error(503, "stopping", "the tracker is stopping") from None
+        return self._reply(request, 200, _resultView(result))
 
     # Answers ----------------------------------------------------------------
 
@@ -856,8 +913,8 @@ class AdminResource(Resource):
         request.setResponseCode(status, _PHRASES.get(status))
         request.setHeader(b"content-type", contentType)
         request.setHeader(b"cache-control", b"no-store")
+        request.setHeader(b"content-length", b"%d" % (len(body),))
         if request.method == b"HEAD":
-            request.setHeader(b"content-length", b"%d" % (len(body),))
             return b""
         return body
 
@@ -1030,10 +1087,10 @@ def _pageView(
     }
 
 
-def _swarmSummary(swarm: Swarm) -> Dict[str, Any]:
-    size = len(swarm)
-    seeds = swarm.modeCount(PeerMode.SEED)
-    liveSeeds = swarm.modeCount(PeerMode.LIVESEED)
+def _swarmSummary(swarm: SwarmState) -> Dict[str, Any]:
+    size = swarm.size
+    seeds = swarm.modes.get(PeerMode.SEED, 0)
+    liveSeeds = swarm.modes.get(PeerMode.LIVESEED, 0)
     return {
         "swarmID": swarm.swarmID,
         "size": size,
@@ -1044,10 +1101,9 @@ def _swarmSummary(swarm: Swarm) -> Dict[str, Any]:
     }
 
 
-def _memberView(member: Membership) -> Dict[str, Any]:
-    peer = member.peer
+def _memberView(peer: PeerState, member: MemberState) -> Dict[str, Any]:
     return {
-        "peerID": member.peerID,
+        "peerID": peer.peerID,
         "mode": member.mode.value,
         "observed": {"ip": peer.observedIP, "port": peer.observedPort},
         "chunkRanges": len(member.chunks),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import (
     Any,
     Callable,
+    Coroutine,
     Dict,
     FrozenSet,
     Iterable,
@@ -30,6 +31,7 @@ from typing import (
     Set,
     Tuple,
     Union,
+    cast,
 )
 
 from twisted.cred.checkers import ANONYMOUS, ICredentialsChecker
@@ -47,6 +49,7 @@ from ppsp.interfaces import (
     IPeerStore,
     IRetryCache,
     ISwarmMember,
+    ISwarmView,
 )
 from ppsp.messages import (
     AddressType,
@@ -82,14 +85,16 @@ from ppsp.messages import (
     StatReportResponse,
 )
 from ppsp.selection.random import RandomSelector
-from ppsp.tracker.addresses import addressKey, addressScope
+from ppsp.tracker.addresses import addressKey
 from ppsp.tracker.auth import OpenPeerChecker, PeerCredentials, Revocations, SessionIdentity
 from ppsp.tracker.bans import Bans
 from ppsp.tracker.metrics import TrackerMetrics
 from ppsp.tracker.properties import Compare, Scope, lookup
 from ppsp.tracker.retry import MemoryRetryCache, fingerprint, retryKey
 from ppsp.tracker.rfc7846 import RFC7846Adapter
-from ppsp.tracker.store import Membership, MemoryPeerStore, PeerRecord, StatValue, Swarm
+from ppsp.tracker.peerlist import PeerInfoCache, checkedList
+from ppsp.tracker.store import MemoryPeerStore
+from ppsp.tracker.values import MemberState, PeerState, Session, StatsUpdate, StatValue
 
 __all__ = ["TrackerConfig", "Origin", "Tracker", "FindConstraints", "SessionOpening"]
 
@@ -226,11 +231,15 @@ class FindConstraints:
     """
     The constraints of one FIND: the chunk asked for and the statistics
     constraints, parsed.  L{accepts} also refuses the requester and members
-    whose peer or membership has expired but has not been swept yet, so
-    that no strategy ever sees them as candidates.
+    whose session or membership has expired but has not been taken out
+    yet, so that no strategy ever sees them as candidates.
+
+    @ivar accepted: the PeerIDs L{accepts} said yes to, so that the
+        tracker's own check of a strategy's answer does not evaluate them
+        twice.
     """
 
-    __slots__ = ("chunkID", "stats", "now", "_checks", "_now", "accepts", "accepted")
+    __slots__ = ("chunkID", "stats", "now", "_checks", "accepts", "accepted")
 
     def __init__(
         self,
@@ -238,56 +247,45 @@ class FindConstraints:
         stats: Tuple[Stat, ...],
         checks: Tuple[Tuple[str, Compare, StatValue], ...],
         now: float,
-        requester: Optional[PeerRecord] = None,
+        requesterID: Optional[str] = None,
     ) -> None:
         self.chunkID = chunkID
         self.stats = stats
         self._checks = checks
-        self._now = now
         #: The time of the request (strategies that spread hand-outs over
         #: time read it).
         self.now = now
-        #: The members L{accepts} said yes to, so that the tracker's own
-        #: check of a strategy's answer does not evaluate them twice.
-        self.accepted: set[Membership] = set()
+        self.accepted: Set[str] = set()
         remember = self.accepted.add
         if chunkID is None and not checks:
             # The common FIND: only liveness to check, so do it inline.
-            def alive(member: Membership) -> bool:
-                expireAt = member.expireAt
-                peer = member.peer
-                if (
-                    peer is not requester
-                    and peer.deadline > now
-                    and (expireAt is None or expireAt > now)
-                ):
-                    remember(member)
-                    return True
+            def alive(member: ISwarmMember) -> bool:
+                if member.deadline > now:
+                    peerID = member.peerID
+                    if peerID != requesterID:
+                        remember(peerID)
+                        return True
                 return False
 
-            # IFindConstraints.accepts takes an ISwarmMember: strategies
-            # pass members of the swarm, which are this store's Memberships.
-            self.accepts: Callable[[Any], bool] = alive
+            self.accepts: Callable[[ISwarmMember], bool] = alive
         else:
             check = self._accepts
 
-            def accepts(member: Membership) -> bool:
-                if member.peer is not requester and check(member):
-                    remember(member)
+            def accepts(member: ISwarmMember) -> bool:
+                peerID = member.peerID
+                if peerID != requesterID and check(member):
+                    remember(peerID)
                     return True
                 return False
 
             self.accepts = accepts
 
-    def _accepts(self, member: Membership) -> bool:
+    def _accepts(self, member: ISwarmMember) -> bool:
         """
         Whether C{member} is alive and satisfies every constraint.
         """
-        now = self._now
-        if member.peer.deadline <= now:
-            return False
-        expireAt = member.expireAt
-        if expireAt is not None and expireAt <= now:
+        now = self.now
+        if member.deadline <= now:
             return False
         chunkID = self.chunkID
         if chunkID is not None and not member.holds(chunkID):
@@ -297,7 +295,7 @@ class FindConstraints:
             if name == "PeerMode":
                 have = member.mode.value
             elif name == "OnlineTime":
-                have = int(now - member.peer.connectedAt)
+                have = int(now - member.connectedAt)
             else:
                 have = member.stat(name)
             if have is None:
@@ -315,9 +313,11 @@ class FindConstraints:
         return True
 
 
-_ResponseOrDeferred = Union[Response, "Deferred[Response]"]
-
 _ParsedStats = List[Tuple[str, Optional[str], StatValue, Optional[Scope]]]
+
+#: Statistics placed by L{Tracker._planStats}: by SwarmID, L{None} for the
+#: peer's own.
+_Plan = Dict[Optional[str], Dict[str, StatValue]]
 
 
 class SessionOpening:
@@ -331,35 +331,42 @@ class SessionOpening:
     @ivar origin: where it came from.
     @ivar now: the time at which the session was opened (after an
         asynchronous credentials checker answered).
-    @ivar peerID: the PeerID of the session.
+    @ivar peer: the peer as the store answered it before this CONNECT
+        changed anything, or as registered by it.
     @ivar fresh: whether this CONNECT registered the peer; else it takes a
         registered session over, and nothing of that session has changed
         yet (L{Tracker.updateSession} changes it).
     @ivar identity: what authenticated this CONNECT.
+    @ivar plan: the CONNECT's statistics, placed and checked, for a
+        registered peer (a new one keeps them at once).
     """
 
-    __slots__ = ("request", "origin", "now", "peerID", "fresh", "identity", "_peer", "_plan")
+    __slots__ = ("request", "origin", "now", "peer", "fresh", "identity", "plan")
 
     def __init__(
         self,
         request: Union[ConnectRequest, PPSTPConnectRequest],
         origin: Origin,
         now: float,
-        peer: PeerRecord,
+        peer: PeerState,
         fresh: bool,
         identity: SessionIdentity,
-        plan: List[Tuple[Any, Dict[str, StatValue]]],
+        plan: StatsUpdate,
     ) -> None:
         self.request = request
         self.origin = origin
         self.now = now
-        self.peerID: str = peer.peerID
+        self.peer = peer
         self.fresh = fresh
         self.identity = identity
-        self._peer = peer
-        #: The CONNECT's statistics, placed and checked, for a registered
-        #: peer (a new one keeps them at once).
-        self._plan = plan
+        self.plan = plan
+
+    @property
+    def peerID(self) -> str:
+        """
+        The PeerID of the session.
+        """
+        return self.peer.peerID
 
     @property
     def token(self) -> str:
@@ -367,19 +374,17 @@ class SessionOpening:
         The session's AuthToken: a new peer's, or the one the registered
         session holds.
         """
-        return self._peer.token
-
-    @property
-    def swarmCount(self) -> int:
-        """
-        The number of swarms the peer is in now.
-        """
-        return len(self._peer.swarms)
+        return self.peer.token
 
 
 class Tracker:
     """
     A PPSP tracker: the protocol's rules over a peer store.
+
+    Every request costs one read of the store and at most one write (see
+    L{IPeerStore}); the handlers are written once, as coroutines, and with
+    a store that answers at once (the memory store) the L{Deferred} that
+    L{handle} returns has fired when it returns.
 
     @param clock: the source of time.
     @param config: the settings.
@@ -390,8 +395,10 @@ class Tracker:
         default.
     @param swarmSelectors: strategies for individual swarms, by SwarmID;
         the others use C{selector}.
-    @param retryCache: the answers kept for repeated requests; a
-        L{MemoryRetryCache} with the config's window and size by default.
+    @param retryCache: the answers kept for repeated requests; the store
+        when it provides L{IRetryCache} (so that trackers sharing it share
+        their answers), else a L{MemoryRetryCache} with the config's window
+        and size.
     @param revocations: the PeerIDs and credentials revoked at start
         (L{setRevocations} changes them at run time).
     @param metrics: what the tracker counts (L{TrackerMetrics}); a fresh
@@ -427,13 +434,15 @@ class Tracker:
         #: 503.  Whatever stops the tracker gracefully sets it.
         self.draining = False
         self.config = config = config if config is not None else TrackerConfig()
-        self.store: Any = store if store is not None else MemoryPeerStore()
+        self.store: IPeerStore = store if store is not None else MemoryPeerStore()
         self.selector: IPeerSelector = selector if selector is not None else RandomSelector()
         #: Swarms with a strategy of their own, by SwarmID.
         self.swarmSelectors: Dict[str, IPeerSelector] = dict(swarmSelectors or {})
         self.checker: ICredentialsChecker = (
             checker if checker is not None else OpenPeerChecker()
         )
+        if retryCache is None:
+            retryCache = IRetryCache(self.store, None)
         self.retryCache: IRetryCache = (
             retryCache
             if retryCache is not None
@@ -446,6 +455,8 @@ class Tracker:
         self._refusals = RateLimitedLog(self.log, clock)
         #: The addresses and networks refused before decoding.
         self.bans = bans if bans is not None else Bans(clock)
+        #: The entries of members in peer lists (L{PeerInfoCache}).
+        self.peerInfos = PeerInfoCache(config.trustAnnouncedAddresses)
         #: The SwarmIDs the operator provisioned (L{provisionSwarm},
         #: L{removeSwarm} change them), from C{config.provisionedSwarms};
         #: when the config has none (L{None}), swarms are also created on
@@ -453,10 +464,19 @@ class Tracker:
         self.provisionedSwarms: Set[str] = set(config.provisionedSwarms or ())
         #: Whether only provisioned swarms exist (the config has a list).
         self.provisionedOnly = config.provisionedSwarms is not None
+        #: The numbers of registered peers and of swarms, as the store
+        #: answered them at the last L{expire} (once a second under
+        #: L{TrackerService<ppsp.tracker.service.TrackerService>}), or
+        #: L{refreshPopulation}: what metrics and status pages read without
+        #: asking the store.
+        self.population: Tuple[int, int] = (0, 0)
         now = clock.seconds()
-        for swarmID in config.provisionedSwarms or ():
-            self.store.addSwarm(swarmID, True, now)
-        self._handlers: Dict[type, Callable[[Any, Origin, float], _ResponseOrDeferred]] = {
+        #: Fires when the provisioned swarms of the config exist in the
+        #: store (at once with the memory store).
+        self.ready: Deferred[None] = Deferred.fromCoroutine(
+            self._provision(sorted(config.provisionedSwarms or ()), now)
+        )
+        self._handlers: Dict[type, Callable[[Any, Origin, float], Coroutine[Any, Any, Response]]] = {
             ConnectRequest: self._connect,
             PPSTPConnectRequest: RFC7846Adapter(self).connect,
             DisconnectRequest: self._disconnect,
@@ -470,14 +490,21 @@ class Tracker:
             StatQueryRequest: self._statQuery,
         }
 
+    async def _provision(self, swarmIDs: Sequence[str], now: float) -> None:
+        store = self.store
+        for swarmID in swarmIDs:
+            await store.addSwarm(swarmID, True, now)
+        self.population = await store.counts()
+
     # Entry points ---------------------------------------------------------
 
-    def handle(self, request: Request, origin: Origin) -> _ResponseOrDeferred:
+    def handle(self, request: Request, origin: Origin) -> "Deferred[Response]":
         """
-        Apply one request and return its response: a L{Response}, or a
-        L{Deferred} of one when a credentials checker or a strategy answers
-        asynchronously.  Protocol errors become L{ErrorResponse}s; this
-        never raises for a request message.
+        Apply one request and return a L{Deferred} of its response (fired
+        already when the store, the credentials checker and the strategy
+        answer at once, as the memory store does).  Protocol errors become
+        L{ErrorResponse}s, and so does a failure of the store (INTERNAL
+        ERROR); the Deferred never fails for a request message.
 
         A request repeated from the same address, over a connection with
         the same TLS client certificate (or none), with the same PeerID,
@@ -486,29 +513,30 @@ class Tracker:
         session is given again only while that session lives (it holds the
         session's AuthToken).
         """
+        return Deferred.fromCoroutine(self._handle(request, origin))
+
+    async def _handle(self, request: Request, origin: Origin) -> Response:
         now = self.clock.seconds()
         key = retryKey(origin.ip, request, origin.certificate)
         seen = fingerprint(request)
-        cached: Any = self.retryCache.get(key, seen, now)
-        if cached is not None:
-            if self._stillValid(cached, request.peerID, now):
-                self.metrics.count("retry")
-                return cached  # type: ignore[no-any-return]
-            self.retryCache.discard(key)
+        cache = self.retryCache
         try:
-            response = self._handlers[type(request)](request, origin, now)
-        except ProtocolError as e:
-            response = ErrorResponse(request.transactionID, e.code, e.reason)
+            cached = await cache.get(key, seen, now)
+            if cached is not None:
+                if await self._stillValid(cached, request.peerID, now):
+                    self.metrics.count("retry")
+                    return cached
+                await cache.discard(key)
+            try:
+                response = await self._handlers[type(request)](request, origin, now)
+            except ProtocolError as e:
+                response = ErrorResponse(request.transactionID, e.code, e.reason)
+            await cache.put(key, seen, response, now)
+            return response
         except Exception:
-            response = self._failureResponse(Failure(), request)
-        if isinstance(response, Deferred):
-            response.addErrback(self._failureResponse, request)
-            response.addCallback(self._remember, key, seen, request, now)
-        else:
-            self._remember(response, key, seen, request, now)
-        return response
+            return self._failureResponse(Failure(), request)
 
-    def _stillValid(self, response: Response, peerID: str, now: float) -> bool:
+    async def _stillValid(self, response: Response, peerID: str, now: float) -> bool:
         """
         Whether a kept answer may be given again: one that carries a
         session's AuthToken (a CONNECT's) only while that session lives,
@@ -518,52 +546,52 @@ class Tracker:
         token = getattr(response, "authToken", None)
         if not token:
             return True
-        peer: Optional[PeerRecord] = self.store.getPeer(peerID)
-        return peer is not None and peer.deadline > now and peer.token == token
+        peer = await self.store.peer(peerID)
+        return peer is not None and peer.alive(now) and peer.token == token
 
-    def expire(self) -> None:
+    def expire(self) -> "Deferred[None]":
         """
-        Apply every timer that is due: expire silent peers, end memberships
-        whose ExpireTime passed, forget swarms that stayed empty, and drop
-        stale retry-cache entries.  L{TrackerService} calls it
-        every second; it costs time in proportion to what is due.
+        Apply every timer that is due: the store takes out silent peers,
+        memberships whose ExpireTime passed and swarms that stayed empty
+        (L{IPeerStore.expire}); the retry cache drops stale answers; and
+        L{population} is refreshed.  L{TrackerService} calls it every
+        second; it costs time in proportion to what is due.  A failure of
+        the store is logged and counted (C{store_error}), never raised, so
+        that the next second tries again.
         """
+        return Deferred.fromCoroutine(self._expire())
+
+    async def _expire(self) -> None:
         now = self.clock.seconds()
         store = self.store
-        peers, members, swarms = store.due(now)
-        for peerID in peers:
-            peer = store.getPeer(peerID)
-            if peer is not None:
-                self._dropPeer(peer, now)
+        try:
+            expired = await store.expire(now, self.config.emptySwarmLifetime)
+            for peer in expired.peers:
                 self.countEvent("expired")
                 self.log.debug(
                     "peer {peerID} expired (silent for {timeout} s, or its credential expired)",
-                    peerID=peerID,
+                    peerID=peer.peerID,
                     timeout=self.config.peerTimeout,
                 )
-        for swarmID, peerID in members:
-            peer = store.getPeer(peerID)
-            swarm = store.getSwarm(swarmID)
-            if peer is not None and swarm is not None:
-                self._dropMember(swarm, peer, now)
-        lifetime = self.config.emptySwarmLifetime
-        for swarmID in swarms:
-            swarm = store.getSwarm(swarmID)
-            if swarm is None or swarm.provisioned or swarm.emptySince is None:
-                continue
-            if swarm.emptySince + lifetime <= now:
-                store.removeSwarm(swarmID)
-            else:
-                store.scheduleSwarmCheck(swarm, swarm.emptySince + lifetime)
-        self.retryCache.prune(now)
+            await self.retryCache.prune(now)
+            self.population = await store.counts()
+        except Exception:
+            self.metrics.count("store_error")
+            self.log.failure("expiry failed", Failure())
+
+    def refreshPopulation(self) -> "Deferred[Tuple[int, int]]":
+        """
+        Ask the store for the numbers of registered peers and of swarms now,
+        keep them in L{population} and fire with them.
+        """
+
+        def keep(counts: Tuple[int, int]) -> Tuple[int, int]:
+            self.population = counts
+            return counts
+
+        return self.store.counts().addCallback(keep)
 
     # Bookkeeping ----------------------------------------------------------
-
-    def _remember(
-        self, response: Response, key: Any, seen: int, request: Request, now: float
-    ) -> Response:
-        self.retryCache.put(key, seen, response, now)
-        return response
 
     def countEvent(self, name: str) -> None:
         """
@@ -589,19 +617,14 @@ class Tracker:
         counters.update(metrics.events)
         return counters
 
-    def storeReachable(self) -> bool:
+    def storeReachable(self) -> "Deferred[bool]":
         """
-        Whether the tracker can reach its store, for the health check: the
-        store's own C{storeReachable()} when it has one (the memory store
-        always can), else C{True}.
+        Whether the tracker can reach its store, for the health check
+        (L{IPeerStore.reachable}).
         """
-        probe = getattr(self.store, "storeReachable", None)
-        return True if probe is None else bool(probe())
+        return self.store.reachable()
 
     def _failureResponse(self, failure: Failure, request: Request) -> Response:
-        e = failure.value
-        if isinstance(e, ProtocolError):
-            return ErrorResponse(request.transactionID, e.code, e.reason)
         self.metrics.count("store_error")
         self.log.failure(
             "tracker failed on {method} from {peerID}",
@@ -613,24 +636,27 @@ class Tracker:
             request.transactionID, ResponseCode.INTERNAL_ERROR, "the tracker failed"
         )
 
-    def _session(self, request: Request, now: float, origin: Origin) -> PeerRecord:
+    # Sessions ---------------------------------------------------------------
+
+    def _checkSession(
+        self, peer: Optional[PeerState], request: Request, now: float, origin: Origin
+    ) -> PeerState:
         """
         The connected peer that sent C{request}, after checking its
         AuthToken, and for a session opened over a TLS client certificate,
         that the request's connection shows the same certificate.  A
         session ends when its credential expires (its deadline is never
-        later, see L{_alive}).  A request marked C{sessionByAddress} (JSON)
-        without a token is accepted from the session's observed IP address
-        only, and only for a session of the C{open} scheme (PROTOCOL.md
-        section 7); a wrong token is refused whatever its source.
+        later, see L{_deadline}).  A request marked C{sessionByAddress}
+        (JSON) without a token is accepted from the session's observed IP
+        address only, and only for a session of the C{open} scheme
+        (PROTOCOL.md section 7); a wrong token is refused whatever its
+        source.
+
+        @param peer: the peer as the store answered it for this request.
         """
-        peer: Optional[PeerRecord] = self.store.getPeer(request.peerID)
-        if peer is not None and peer.deadline <= now:
-            self._dropPeer(peer, now)
-            peer = None
-        if peer is None:
+        if peer is None or peer.deadline <= now:
             raise ProtocolError(_AUTH, "this PeerID is not connected; CONNECT first")
-        identity: Optional[SessionIdentity] = peer.identity
+        identity = peer.identity
         if identity is not None and identity.certificate is not None and (
             origin.certificate is None
             or hashlib.sha256(origin.certificate).digest() != identity.certificate
@@ -651,92 +677,100 @@ class Tracker:
             raise ProtocolError(_FORBIDDEN, "wrong AuthToken")
         return peer
 
-    def _alive(self, peer: PeerRecord, now: float) -> None:
+    async def _session(self, request: Request, now: float, origin: Origin) -> PeerState:
         """
-        Refresh a peer's liveness, never beyond its credential's expiry.
+        Read the peer that sent C{request} and check its session
+        (L{_checkSession}).
+        """
+        peer = await self.store.peer(request.peerID)
+        if peer is not None and peer.deadline <= now:
+            await self._sweep(peer, now)
+        return self._checkSession(peer, request, now, origin)
+
+    async def _sweep(self, peer: PeerState, now: float) -> None:
+        """
+        Take out a session a request found expired (its deadline passed
+        before the next expiry tick), as the tick would: its peer is no
+        longer counted or listed from this request on.
+        """
+        await self.store.disconnect(peer.peerID, now)
+
+    def _deadline(self, identity: Any, now: float) -> float:
+        """
+        When a session heard from at C{now} expires: C{peerTimeout} later,
+        never after its credential does.
         """
         deadline = now + self.config.peerTimeout
-        identity: Optional[SessionIdentity] = peer.identity
         if identity is not None and identity.expires is not None and identity.expires < deadline:
             deadline = identity.expires
-        self.store.touchPeer(peer, deadline)
+        return float(deadline)
 
-    def _dropPeer(self, peer: PeerRecord, now: float) -> None:
-        for swarm in self.store.removePeer(peer.peerID, now):
-            self._swarmMaybeEmpty(swarm, now)
+    async def _member(self, peer: PeerState, swarmID: str, now: float) -> MemberState:
+        """
+        The peer's current membership of a swarm.
 
-    def _dropMember(self, swarm: Swarm, peer: PeerRecord, now: float) -> None:
-        self.store.removeMember(swarm, peer, now)
-        self._swarmMaybeEmpty(swarm, now)
-
-    def _swarmMaybeEmpty(self, swarm: Swarm, now: float) -> None:
-        if not len(swarm) and not swarm.provisioned:
-            self.store.scheduleSwarmCheck(swarm, now + self.config.emptySwarmLifetime)
-
-    def _getSwarm(self, swarmID: str) -> Swarm:
-        swarm: Optional[Swarm] = self.store.getSwarm(swarmID)
-        if swarm is None:
-            raise ProtocolError(_NOT_FOUND, "unknown SwarmID")
-        return swarm
-
-    def _member(self, peer: PeerRecord, swarm: Swarm, now: float) -> Membership:
-        member = peer.swarms.get(swarm.swarmID)
-        if member is not None and member.expireAt is not None and member.expireAt <= now:
-            self._dropMember(swarm, peer, now)
-            member = None
-        if member is None:
+        @raise ProtocolError: it has none (or it ended and was not taken
+            out yet): OBJECT NOT FOUND when the swarm does not exist (the
+            store is asked only then), else MESSAGE FORBIDDEN.
+        """
+        member = peer.swarms.get(swarmID)
+        if member is None or not member.current(now):
+            if await self.store.swarm(swarmID) is None:
+                raise ProtocolError(_NOT_FOUND, "unknown SwarmID")
             raise ProtocolError(_FORBIDDEN, "the peer has not joined this swarm")
         return member
 
+    @staticmethod
+    def _gone() -> ProtocolError:
+        """
+        The error for a write the store refused because the session went
+        meanwhile (another tracker of the same store ended it).
+        """
+        return ProtocolError(_AUTH, "this PeerID is not connected; CONNECT first")
+
     # Limits (PROTOCOL.md section 6) ------------------------------------------
 
-    def _checkSessions(self, request: Request, origin: Origin, new: bool) -> None:
+    async def _checkSessions(self, request: Request, origin: Origin, new: bool) -> int:
         """
         Refuse a CONNECT that would add a session to the source address of
         C{origin} past C{maxSessionsPerAddress} (MESSAGE FORBIDDEN): a new
         registration, or a takeover that moves a session there from another
         address.  A new registration past C{maxSessions} is TEMPORARILY
         OVERLOADED.
+
+        @return: the bytes the store holds for that address's sessions.
         """
         config = self.config
-        store = self.store
+        sessions, held, total = await self.store.usage(origin.ip)
         limit = config.maxSessionsPerAddress
-        if limit and store.addressUsage(origin.ip)[0] >= limit:
+        if limit and sessions >= limit:
             self._refused(request, origin, "too many sessions from this address")
             raise ProtocolError(
                 _FORBIDDEN, f"this address already has {limit} sessions"
             )
         limit = config.maxSessions
-        if new and limit and store.peerCount() >= limit:
+        if new and limit and total >= limit:
             self._refused(request, origin, "the tracker holds as many sessions as it may")
             raise ProtocolError(
                 ResponseCode.TEMPORARILY_OVERLOADED, "the tracker holds as many sessions as it may"
             )
+        return held
 
-    def _checkBudget(
-        self,
-        peer: Optional[PeerRecord],
-        extra: int,
-        ip: Optional[str] = None,
-        moving: bool = False,
-    ) -> None:
+    def _checkBudget(self, held: int, addressHeld: int, extra: int, moving: bool = False) -> None:
         """
         Refuse (MESSAGE FORBIDDEN) a write that would make the store hold
-        C{extra} more bytes for C{peer} past C{maxPeerMemory}, or for its
-        source address past C{maxAddressMemory}.  Writes that hold less
+        C{extra} more bytes for a peer that holds C{held} past
+        C{maxPeerMemory}, or for its source address, which holds
+        C{addressHeld}, past C{maxAddressMemory}.  Writes that hold less
         are never refused.
 
-        @param peer: the peer, or L{None} for one the write registers.
-        @param ip: the address whose account the bytes go to; the peer's
-            observed IP when L{None}.
-        @param moving: the write moves the peer's session to C{ip}'s
-            account, with everything it holds.
+        @param moving: the write moves the peer's session, with everything
+            it holds, to the account of an address that holds
+            C{addressHeld}.
         """
         if extra <= 0 and not moving:
             return
         config = self.config
-        store = self.store
-        held = store.peerUsage(peer) if peer is not None else 0
         limit = config.maxPeerMemory
         if limit and extra > 0 and held + extra > limit:
             raise ProtocolError(
@@ -744,12 +778,7 @@ class Tracker:
             )
         limit = config.maxAddressMemory
         if limit:
-            if ip is None:
-                assert peer is not None
-                ip = peer.observedIP
-            used = store.addressUsage(ip)[1]
-            if moving:
-                used += held
+            used = addressHeld + (held if moving else 0)
             if used + extra > limit:
                 raise ProtocolError(
                     _FORBIDDEN,
@@ -762,46 +791,49 @@ class Tracker:
         """
         return bool(self.config.maxPeerMemory or self.config.maxAddressMemory)
 
-    def _statsCost(
-        self,
-        plan: List[Tuple[Any, Dict[str, StatValue]]],
-        joined: Optional[Membership] = None,
-    ) -> int:
+    def _statsCost(self, peer: PeerState, plan: _Plan, joining: Optional[str] = None) -> int:
         """
-        The bytes that applying C{plan} (L{_planStats}) would add.
+        The bytes that merging C{plan} (L{_planStats}) would add.
+
+        @param joining: the swarm a JOIN makes the peer a member of: its
+            statistics start empty when it is not one yet.
         """
-        statsCost = self.store.statsCost
+        statsCost = self.store.costs.statsCost
         total = 0
-        for target, values in plan:
-            current = joined if target is None else target
-            total += statsCost(current.stats if current is not None else None, values)
+        for swarmID, values in plan.items():
+            if swarmID is None:
+                kept: Optional[Mapping[str, StatValue]] = peer.stats
+            else:
+                member = peer.swarms.get(swarmID)
+                kept = member.stats if member is not None else None
+            total += statsCost(kept or None, values)
         return total
 
-    def _checkNewSession(
+    async def _checkNewSession(
         self,
         request: Request,
         origin: Origin,
         addresses: Tuple[PeerAddress, ...],
-        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+        values: Mapping[str, StatValue],
     ) -> None:
         """
         The limits a CONNECT that registers a new session must meet: the
         session caps, and the budgets for its record and statistics.
         """
-        self._checkSessions(request, origin, True)
+        held = await self._checkSessions(request, origin, True)
         if self._budgeted():
-            store = self.store
-            extra = store.recordCost(request.peerID, origin.ip, addresses)
-            if parsed:
-                extra += store.statsCost(None, {name: value for name, _s, value, _c in parsed})
-            self._checkBudget(None, extra, origin.ip)
+            costs = self.store.costs
+            extra = costs.recordCost(request.peerID, origin.ip, addresses)
+            if values:
+                extra += costs.statsCost(None, values)
+            self._checkBudget(0, held, extra)
 
-    def _checkTakeover(
+    async def _checkTakeover(
         self,
         request: Request,
         origin: Origin,
-        peer: PeerRecord,
-        plan: List[Tuple[Any, Dict[str, StatValue]]],
+        peer: PeerState,
+        plan: _Plan,
         addresses: Optional[Tuple[PeerAddress, ...]],
         joining: Sequence[str],
     ) -> None:
@@ -815,28 +847,27 @@ class Tracker:
         to.
         """
         moving = addressKey(origin.ip) != addressKey(peer.observedIP)
+        addressHeld = peer.addressHeld
         if moving:
-            self._checkSessions(request, origin, False)
+            addressHeld = await self._checkSessions(request, origin, False)
         if not self._budgeted():
             return
-        store = self.store
+        costs = self.store.costs
         if addresses is None:
             addresses = peer.addresses
         extra = (
-            self._statsCost(plan)
-            + store.recordCost(peer.peerID, origin.ip, addresses)
-            - store.recordCost(peer.peerID, peer.observedIP, peer.addresses)
+            self._statsCost(peer, plan)
+            + costs.recordCost(peer.peerID, origin.ip, addresses)
+            - costs.recordCost(peer.peerID, peer.observedIP, peer.addresses)
         )
         for swarmID in joining:
             if swarmID not in peer.swarms:
-                extra += store.memberCost(swarmID)
-        self._checkBudget(peer, extra, origin.ip, moving)
+                extra += costs.memberCost(swarmID)
+        self._checkBudget(peer.held, addressHeld, extra, moving)
 
     # Statistics -----------------------------------------------------------
 
-    def _parseStats(
-        self, stats: Tuple[Stat, ...], computed: bool = False
-    ) -> List[Tuple[str, Optional[str], StatValue, Optional[Scope]]]:
+    def _parseStats(self, stats: Tuple[Stat, ...], computed: bool = False) -> _ParsedStats:
         """
         Validate the Stats of one message against the per-message limits
         and the property registry.
@@ -848,7 +879,7 @@ class Tracker:
         config = self.config
         if len(stats) > config.maxStats:
             raise ProtocolError(_SYNTAX, f"more than {config.maxStats} Stats")
-        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]] = []
+        parsed: _ParsedStats = []
         for stat in stats:
             if len(stat.value) > config.maxStatValue:
                 raise ProtocolError(
@@ -868,83 +899,65 @@ class Tracker:
 
     def _planStats(
         self,
-        peer: PeerRecord,
-        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
+        peer: PeerState,
+        parsed: _ParsedStats,
         now: float,
         joining: Optional[str] = None,
-        joined: Optional[Membership] = None,
-    ) -> List[Tuple[Any, Dict[str, StatValue]]]:
+    ) -> _Plan:
         """
         Decide where each Stat is kept, and check every rule, before
         anything is written: peer-scoped properties go to the peer;
         swarm-scoped ones (and unknown ones naming a swarm) to the named
         membership, or, in a JOIN, without a swarm, to the membership of
-        the swarm being joined (target L{None}: it may not exist yet);
-        others to the peer.
+        the swarm being joined (which may not exist yet); others to the
+        peer.
 
         @param joining: the SwarmID a JOIN is joining, if any.
-        @param joined: the peer's current membership of that swarm, if any.
-        @return: (target, values) pairs for L{_applyStats}.
+        @return: the statistics by where they go (SwarmID, or L{None} for
+            the peer), for the store's write.
         @raise ProtocolError: a Stat names a swarm the peer has not joined,
             or a target would keep more than C{maxStats} properties.
         """
-        plan: Dict[int, Tuple[Any, Dict[str, StatValue]]] = {}
+        plan: _Plan = {}
         for name, swarmID, value, scope in parsed:
-            target: Any = peer
+            target: Optional[str] = None
             if scope is not Scope.PEER:
                 if joining is not None and (
                     swarmID == joining or (swarmID is None and scope is Scope.SWARM)
                 ):
-                    target = None
+                    target = joining
                 elif swarmID is not None:
                     member = peer.swarms.get(swarmID)
-                    if member is None or (
-                        member.expireAt is not None and member.expireAt <= now
-                    ):
+                    if member is None or not member.current(now):
                         raise ProtocolError(
                             _FORBIDDEN, f"Stat for swarm {swarmID!r}, which the peer has not joined"
                         )
-                    target = member
-            entry = plan.get(id(target))
-            if entry is None:
-                entry = plan[id(target)] = (target, {})
-            entry[1][name] = value
+                    target = swarmID
+            values = plan.get(target)
+            if values is None:
+                values = plan[target] = {}
+            values[name] = value
         limit = self.config.maxStats
-        for target, values in plan.values():
-            current = joined if target is None else target
-            kept = current.stats if current is not None else None
-            if kept is not None and len(kept.keys() | values.keys()) > limit:
+        for target, values in plan.items():
+            if target is None:
+                kept: Mapping[str, StatValue] = peer.stats
+            else:
+                member = peer.swarms.get(target)
+                kept = member.stats if member is not None and member.current(now) else {}
+            if kept and len(kept.keys() | values.keys()) > limit:
                 raise ProtocolError(_FORBIDDEN, f"more than {limit} properties kept")
-        return list(plan.values())
+        return plan
 
-    def _keepReported(
-        self,
-        peer: PeerRecord,
-        parsed: List[Tuple[str, Optional[str], StatValue, Optional[Scope]]],
-        now: float,
-    ) -> None:
+    def _planReported(self, peer: PeerState, parsed: _ParsedStats, now: float) -> _Plan:
         """
-        Keep statistics a registered peer reports (STAT_REPORT, a
-        STAT_QUERY's answer, what a FIND says about its sender): placed and
-        checked by L{_planStats}, then against the memory budgets, before
-        any is kept.
+        Place and check statistics a registered peer reports (STAT_REPORT,
+        a STAT_QUERY's answer, what a FIND says about its sender) with
+        L{_planStats}, then against the memory budgets, before any is kept.
         """
         plan = self._planStats(peer, parsed, now)
         if self._budgeted():
-            self._checkBudget(peer, self._statsCost(plan))
-        self._applyStats(plan)
-
-    def _applyStats(
-        self,
-        plan: List[Tuple[Any, Dict[str, StatValue]]],
-        joined: Optional[Membership] = None,
-    ) -> None:
-        """
-        Keep the latest value of each Stat as L{_planStats} decided.
-        """
-        keepStats = self.store.keepStats
-        for target, values in plan:
-            keepStats(joined if target is None else target, values)
+            self._checkBudget(peer.held, peer.addressHeld, self._statsCost(peer, plan))
+        return plan
 
     # Peer lists -------------------------------------------------------------
 
@@ -958,90 +971,49 @@ class Tracker:
                 checks.append((prop.name, prop.compare, value))
         return tuple(checks)
 
-    def _peerList(
+    async def _peerList(
         self,
-        swarm: Swarm,
-        requester: PeerRecord,
-        count: int,
-        constraints: FindConstraints,
-    ) -> Union[Tuple[PeerInfo, ...], "Deferred[Tuple[PeerInfo, ...]]"]:
-        """
-        Ask the strategy for members, then enforce the invariants every
-        strategy is held to and turn them into the requester's view.
-        """
-        selector = self.swarmSelectors.get(swarm.swarmID, self.selector)
-        chosen = selector.select(swarm, requester, count, constraints)
-        if isinstance(chosen, Deferred):
-            # Time may have passed: check every member afresh.
-            constraints.accepted.clear()
-            return chosen.addCallback(
-                self._checkedList, swarm, requester, count, constraints
-            )
-        return self._checkedList(chosen, swarm, requester, count, constraints)
-
-    def _checkedList(
-        self,
-        chosen: Iterable[ISwarmMember],
-        swarm: Swarm,
-        requester: PeerRecord,
+        view: ISwarmView,
+        requester: PeerState,
         count: int,
         constraints: FindConstraints,
     ) -> Tuple[PeerInfo, ...]:
-        scope = addressScope(requester.observedIP)
-        seen: set[Any] = set()
-        result: List[PeerInfo] = []
-        accepts = constraints.accepts
-        accepted = constraints.accepted
-        peerInfo = self._peerInfo
-        for member in chosen:
-            if len(result) >= count:
-                break
-            if (
-                (type(member) is not Membership and not isinstance(member, Membership))
-                or member.swarm is not swarm
-                or not member.current
-                or member.peer is requester
-                or member in seen
-                or (member not in accepted and not accepts(member))
-            ):
-                continue
-            seen.add(member)
-            info = peerInfo(member, scope)
-            if info is not None:
-                result.append(info)
-        return tuple(result)
-
-    def _peerInfo(self, member: Membership, scope: Optional[str]) -> Optional[PeerInfo]:
         """
-        The entry for C{member} in a peer list sent to a requester whose
-        observed address is in C{scope}, cached on the membership.
+        Ask the strategy for members, then enforce the invariants every
+        strategy is held to and turn them into the requester's view
+        (L{checkedList}).  When the view holds only part of the swarm (a
+        networked store's) and the list comes back short, the store is
+        asked once more for a view of four times as many members.
         """
-        cached = member.info
-        if cached is not None:
-            info = cached.get(scope, _MISSING)
-            if info is not _MISSING:
-                return info  # type: ignore[return-value]
-        peer = member.peer
-        trust = self.config.trustAnnouncedAddresses
-        shown = []
-        for address in peer.addresses:
-            s = addressScope(address.ip)
-            if s is None:
-                if trust or address.ip == peer.observedIP:
-                    shown.append(address)
-            elif s == scope:
-                shown.append(address)
-        if not shown:
-            observedScope = addressScope(peer.observedIP)
-            if observedScope is None or observedScope == scope:
-                port = peer.addresses[0].port if peer.addresses else peer.observedPort
-                shown.append(PeerAddress(peer.observedIP, port, AddressType.REFLEXIVE))
-        info = PeerInfo(peer.peerID, member.mode, tuple(shown)) if shown else None
-        if cached is None:
-            member.info = {scope: info}
-        else:
-            cached[scope] = info
-        return info
+        selector = self.swarmSelectors.get(view.swarmID, self.selector)
+        swarmID = view.swarmID
+        chosen = await _select(selector, view, requester, count, constraints)
+        peers = checkedList(
+            chosen,
+            view,
+            requester.observedIP,
+            count,
+            constraints.accepts,
+            constraints.accepted,
+            self.peerInfos,
+        )
+        if len(peers) < count and not view.complete and len(view) > count:
+            _peer, wider = await self.store.lookup(
+                requester.peerID, swarmID, 4 * count, constraints.chunkID
+            )
+            if wider is not None:
+                constraints.accepted.clear()
+                chosen = await _select(selector, wider, requester, count, constraints)
+                peers = checkedList(
+                    chosen,
+                    wider,
+                    requester.observedIP,
+                    count,
+                    constraints.accepts,
+                    constraints.accepted,
+                    self.peerInfos,
+                )
+        return tuple(peers)
 
     def _listSize(self, peerNum: Optional[int]) -> int:
         if not peerNum:
@@ -1050,7 +1022,7 @@ class Tracker:
 
     # Methods ----------------------------------------------------------------
 
-    def _connect(self, request: ConnectRequest, origin: Origin, now: float) -> _ResponseOrDeferred:
+    async def _connect(self, request: ConnectRequest, origin: Origin, now: float) -> Response:
         config = self.config
         self.checkAddresses(request.addresses)
         statPort = request.statPort
@@ -1059,33 +1031,23 @@ class Tracker:
                 raise ProtocolError(_SYNTAX, f"StatPort must be at least {config.minStatPort}")
             if statPort in self.ownPorts:
                 raise ProtocolError(_SYNTAX, "StatPort is one of the tracker's own ports")
-        return self.openSession(
-            request, origin, request.stats, self._connectAnswer, request.addresses, statPort
+        opening = await self.openSession(
+            request, origin, request.stats, request.addresses, statPort
         )
-
-    def _connectAnswer(self, opening: SessionOpening) -> Response:
-        """
-        Answer a CONNECT of the profile once L{openSession} accepted it.  A
-        CONNECT that takes a registered session over starts it afresh: a
-        new AuthToken, its StatPort and addresses, its online time counted
-        from now.
-        """
-        request = opening.request
-        assert isinstance(request, ConnectRequest)
-        peer = opening._peer
-        now = opening.now
+        token = opening.token
         if not opening.fresh:
-            peer.token = secrets.token_urlsafe(24)
-            peer.statPort = request.statPort
-            peer.connectedAt = now
-            self.updateSession(opening, request.addresses)
-        self._alive(peer, now)
-        origin = opening.origin
+            # A CONNECT that takes a registered session over starts it
+            # afresh: a new AuthToken, its StatPort and addresses, its
+            # online time counted from now.
+            token = secrets.token_urlsafe(24)
+            await self.updateSession(
+                opening, request.addresses, token=token, statPort=statPort, restart=True
+            )
         return ConnectResponse(
             request.transactionID,
-            peer.token,
+            token,
             PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE),
-            self.config.keepAliveInterval,
+            config.keepAliveInterval,
         )
 
     # Operations for the encodings' adapters ---------------------------------
@@ -1093,23 +1055,22 @@ class Tracker:
     # RFC 7846's CONNECT, which carries swarm actions, is mapped onto these
     # by ppsp.tracker.rfc7846; the profile's own CONNECT uses them too.
 
-    def apply(self, request: Request, origin: Origin, now: float) -> _ResponseOrDeferred:
+    def apply(self, request: Request, origin: Origin, now: float) -> "Deferred[Response]":
         """
         Apply one operation of the protocol as the handler of its method
         does, for an adapter that maps a message of another encoding onto
         the profile's operations (L{RFC7846Adapter
         <ppsp.tracker.rfc7846.RFC7846Adapter>}).  Unlike L{handle}, it
         keeps nothing in the retry cache (the adapted request is the one a
-        peer repeats), and a rule the request breaks is raised, not
-        answered.
+        peer repeats), and a rule the request breaks fails the Deferred
+        with the L{ProtocolError}, instead of being answered.
 
         @param request: a request of the profile.
         @param origin: where the adapted request came from.
         @param now: the time of the adapted request.
-        @return: the method's response, or a L{Deferred} of it.
-        @raise ProtocolError: the request breaks a rule of its method.
+        @return: a L{Deferred} of the method's response.
         """
-        return self._handlers[type(request)](request, origin, now)
+        return Deferred.fromCoroutine(self._handlers[type(request)](request, origin, now))
 
     def checkAddresses(self, addresses: Tuple[PeerAddress, ...]) -> None:
         """
@@ -1127,12 +1088,11 @@ class Tracker:
         request: Union[ConnectRequest, PPSTPConnectRequest],
         origin: Origin,
         stats: Tuple[Stat, ...],
-        proceed: Callable[[SessionOpening], _ResponseOrDeferred],
         addresses: Optional[Tuple[PeerAddress, ...]],
         statPort: Optional[int] = None,
         joining: Sequence[str] = (),
         strictToken: bool = False,
-    ) -> _ResponseOrDeferred:
+    ) -> "Deferred[SessionOpening]":
         """
         The CONNECT operation, up to the point where the session is open:
         check C{stats} against the per-message limits, the credential with
@@ -1140,20 +1100,16 @@ class Tracker:
         register a new peer or apply the takeover rule to a registered
         PeerID (PROTOCOL.md section 4: the same session's AuthToken, a
         credential bound to the PeerID, or the session's observed IP
-        address), with every limit checked before anything changes; then
-        go on with C{proceed}, synchronously when the checker answers at
-        once.
+        address), with every limit checked before anything changes.
 
         A new peer is registered with C{addresses}, C{statPort} and the
         CONNECT's statistics.  For a registered peer nothing changes here:
-        C{proceed} decides, and calls L{updateSession} for what the CONNECT
+        the caller decides, and calls L{updateSession} for what the CONNECT
         changes.
 
         @param request: the CONNECT (of the profile, or of RFC 7846).
         @param origin: where it came from.
         @param stats: the statistics the CONNECT reports.
-        @param proceed: what to do with the L{SessionOpening}; its answer
-            is the CONNECT's.
         @param addresses: the addresses the peer announces; L{None}: the
             CONNECT carries none (a registered peer keeps its own, a new
             one has none).
@@ -1167,52 +1123,33 @@ class Tracker:
             source address (RFC 7846, PROTOCOL.md section 7); else a wrong
             one is ignored and the observed IP address may still take the
             session over.
-        @return: what C{proceed} returns, or a L{Deferred} of it.
-        @raise ProtocolError: the CONNECT breaks a rule.
+        @return: a L{Deferred} of the L{SessionOpening}, which fails with a
+            L{ProtocolError} when the CONNECT breaks a rule.
         """
-        parsed = self._parseStats(stats)
-        credentials = PeerCredentials(request.peerID, request.cer, origin.ip, origin.certificate)
-        d: Deferred[Any] = maybeDeferred(self.checker.requestAvatarId, credentials)
-        d.addBoth(
-            self._opened, request, origin, parsed, proceed, addresses, statPort, joining, strictToken
+        return Deferred.fromCoroutine(
+            self._openSession(
+                request, origin, stats, addresses, statPort, joining, strictToken
+            )
         )
-        done: List[Any] = []
 
-        def capture(result: Any) -> Any:
-            done.append(result)
-            return result
-
-        d.addBoth(capture)
-        if not done:
-            # An asynchronous checker: the answer comes when it does.
-            return d
-        result = done[0]
-        if isinstance(result, Failure):
-            d.addErrback(lambda _: None)
-            result.raiseException()
-        return result  # type: ignore[no-any-return]
-
-    def _opened(
+    async def _openSession(
         self,
-        avatarId: Any,
         request: Union[ConnectRequest, PPSTPConnectRequest],
         origin: Origin,
-        parsed: _ParsedStats,
-        proceed: Callable[[SessionOpening], _ResponseOrDeferred],
+        stats: Tuple[Stat, ...],
         addresses: Optional[Tuple[PeerAddress, ...]],
         statPort: Optional[int],
         joining: Sequence[str],
         strictToken: bool,
-    ) -> _ResponseOrDeferred:
-        """
-        L{openSession} once the checker answered.
-        """
+    ) -> SessionOpening:
+        parsed = self._parseStats(stats)
+        credentials = PeerCredentials(request.peerID, request.cer, origin.ip, origin.certificate)
+        try:
+            avatarId = await maybeDeferred(self.checker.requestAvatarId, credentials)
+        except UnauthorizedLogin as e:
+            self._refused(request, origin, str(e) or "credential not accepted")
+            raise ProtocolError(_AUTH, "credential not accepted") from None
         now = self.clock.seconds()
-        if isinstance(avatarId, Failure):
-            if avatarId.check(UnauthorizedLogin):
-                self._refused(request, origin, str(avatarId.value) or "credential not accepted")
-                raise ProtocolError(_AUTH, "credential not accepted")
-            avatarId.raiseException()
         identity = _identity(avatarId, origin)
         bound = identity.bound
         if bound and identity.peerID != request.peerID:
@@ -1224,9 +1161,10 @@ class Tracker:
             self._refused(request, origin, "credential expired")
             raise ProtocolError(_AUTH, "credential expired")
         store = self.store
-        peer: Optional[PeerRecord] = store.getPeer(request.peerID)
-        if peer is not None and peer.deadline <= now:
-            self._dropPeer(peer, now)
+        peer = await store.peer(request.peerID)
+        if peer is not None and not peer.alive(now):
+            # Expired, not taken out yet: the PeerID is free.
+            await self._sweep(peer, now)
             peer = None
         if peer is not None:
             sameSession = request.authToken is not None and hmac.compare_digest(
@@ -1237,12 +1175,11 @@ class Tracker:
             if not (sameSession or bound or origin.ip == peer.observedIP):
                 raise ProtocolError(_FORBIDDEN, "this PeerID is held by another session")
             plan = self._planStats(peer, parsed, now)
-            self._checkTakeover(request, origin, peer, plan, addresses, joining)
-            return proceed(SessionOpening(request, origin, now, peer, False, identity, plan))
+            await self._checkTakeover(request, origin, peer, plan, addresses, joining)
+            return SessionOpening(request, origin, now, peer, False, identity, plan)
         if addresses is None:
             addresses = ()
-        self._checkNewSession(request, origin, addresses, parsed)
-        peer = store.addPeer(
+        session = Session(
             request.peerID,
             secrets.token_urlsafe(24),
             origin.ip,
@@ -1250,14 +1187,20 @@ class Tracker:
             addresses,
             statPort,
             now,
-            now + self.config.peerTimeout,
+            self._deadline(identity, now),
+            _kept(identity),
         )
-        peer.identity = _kept(identity)
-        # Cannot fail: a new peer keeps at most the message's Stats.
-        self._applyStats(self._planStats(peer, parsed, now))
-        return proceed(SessionOpening(request, origin, now, peer, True, identity, []))
+        # A new peer has no membership: a Stat naming a swarm is refused.
+        plan = self._planStats(PeerState(*session), parsed, now)
+        values = plan.get(None, {})
+        await self._checkNewSession(request, origin, addresses, values)
+        if not await store.register(session, values):
+            raise ProtocolError(_FORBIDDEN, "this PeerID is held by another session")
+        return SessionOpening(
+            request, origin, now, PeerState(*session, stats=values), True, identity, {}
+        )
 
-    def refreshSession(self, opening: SessionOpening) -> None:
+    def refreshSession(self, opening: SessionOpening) -> "Deferred[bool]":
         """
         Refresh the liveness of the session a CONNECT opened, as every
         request of a session does (a KEEPALIVE without its checks): its
@@ -1265,38 +1208,74 @@ class Tracker:
         after its credential does.
 
         @param opening: the CONNECT, whose peer is still registered.
+        @return: a L{Deferred} firing with whether the peer was still
+            registered.
         """
-        self._alive(opening._peer, opening.now)
+        return self.store.touch(
+            opening.peerID, self._deadline(_kept(opening.identity), opening.now)
+        )
 
     def updateSession(
-        self, opening: SessionOpening, addresses: Optional[Tuple[PeerAddress, ...]]
-    ) -> None:
+        self,
+        opening: SessionOpening,
+        addresses: Optional[Tuple[PeerAddress, ...]],
+        token: Optional[str] = None,
+        statPort: Optional[int] = None,
+        restart: bool = False,
+    ) -> "Deferred[None]":
         """
         Apply to a registered session what the CONNECT that took it over
-        (L{openSession}) changes: the session keeps the identity that
+        (L{openSession}) changes, in one write of the store (a compare and
+        set on the session's AuthToken): the session keeps the identity that
         authenticated that CONNECT, comes from its observed address,
-        announces C{addresses}, and keeps its statistics.
+        announces C{addresses}, keeps its statistics, and is alive from
+        now.
 
         @param opening: the CONNECT, which did not register the peer.
         @param addresses: the addresses now announced; L{None}: unchanged.
+        @param token: the session's new AuthToken; L{None}: unchanged.
+        @param statPort: the new StatPort, when C{restart}.
+        @param restart: start the session afresh (the profile's CONNECT):
+            its StatPort is C{statPort} and its online time counts from
+            now.
+        @return: a L{Deferred} that fails with a L{ProtocolError} when
+            another CONNECT took the session over meanwhile.
         """
-        peer = opening._peer
-        peer.identity = _kept(opening.identity)
-        store = self.store
-        if addresses is not None:
-            store.setAddresses(peer, addresses)
-        origin = opening.origin
-        store.setObservedAddress(peer, origin.ip, origin.port)
-        for member in peer.swarms.values():
-            member.info = None
-        self._applyStats(opening._plan)
+        return Deferred.fromCoroutine(
+            self._updateSession(opening, addresses, token, statPort, restart)
+        )
 
-    def _disconnect(self, request: DisconnectRequest, origin: Origin, now: float) -> Response:
-        peer = self._session(request, now, origin)
-        self._dropPeer(peer, now)
+    async def _updateSession(
+        self,
+        opening: SessionOpening,
+        addresses: Optional[Tuple[PeerAddress, ...]],
+        token: Optional[str],
+        statPort: Optional[int],
+        restart: bool,
+    ) -> None:
+        peer = opening.peer
+        origin = opening.origin
+        identity = _kept(opening.identity)
+        session = Session(
+            peer.peerID,
+            token if token is not None else peer.token,
+            origin.ip,
+            origin.port,
+            addresses if addresses is not None else peer.addresses,
+            statPort if restart else peer.statPort,
+            opening.now if restart else peer.connectedAt,
+            self._deadline(identity, opening.now),
+            identity,
+        )
+        if not await self.store.takeOver(session, peer.token, opening.plan):
+            raise ProtocolError(_FORBIDDEN, "this PeerID is held by another session")
+
+    async def _disconnect(self, request: DisconnectRequest, origin: Origin, now: float) -> Response:
+        await self._session(request, now, origin)
+        await self.store.disconnect(request.peerID, now)
         return DisconnectResponse(request.transactionID)
 
-    def _join(self, request: JoinRequest, origin: Origin, now: float) -> _ResponseOrDeferred:
+    async def _join(self, request: JoinRequest, origin: Origin, now: float) -> Response:
         config = self.config
         parsed = self._parseStats(request.stats)
         if request.expireAt is not None:
@@ -1307,61 +1286,61 @@ class Tracker:
             expireAt = now + request.expireTime
         else:
             expireAt = None
-        peer = self._session(request, now, origin)
+        leech = request.mode is PeerMode.LEECH
+        count = self._listSize(request.peerNum) if leech else 0
+        swarmID = request.swarmID
         store = self.store
-        swarm: Optional[Swarm] = store.getSwarm(request.swarmID)
-        if swarm is None and self.provisionedOnly:
+        found, view = await store.lookup(request.peerID, swarmID, count, None)
+        if found is not None and found.deadline <= now:
+            await self._sweep(found, now)
+        peer = self._checkSession(found, request, now, origin)
+        if view is None and self.provisionedOnly:
             raise ProtocolError(_NOT_FOUND, "unknown SwarmID")
-        member = peer.swarms.get(request.swarmID)
-        if member is not None and member.expireAt is not None and member.expireAt <= now:
-            assert swarm is not None
-            self._dropMember(swarm, peer, now)
-            member = None
-        if member is None:
-            if len(peer.swarms) >= config.maxSwarmsPerPeer:
+        member = peer.swarms.get(swarmID)
+        stale = member is not None and not member.current(now)
+        if member is None or stale:
+            joined = sum(1 for m in peer.swarms.values() if m.current(now))
+            if joined >= config.maxSwarmsPerPeer:
                 raise ProtocolError(
                     _FORBIDDEN, f"the peer is already in {config.maxSwarmsPerPeer} swarms"
                 )
             if (
-                swarm is not None
+                view is not None
                 and config.maxSwarmSize is not None
-                and len(swarm) >= config.maxSwarmSize
+                and len(view) >= config.maxSwarmSize
             ):
                 raise ProtocolError(_FORBIDDEN, "the swarm is full")
-        plan = self._planStats(peer, parsed, now, request.swarmID, member)
+        plan = self._planStats(peer, parsed, now, swarmID)
         # The last check before any write.
         if self._budgeted():
-            self._checkBudget(
-                peer,
-                self._statsCost(plan, member)
-                + (store.memberCost(request.swarmID) if member is None else 0),
+            extra = self._statsCost(peer, plan)
+            if member is None or stale:
+                extra += store.costs.memberCost(swarmID)
+            self._checkBudget(peer.held, peer.addressHeld, extra)
+        deadline = self._deadline(peer.identity, now)
+        if stale:
+            # A membership that ended starts again, without its chunks.
+            await store.leave(peer.peerID, swarmID, deadline, now)
+        if not await store.join(
+            peer.peerID, swarmID, request.mode, expireAt, plan, deadline, now
+        ):
+            raise self._gone()
+        if not leech:
+            return JoinResponse(request.transactionID, swarmID, None)
+        if view is None:
+            # This JOIN created the swarm (or raced another one that did):
+            # read it now that it exists.
+            _found, view = await store.lookup(peer.peerID, swarmID, count, None)
+        peers: Tuple[PeerInfo, ...] = ()
+        if view is not None:
+            peers = await self._peerList(
+                view, peer, count, FindConstraints(None, (), (), now, peer.peerID)
             )
-        if swarm is None:
-            swarm = store.addSwarm(request.swarmID, False, now)
-        if member is None:
-            member = store.addMember(swarm, peer, request.mode, expireAt)
-        else:
-            if member.mode is not request.mode:
-                store.setMemberMode(member, request.mode)
-                member.info = None
-            store.setMemberExpiry(member, expireAt)
-        self._applyStats(plan, member)
-        self._alive(peer, now)
-        if request.mode is not PeerMode.LEECH:
-            return JoinResponse(request.transactionID, swarm.swarmID, None)
-        peers = self._peerList(
-            swarm, peer, self._listSize(request.peerNum), FindConstraints(None, (), (), now, peer)
-        )
-        if isinstance(peers, Deferred):
-            return peers.addCallback(
-                lambda p: JoinResponse(request.transactionID, request.swarmID, p)
-            )
-        return JoinResponse(request.transactionID, swarm.swarmID, peers)
+        return JoinResponse(request.transactionID, swarmID, peers)
 
-    def _joinChunk(self, request: JoinChunkRequest, origin: Origin, now: float) -> Response:
-        peer = self._session(request, now, origin)
-        swarm = self._getSwarm(request.swarmID)
-        member = self._member(peer, swarm, now)
+    async def _joinChunk(self, request: JoinChunkRequest, origin: Origin, now: float) -> Response:
+        peer = await self._session(request, now, origin)
+        member = await self._member(peer, request.swarmID, now)
         ranges = mergeRanges(request.chunks)
         if len(ranges) > self.config.maxChunkRanges:
             raise ProtocolError(
@@ -1369,90 +1348,117 @@ class Tracker:
             )
         store = self.store
         if self._budgeted():
-            self._checkBudget(peer, store.chunksCost(ranges) - store.chunksCost(member.chunks))
-        store.setChunks(swarm, member, ranges)
-        self._alive(peer, now)
+            costs = store.costs
+            self._checkBudget(
+                peer.held,
+                peer.addressHeld,
+                costs.chunksCost(ranges) - costs.chunksCost(member.chunks),
+            )
+        if not await store.setChunks(
+            peer.peerID, request.swarmID, ranges, self._deadline(peer.identity, now)
+        ):
+            raise self._gone()
         return JoinChunkResponse(request.transactionID)
 
-    def _leave(self, request: LeaveRequest, origin: Origin, now: float) -> Response:
-        peer = self._session(request, now, origin)
-        swarm = self._getSwarm(request.swarmID)
-        self._member(peer, swarm, now)
-        self._dropMember(swarm, peer, now)
-        self._alive(peer, now)
+    async def _leave(self, request: LeaveRequest, origin: Origin, now: float) -> Response:
+        peer = await self._session(request, now, origin)
+        await self._member(peer, request.swarmID, now)
+        if not await self.store.leave(
+            peer.peerID, request.swarmID, self._deadline(peer.identity, now), now
+        ):
+            raise self._gone()
         return LeaveResponse(request.transactionID)
 
-    def _find(self, request: FindRequest, origin: Origin, now: float) -> _ResponseOrDeferred:
+    async def _find(self, request: FindRequest, origin: Origin, now: float) -> Response:
         chunkID = request.chunkID
         if isinstance(request, FindChunkRequest) and chunkID is None:
             raise ProtocolError(_SYNTAX, "FIND_CHUNK without ChunkID")
         checks = self._constraintChecks(request.constraints)
         facts = self._parseStats(request.requesterStats) if request.requesterStats else None
-        peer = self._session(request, now, origin)
-        constraints = FindConstraints(chunkID, request.constraints, checks, now, peer)
-        swarm = self._getSwarm(request.swarmID)
+        count = self._listSize(request.peerNum)
+        store = self.store
+        found, view = await store.lookup(request.peerID, request.swarmID, count, chunkID)
+        if found is not None and found.deadline <= now:
+            await self._sweep(found, now)
+        peer = self._checkSession(found, request, now, origin)
+        if view is None:
+            raise ProtocolError(_NOT_FOUND, "unknown SwarmID")
+        plan: Optional[_Plan] = None
         if facts:
             # What the requester says about itself (JSON peer_num), kept as
-            # its statistics before the strategy looks at it.
-            self._keepReported(peer, facts, now)
+            # its statistics; the strategy sees them already.
+            plan = self._planReported(peer, facts, now)
+            mine = plan.get(None)
+            if mine:
+                peer = peer._replace(stats={**peer.stats, **mine})
+        constraints = FindConstraints(chunkID, request.constraints, checks, now, peer.peerID)
+        peers = await self._peerList(view, peer, count, constraints)
+        deadline: Optional[float] = self._deadline(peer.identity, now)
+        # Only an empty list needs the question "does anyone hold it?".
+        if not peers and chunkID is not None:
+            alive = FindConstraints(chunkID, (), (), now, peer.peerID).accepts
+            if not view.sampleHolders(chunkID, 1, alive):
+                deadline = None
+        if plan:
+            written = await store.keepStats(peer.peerID, plan, deadline)
+        elif deadline is not None:
+            written = await store.touch(peer.peerID, deadline)
+        else:
+            written = True
+        if not written:
+            raise self._gone()
+        if deadline is None:
+            raise ProtocolError(_NOT_FOUND, "no peer holds this chunk")
         cls = FindChunkResponse if isinstance(request, FindChunkRequest) else FindResponse
+        return cls(request.transactionID, request.swarmID, peers, chunkID)
 
-        def answer(peers: Tuple[PeerInfo, ...]) -> Response:
-            # Only an empty list needs the question "does anyone hold it?".
-            if not peers and chunkID is not None:
-                alive = FindConstraints(chunkID, (), (), now, peer).accepts
-                if not swarm.sampleHolders(chunkID, 1, alive):
-                    raise ProtocolError(_NOT_FOUND, "no peer holds this chunk")
-            self._alive(peer, now)
-            return cls(request.transactionID, swarm.swarmID, peers, chunkID)
-
-        peers = self._peerList(swarm, peer, self._listSize(request.peerNum), constraints)
-        if isinstance(peers, Deferred):
-            return peers.addCallback(answer)
-        return answer(peers)
-
-    def _keepAlive(self, request: KeepAliveRequest, origin: Origin, now: float) -> Response:
-        peer = self._session(request, now, origin)
-        self._alive(peer, now)
+    async def _keepAlive(self, request: KeepAliveRequest, origin: Origin, now: float) -> Response:
+        peer = await self._session(request, now, origin)
+        if not await self.store.touch(peer.peerID, self._deadline(peer.identity, now)):
+            raise self._gone()
         return KeepAliveResponse(request.transactionID, self.config.keepAliveInterval)
 
-    def _statReport(self, request: StatReportRequest, origin: Origin, now: float) -> Response:
+    async def _statReport(self, request: StatReportRequest, origin: Origin, now: float) -> Response:
         if not request.stats:
             raise ProtocolError(_SYNTAX, "STAT_REPORT without a Stat")
         parsed = self._parseStats(request.stats)
-        peer = self._session(request, now, origin)
-        self._keepReported(peer, parsed, now)
-        self._alive(peer, now)
+        peer = await self._session(request, now, origin)
+        plan = self._planReported(peer, parsed, now)
+        if not await self.store.keepStats(
+            peer.peerID, plan, self._deadline(peer.identity, now)
+        ):
+            raise self._gone()
         swarmIDs = tuple(dict.fromkeys([s.swarm for s in request.stats if s.swarm is not None]))
         return StatReportResponse(request.transactionID, swarmIDs)
 
-    def _statQuery(self, request: StatQueryRequest, origin: Origin, now: float) -> Response:
+    async def _statQuery(self, request: StatQueryRequest, origin: Origin, now: float) -> Response:
         raise ProtocolError(
             ResponseCode.MESSAGE_NOT_SUPPORTED, "STAT_QUERY is sent by the tracker, not to it"
         )
 
     # Operators' actions ---------------------------------------------------------
 
-    def endSession(self, peerID: str) -> bool:
+    def endSession(self, peerID: str) -> "Deferred[bool]":
         """
         End a peer's session now, as if it had sent DISCONNECT: it leaves
         every swarm, is no longer listed, and its next request gets
         AUTHENTICATION REQUIRED (it may CONNECT again).
 
-        @return: whether C{peerID} had a session (one that had expired
-            but was not swept yet is swept, and counts as none).
+        @return: a L{Deferred} firing with whether C{peerID} had a session
+            (one that had expired but was not taken out yet is taken out,
+            and counts as none).
         """
+        return Deferred.fromCoroutine(self._endSession(peerID))
+
+    async def _endSession(self, peerID: str) -> bool:
         now = self.clock.seconds()
-        peer: Optional[PeerRecord] = self.store.getPeer(peerID)
-        if peer is None:
-            return False
-        alive = peer.deadline > now
-        self._dropPeer(peer, now)
+        peer = await self.store.disconnect(peerID, now)
+        alive = peer is not None and peer.alive(now)
         if alive:
             self.log.info("session of {peerID} ended by the operator", peerID=peerID)
         return alive
 
-    def provisionSwarm(self, swarmID: str) -> bool:
+    def provisionSwarm(self, swarmID: str) -> "Deferred[bool]":
         """
         Provision a swarm at run time: it exists from now on (peers may
         JOIN it even when only provisioned swarms exist) and is never
@@ -1460,50 +1466,45 @@ class Tracker:
         on JOIN) keeps its members and becomes provisioned.
 
         @param swarmID: a valid SwarmID (the caller checks it).
-        @return: whether the swarm was not provisioned before.
+        @return: a L{Deferred} firing with whether the swarm was not
+            provisioned before.
         """
+        return Deferred.fromCoroutine(self._provisionSwarm(swarmID))
+
+    async def _provisionSwarm(self, swarmID: str) -> bool:
         added = swarmID not in self.provisionedSwarms
         self.provisionedSwarms.add(swarmID)
-        swarm: Optional[Swarm] = self.store.getSwarm(swarmID)
-        if swarm is None:
-            self.store.addSwarm(swarmID, True, self.clock.seconds())
-        elif not swarm.provisioned:
-            swarm.provisioned = True
-        else:
-            return added
-        self.log.info("swarm {swarmID} provisioned", swarmID=swarmID)
-        return True
+        if await self.store.addSwarm(swarmID, True, self.clock.seconds()):
+            self.log.info("swarm {swarmID} provisioned", swarmID=swarmID)
+            return True
+        return added
 
-    def removeSwarm(self, swarmID: str) -> Optional[int]:
+    def removeSwarm(self, swarmID: str) -> "Deferred[Optional[int]]":
         """
         Remove a swarm at run time: every member leaves it (their sessions
         go on), and the swarm is forgotten; it is no longer provisioned.
         When only provisioned swarms exist, a JOIN of it then gets NOT
         FOUND; otherwise the next JOIN creates it again.
 
-        @return: the number of members that left, or L{None} when no such
-            swarm exists.
+        @return: a L{Deferred} firing with the number of members that left,
+            or L{None} when no such swarm exists.
         """
+        return Deferred.fromCoroutine(self._removeSwarm(swarmID))
+
+    async def _removeSwarm(self, swarmID: str) -> Optional[int]:
         self.provisionedSwarms.discard(swarmID)
-        store = self.store
-        swarm: Optional[Swarm] = store.getSwarm(swarmID)
-        if swarm is None:
-            return None
-        now = self.clock.seconds()
-        members = list(swarm)
-        for member in members:
-            store.removeMember(swarm, member.peer, now)
-        store.removeSwarm(swarmID)
-        self.log.info(
-            "swarm {swarmID} removed by the operator ({members} member(s) left it)",
-            swarmID=swarmID,
-            members=len(members),
-        )
-        return len(members)
+        members = await self.store.removeSwarm(swarmID, self.clock.seconds())
+        if members is not None:
+            self.log.info(
+                "swarm {swarmID} removed by the operator ({members} member(s) left it)",
+                swarmID=swarmID,
+                members=members,
+            )
+        return members
 
     # Revocation ---------------------------------------------------------------
 
-    def setRevocations(self, revocations: Revocations) -> int:
+    def setRevocations(self, revocations: Revocations) -> "Deferred[int]":
         """
         Replace the revoked PeerIDs and credentials (the revocation file
         read again, or an operator's call), effective at once: a revoked
@@ -1512,28 +1513,30 @@ class Tracker:
         longer listed; its next request gets AUTHENTICATION REQUIRED).
         Costs one pass over the registered peers.
 
-        @return: the number of sessions ended.
+        @return: a L{Deferred} firing with the number of sessions ended.
         """
         self.revocations = revocations
+        return Deferred.fromCoroutine(self._endRevoked(revocations))
+
+    async def _endRevoked(self, revocations: Revocations) -> int:
         now = self.clock.seconds()
+        store = self.store
         ended = 0
-        for peer in list(self.store.peers()):
+        for peer in await store.peers():
             if revocations.revokes(peer.peerID, peer.identity):
-                self._dropPeer(peer, now)
-                ended += 1
+                if await store.disconnect(peer.peerID, now) is not None:
+                    ended += 1
         if ended:
-            self.log.info(
-                "revocation ended {count} session(s)", count=ended
-            )
+            self.log.info("revocation ended {count} session(s)", count=ended)
         return ended
 
-    def revoke(self, peerIDs: Iterable[str] = (), fingerprints: Iterable[str] = ()) -> int:
+    def revoke(self, peerIDs: Iterable[str] = (), fingerprints: Iterable[str] = ()) -> "Deferred[int]":
         """
         Revoke more PeerIDs or credentials (by
         L{credentialFingerprint<ppsp.tracker.auth.credentialFingerprint>}),
         effective at once (see L{setRevocations}).
 
-        @return: the number of sessions ended.
+        @return: a L{Deferred} firing with the number of sessions ended.
         """
         return self.setRevocations(self.revocations.plus(peerIDs, fingerprints))
 
@@ -1553,16 +1556,16 @@ class Tracker:
 
     # Statistics a STAT_QUERY brought back -----------------------------------
 
-    def storeQueriedStats(self, peerID: str, stats: Tuple[Stat, ...]) -> None:
+    def storeQueriedStats(self, peerID: str, stats: Tuple[Stat, ...]) -> "Deferred[None]":
         """
         Keep the Stats a peer answered to the tracker's STAT_QUERY as if the
         peer had sent them in a STAT_REPORT (PROTOCOL.md section 4): the
         same per-message limits and property registry (L{_parseStats}:
         values of tracker-computed properties such as C{OnlineTime} are
         dropped), the same placement by scope (L{_planStats}) and the same
-        storage (L{_applyStats}).  All or nothing: when one Stat is refused
-        none is kept.  An empty answer (a peer with no statistics) keeps
-        nothing and is not an error.
+        storage.  All or nothing: when one Stat is refused none is kept.
+        An empty answer (a peer with no statistics) keeps nothing and is
+        not an error.
 
         It does B{not} refresh the peer's liveness: liveness is the peer's
         own session talking to the tracker (requests that carry its
@@ -1573,18 +1576,41 @@ class Tracker:
 
         @param peerID: the queried peer, which must be connected.
         @param stats: the Stats of its C{StatQueryResponse}.
-        @raise ProtocolError: AUTHENTICATION REQUIRED when C{peerID} is not
-            connected (or has expired and is not swept yet); INVALID SYNTAX
-            or MESSAGE FORBIDDEN for Stats that a STAT_REPORT could not
-            carry (too many, too long, malformed, for a swarm the peer has
-            not joined, more properties than kept).
+        @return: a L{Deferred} that fails with a L{ProtocolError}:
+            AUTHENTICATION REQUIRED when C{peerID} is not connected (or has
+            expired and is not taken out yet); INVALID SYNTAX or MESSAGE
+            FORBIDDEN for Stats that a STAT_REPORT could not carry (too
+            many, too long, malformed, for a swarm the peer has not joined,
+            more properties than kept).
         """
+        return Deferred.fromCoroutine(self._storeQueriedStats(peerID, stats))
+
+    async def _storeQueriedStats(self, peerID: str, stats: Tuple[Stat, ...]) -> None:
         now = self.clock.seconds()
         parsed = self._parseStats(stats)
-        peer: Optional[PeerRecord] = self.store.getPeer(peerID)
-        if peer is None or peer.deadline <= now:
+        peer = await self.store.peer(peerID)
+        if peer is None or not peer.alive(now):
             raise ProtocolError(_AUTH, "this PeerID is not connected")
-        self._keepReported(peer, parsed, now)
+        plan = self._planReported(peer, parsed, now)
+        if plan and not await self.store.keepStats(peerID, plan, None):
+            raise ProtocolError(_AUTH, "this PeerID is not connected")
+
+
+def _select(
+    selector: IPeerSelector,
+    view: ISwarmView,
+    requester: PeerState,
+    count: int,
+    constraints: FindConstraints,
+) -> "Deferred[Sequence[ISwarmMember]]":
+    """
+    A strategy's choice, as a L{Deferred} whether it answered at once or
+    with one (L{IPeerSelector.select} allows both).
+    """
+    return cast(
+        "Deferred[Sequence[ISwarmMember]]",
+        maybeDeferred(selector.select, view, requester, count, constraints),
+    )
 
 
 def _identity(avatarId: Any, origin: Origin) -> SessionIdentity:

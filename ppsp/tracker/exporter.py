@@ -11,14 +11,17 @@ tracker has a registry of its own (never prometheus_client's global
 one), so several trackers can live in one process.
 
 The metrics are read from the tracker's L{TrackerMetrics}, its store and
-its load shedder when Prometheus scrapes them; counting costs the request
-path a dictionary update or two (L{TrackerMetrics}), and nothing is
-computed between scrapes.  docs/operations.rst lists every metric.
+its load shedder when Prometheus scrapes them: the admin resource first
+asks the registry to read what it reports of the store
+(L{TrackerRegistry.refresh}, which waits for the store), then collects
+everything at once.  Counting costs the request path a dictionary update
+or two (L{TrackerMetrics}), and nothing is computed between scrapes.
+docs/operations.rst lists every metric.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Mapping, Optional
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import (
@@ -29,13 +32,20 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.utils import floatToGoString
+from twisted.internet.defer import Deferred
 
 from ppsp.messages import PeerMode
 from ppsp.tracker.core import Tracker
 from ppsp.tracker.metrics import LATENCY_BUCKETS
 from ppsp.tracker.overload import LoadShedder
 
-__all__ = ["TrackerCollector", "trackerRegistry", "REFUSAL_REASONS", "STAT_QUERY_OUTCOMES"]
+__all__ = [
+    "TrackerCollector",
+    "TrackerRegistry",
+    "trackerRegistry",
+    "REFUSAL_REASONS",
+    "STAT_QUERY_OUTCOMES",
+]
 
 #: The refusal reasons always exported (at 0 until they happen), so that a
 #: rate over them is defined from the first scrape; others (such as
@@ -51,8 +61,11 @@ _STAT_QUERY = "stat_query_"
 class TrackerCollector:
     """
     A prometheus_client collector of one tracker's metrics (names
-    prefixed C{ppsp_}), read at each scrape.  Call L{collect} in the
-    reactor thread only.
+    prefixed C{ppsp_}).  The gauges of the store's state are those of the
+    last L{refresh}: the numbers of peers and swarms are the tracker's
+    L{population<ppsp.tracker.core.Tracker.population>} (which its timers
+    also refresh every second), the members by mode those L{refresh} read.
+    Call L{collect} in the reactor thread only.
 
     @param tracker: the tracker whose metrics, store and events to read.
     @param shedder: its load shedder, for the reactor lag and the requests
@@ -62,14 +75,37 @@ class TrackerCollector:
     def __init__(self, tracker: Tracker, shedder: Optional[LoadShedder] = None) -> None:
         self.tracker = tracker
         self.shedder = shedder
+        #: The members of all swarms by mode, at the last L{refresh}.
+        self.members: Mapping[PeerMode, int] = dict.fromkeys(PeerMode, 0)
+
+    def refresh(self) -> "Deferred[None]":
+        """
+        Read from the store what the gauges report: the numbers of peers
+        and swarms (L{Tracker.refreshPopulation
+        <ppsp.tracker.core.Tracker.refreshPopulation>}) and the members of
+        every swarm by mode (L{IPeerStore.swarms
+        <ppsp.interfaces.IPeerStore.swarms>}: one pass over the swarms).
+
+        @return: a L{Deferred} that fires once they are read.
+        """
+        return Deferred.fromCoroutine(self._refresh())
+
+    async def _refresh(self) -> None:
+        tracker = self.tracker
+        await tracker.refreshPopulation()
+        members = dict.fromkeys(PeerMode, 0)
+        for swarm in await tracker.store.swarms():
+            for mode, count in swarm.modes.items():
+                members[mode] += count
+        self.members = members
 
     def collect(self) -> Iterator[Metric]:
         """
-        The metrics as they are now.
+        The metrics as they are now (the store's state as of the last
+        L{refresh}).
         """
         tracker = self.tracker
         metrics = tracker.metrics
-        store = tracker.store
         events = metrics.events
 
         requests = CounterMetricFamily(
@@ -105,22 +141,18 @@ class TrackerCollector:
             refused.add_metric((reason,), count)
         yield refused
 
-        peers = store.peerCount()
+        peers, swarms = tracker.population
         yield GaugeMetricFamily("ppsp_peers", "Registered peers.", value=peers)
         yield GaugeMetricFamily(
             "ppsp_sessions", "Open sessions (one per registered peer).", value=peers
         )
-        yield GaugeMetricFamily("ppsp_swarms", "Swarms the tracker knows.", value=store.swarmCount())
+        yield GaugeMetricFamily("ppsp_swarms", "Swarms the tracker knows.", value=swarms)
         byMode = GaugeMetricFamily(
             "ppsp_peers_by_mode",
             "Swarm members by mode (a peer counts once in each swarm it joined).",
             labels=("mode",),
         )
-        counts = dict.fromkeys(PeerMode, 0)
-        for swarm in store.swarms():
-            for mode in PeerMode:
-                counts[mode] += swarm.modeCount(mode)
-        for mode, count in counts.items():
+        for mode, count in self.members.items():
             byMode.add_metric((mode.value,), count)
         yield byMode
 
@@ -169,9 +201,31 @@ class TrackerCollector:
         )
 
 
+class TrackerRegistry(CollectorRegistry):
+    """
+    A registry of one tracker's own (see L{trackerRegistry}): its
+    L{TrackerCollector}, which L{refresh} makes read the store before the
+    registry is collected.
+
+    @ivar collector: the tracker's collector.
+    """
+
+    def __init__(self, collector: TrackerCollector) -> None:
+        super().__init__()
+        self.collector = collector
+        self.register(collector)
+
+    def refresh(self) -> "Deferred[None]":
+        """
+        Read what the metrics report of the store
+        (L{TrackerCollector.refresh}); collect the registry once it fires.
+        """
+        return self.collector.refresh()
+
+
 def trackerRegistry(
     tracker: Tracker, shedder: Optional[LoadShedder] = None, process: bool = True
-) -> CollectorRegistry:
+) -> TrackerRegistry:
     """
     A registry of the tracker's own: its L{TrackerCollector}, and with
     C{process}, prometheus_client's C{ProcessCollector} (the C{process_}
@@ -180,8 +234,7 @@ def trackerRegistry(
 
     @param shedder: the tracker's load shedder, if any.
     """
-    registry = CollectorRegistry()
-    registry.register(TrackerCollector(tracker, shedder))
+    registry = TrackerRegistry(TrackerCollector(tracker, shedder))
     if process:
         ProcessCollector(registry=registry)
     return registry

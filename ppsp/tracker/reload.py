@@ -4,10 +4,11 @@ Files the tracker reads again without a restart, on SIGHUP (and on the
 admin API's C{POST /reload}).
 
 L{ReloadService} owns the signal: while it runs, SIGHUP calls each of its
-reloaders in the reactor thread, one after the other; a reloader that
-fails is logged and the others still run.  A reloader keeps the old
-settings when the new file is bad (every one here does), so that a typo
-never opens a closed tracker.  The reloaders: L{RevocationFile},
+reloaders in the reactor thread, one after the other (each returns a
+L{Deferred} firing with whether it applied its file; the next starts
+once it has fired); a reloader that fails is logged and the others still
+run.  A reloader keeps the old settings when the new file is bad (every
+one here does), so that a typo never opens a closed tracker.  The reloaders: L{RevocationFile},
 L{BanFile}, L{SwarmsFile} (the provisioned swarms and their strategies),
 L{SecretFile} (the C{token} scheme's secret) and L{ListenerCertificate}
 (the certificate, key and CAs of an C{ssl:} or C{mtls:} listener).
@@ -19,6 +20,7 @@ import signal
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredLock, succeed
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactor
@@ -63,15 +65,19 @@ class RevocationFile:
         #: What the file said when it was last applied.
         self.applied = applied if applied is not None else Revocations()
 
-    def reload(self) -> bool:
+    def reload(self) -> "Deferred[bool]":
         """
         Read the file again and apply it, effective at once (sessions of
         what it revokes end now; what it no longer lists may CONNECT
         again).  A file that cannot be read, or that holds a bad line,
         changes nothing and is logged as an error.
 
-        @return: whether the file was applied.
+        @return: a L{Deferred} firing with whether the file was applied,
+            once the sessions it revokes have ended.
         """
+        return Deferred.fromCoroutine(self._reload())
+
+    async def _reload(self) -> bool:
         try:
             revocations = Revocations.fromFile(self.path)
         except (OSError, ValueError) as e:
@@ -82,8 +88,8 @@ class RevocationFile:
             )
             return False
         others = self.tracker.revocations - self.applied
-        ended = self.tracker.setRevocations(revocations | others)
         self.applied = revocations
+        ended = await self.tracker.setRevocations(revocations | others)
         self.log.info(
             "revocation file {path} applied: {peerIDs} PeerID(s), {credentials} credential(s) "
             "revoked, {ended} session(s) ended",
@@ -111,14 +117,18 @@ class BanFile:
         self.bans = bans
         self.path = path
 
-    def reload(self) -> bool:
+    def reload(self) -> "Deferred[bool]":
         """
         Read the file again and apply it at once.  A file that cannot be
         read, or that holds a bad line, changes nothing and is logged as an
         error.
 
-        @return: whether the file was applied.
+        @return: a L{Deferred} that has fired with whether the file was
+            applied.
         """
+        return succeed(self._apply())
+
+    def _apply(self) -> bool:
         try:
             entries = readBanFile(self.path)
         except (OSError, ValueError) as e:
@@ -170,13 +180,17 @@ class SwarmsFile:
         #: The SwarmIDs the file listed when it was last applied.
         self.applied = set(applied)
 
-    def reload(self) -> bool:
+    def reload(self) -> "Deferred[bool]":
         """
         Read the file again and apply it at once; a file that cannot be
         read or holds a bad line changes nothing and is logged as an error.
 
-        @return: whether the file was applied.
+        @return: a L{Deferred} firing with whether the file was applied,
+            once its swarms are provisioned and removed.
         """
+        return Deferred.fromCoroutine(self._reload())
+
+    async def _reload(self) -> bool:
         try:
             swarms = dict(self._read(self.path))
         except Exception as e:
@@ -187,10 +201,13 @@ class SwarmsFile:
             )
             return False
         tracker = self.tracker
-        added = sum(tracker.provisionSwarm(swarmID) for swarmID in swarms)
+        added = 0
+        for swarmID in swarms:
+            if await tracker.provisionSwarm(swarmID):
+                added += 1
         removed = 0
         for swarmID in sorted(self.applied - set(swarms)):
-            tracker.removeSwarm(swarmID)
+            await tracker.removeSwarm(swarmID)
             tracker.swarmSelectors.pop(swarmID, None)
             removed += 1
         for swarmID, selector in swarms.items():
@@ -230,13 +247,17 @@ class SecretFile:
         self.what = f"secret file {path}"
         self._read = read
 
-    def reload(self) -> bool:
+    def reload(self) -> "Deferred[bool]":
         """
         Read the secret again and use it; a file that cannot be read or
         holds too short a secret changes nothing and is logged as an error.
 
-        @return: whether the secret was replaced.
+        @return: a L{Deferred} that has fired with whether the secret was
+            replaced.
         """
+        return succeed(self._apply())
+
+    def _apply(self) -> bool:
         try:
             self.checker.setSecret(self._read(self.path))
         except (OSError, ValueError) as e:
@@ -312,15 +333,19 @@ class ListenerCertificate:
         """
         return _ReloadableTLSReactor(reactor, self)
 
-    def reload(self) -> bool:
+    def reload(self) -> "Deferred[bool]":
         """
         Read the files again; use them for new connections when they make
         a working TLS context (the key matches the certificate, the CAs
         load).  Otherwise nothing changes and the reason is logged as an
         error.
 
-        @return: whether the new files are in use.
+        @return: a L{Deferred} that has fired with whether the new files
+            are in use.
         """
+        return succeed(self._apply())
+
+    def _apply(self) -> bool:
         try:
             creator = tlsCreatorOf(self.description, self._trusted)
             if creator is None:
@@ -385,7 +410,8 @@ class ReloadService(Service):
         (L{IReactorThreads<twisted.internet.interfaces.IReactorFromThreads>}:
         a signal handler may interrupt anything, so the work is handed to
         the reactor with C{callFromThread}).
-    @param reloaders: what to call, in order.
+    @param reloaders: what to call, in order: each takes no argument and
+        returns a L{Deferred} firing with whether it applied its file.
     @param signum: the signal; SIGHUP.
     """
 
@@ -394,13 +420,14 @@ class ReloadService(Service):
     def __init__(
         self,
         reactor: Any,
-        reloaders: Sequence[Callable[[], Any]] = (),
+        reloaders: Sequence[Callable[[], "Deferred[bool]"]] = (),
         signum: int = signal.SIGHUP,
     ) -> None:
         self.reactor = reactor
-        self.reloaders: List[Callable[[], Any]] = list(reloaders)
+        self.reloaders: List[Callable[[], "Deferred[bool]"]] = list(reloaders)
         self.signum = signum
         self._previous: Optional[Any] = None
+        self._lock = DeferredLock()
 
     def startService(self) -> None:
         """
@@ -421,20 +448,24 @@ class ReloadService(Service):
     def _signalled(self, signum: int, frame: Any) -> None:
         self.reactor.callFromThread(self.reload)
 
-    def reload(self) -> List[Dict[str, Any]]:
+    def reload(self) -> "Deferred[List[Dict[str, Any]]]":
         """
-        Call every reloader now; log, and go on past, one that fails.
+        Call every reloader now, one after the other (after a reload still
+        in progress); log, and go on past, one that fails.
 
-        @return: for each reloader, in order, what it reads again
-            (C{"what"}, L{describeReloader}) and whether it applied it
-            (C{"applied"}: false when the new file was refused or the
-            reloader failed).
+        @return: a L{Deferred} firing with, for each reloader, in order,
+            what it reads again (C{"what"}, L{describeReloader}) and
+            whether it applied it (C{"applied"}: false when the new file
+            was refused or the reloader failed); it never fails.
         """
+        return self._lock.run(lambda: Deferred.fromCoroutine(self._reload()))
+
+    async def _reload(self) -> List[Dict[str, Any]]:
         self.log.info("reloading ({count} file(s))", count=len(self.reloaders))
         results: List[Dict[str, Any]] = []
         for reloader in self.reloaders:
             try:
-                applied = reloader() is not False
+                applied = await reloader()
             except Exception:
                 self.log.failure("a reload failed")
                 applied = False

@@ -278,10 +278,6 @@ class TrackerResource(Resource):
             origin = dataclasses.replace(origin, certificate=certificate)
         response = self.tracker.handle(message, origin)
         method = message.method.value
-        if not isinstance(response, Deferred):
-            answer = self._reply(request, codec, response)
-            metrics.answered(method, response.code.text, self._seconds() - start)
-            return answer
         transactionID = message.transactionID
         gone: list[Failure] = []
         finished = request.notifyFinish()
@@ -290,17 +286,21 @@ class TrackerResource(Resource):
             shedder.started()
             finished.addBoth(shedder.finished)
 
+        def send(body: bytes) -> None:
+            # With its length, so that the answer is not chunked.
+            request.setHeader(b"content-length", b"%d" % (len(body),))
+            request.write(body)
+            request.finish()
+
         def write(result: Response) -> None:
             if not gone:
-                request.write(self._reply(request, codec, result))
-                request.finish()
+                send(self._reply(request, codec, result))
                 metrics.answered(method, result.code.text, self._seconds() - start)
 
         def failed(f: Failure) -> None:
             self.log.failure("tracker failed", f)
             if not gone:
-                request.write(self._internalError(request, codec, transactionID))
-                request.finish()
+                send(self._internalError(request, codec, transactionID))
                 metrics.answered(method, ResponseCode.INTERNAL_ERROR.text, self._seconds() - start)
 
         response.addCallback(write).addErrback(failed)

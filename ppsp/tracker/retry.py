@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Hashable, Optional, Tuple
 
+from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
 from ppsp.interfaces import IRetryCache
@@ -78,17 +79,17 @@ class MemoryRetryCache:
         """
         return len(self._entries)
 
-    def get(self, key: Hashable, fingerprint: int, now: float) -> Optional[Response]:
+    def get(self, key: Hashable, fingerprint: int, now: float) -> "Deferred[Optional[Response]]":
         """
         The answer kept for C{key}, when it is still in the window and was
         given to a request with the same C{fingerprint}; else L{None}.
         """
         entry = self._entries.get(key)
         if entry is not None and entry[2] > now and entry[0] == fingerprint:
-            return entry[1]
-        return None
+            return succeed(entry[1])
+        return succeed(None)
 
-    def put(self, key: Hashable, fingerprint: int, response: Response, now: float) -> None:
+    def put(self, key: Hashable, fingerprint: int, response: Response, now: float) -> "Deferred[None]":
         """
         Keep C{response} for C{key} until the window ends.
         """
@@ -97,12 +98,14 @@ class MemoryRetryCache:
         entries.move_to_end(key)
         if len(entries) > self.size:
             entries.popitem(last=False)
+        return succeed(None)
 
-    def discard(self, key: Hashable) -> None:
+    def discard(self, key: Hashable) -> "Deferred[None]":
         """
         Forget the answer kept for C{key}, if any.
         """
         self._entries.pop(key, None)
+        return succeed(None)
 
     def clear(self) -> None:
         """
@@ -110,7 +113,7 @@ class MemoryRetryCache:
         """
         self._entries = OrderedDict()
 
-    def prune(self, now: float) -> None:
+    def prune(self, now: float) -> "Deferred[None]":
         """
         Forget every answer whose window has ended.
         """
@@ -120,3 +123,4 @@ class MemoryRetryCache:
             if entries[first][2] > now:
                 break
             entries.popitem(last=False)
+        return succeed(None)

@@ -30,9 +30,9 @@ its table of handlers.
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING, List, Union, cast
+from typing import TYPE_CHECKING, Any, List, Set
 
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred
 
 from ppsp.messages import (
     AddressType,
@@ -58,9 +58,6 @@ if TYPE_CHECKING:  # the core imports this module
 
 __all__ = ["RFC7846Adapter"]
 
-_ResponseOrDeferred = Union[Response, "Deferred[Response]"]
-_ResultOrDeferred = Union[SwarmResult, "Deferred[SwarmResult]"]
-
 
 class RFC7846Adapter:
     """
@@ -76,9 +73,9 @@ class RFC7846Adapter:
         """
         self.tracker = tracker
 
-    def connect(
+    async def connect(
         self, request: PPSTPConnectRequest, origin: "Origin", now: float
-    ) -> _ResponseOrDeferred:
+    ) -> Response:
         """
         Answer an RFC 7846 CONNECT: the CONNECT operation (registration, or
         the takeover rule for a registered PeerID, where a token that is
@@ -88,8 +85,7 @@ class RFC7846Adapter:
         @param request: the CONNECT.
         @param origin: where it came from.
         @param now: the time of the request.
-        @return: a L{PPSTPConnectResponse}, or a L{Deferred} of one when
-            the credentials checker or a strategy answers later.
+        @return: a L{PPSTPConnectResponse}.
         @raise ProtocolError: the CONNECT breaks a rule, or every swarm
             action failed.
         """
@@ -99,11 +95,10 @@ class RFC7846Adapter:
         limit = 2 * tracker.config.maxSwarmsPerPeer
         if len(request.swarmActions) > limit:
             raise ProtocolError(ResponseCode.INVALID_SYNTAX, f"more than {limit} swarm actions")
-        return tracker.openSession(
+        opening = await tracker.openSession(
             request,
             origin,
             request.requesterStats,
-            self._actions,
             request.addresses,
             joining=[
                 action.swarmID
@@ -112,8 +107,9 @@ class RFC7846Adapter:
             ],
             strictToken=True,
         )
+        return await self._actions(opening)
 
-    def _actions(self, opening: "SessionOpening") -> _ResponseOrDeferred:
+    async def _actions(self, opening: "SessionOpening") -> Response:
         """
         Apply the swarm actions of an opened CONNECT in order, each as the
         JOIN or LEAVE it stands for, and answer one L{SwarmResult} per
@@ -131,51 +127,45 @@ class RFC7846Adapter:
         origin = opening.origin
         tid = request.transactionID
         token = opening.token
-        results: List[_ResultOrDeferred] = []
+        results: List[SwarmResult] = []
+        swarms: Set[str] = {
+            swarmID
+            for swarmID, member in opening.peer.swarms.items()
+            if member.current(opening.now)
+        }
         succeeded = left = 0
         for action in request.swarmActions:
             try:
                 if action.action is SwarmActionType.LEAVE:
-                    self._apply(opening, LeaveRequest, swarmID=action.swarmID)
+                    await self._apply(opening, LeaveRequest, swarmID=action.swarmID)
                     left += 1
+                    swarms.discard(action.swarmID)
                     results.append(SwarmResult(action.swarmID))
                 else:
-                    results.append(self._join(opening, action.swarmID, action.mode))
+                    results.append(await self._join(opening, action.swarmID, action.mode))
+                    swarms.add(action.swarmID)
             except ProtocolError as e:
                 results.append(SwarmResult(action.swarmID, e.code, e.reason))
                 continue
             succeeded += 1
         if not succeeded:
             if opening.fresh:
-                self._apply(opening, DisconnectRequest)
-            first = results[0]
-            assert isinstance(first, SwarmResult)
+                await self._apply(opening, DisconnectRequest)
             raise ProtocolError(
-                ResponseCode.MESSAGE_FORBIDDEN, f"every swarm action failed: {first.reason}"
+                ResponseCode.MESSAGE_FORBIDDEN, f"every swarm action failed: {results[0].reason}"
             )
         if not opening.fresh:
-            tracker.updateSession(opening, request.addresses)
-        if left and not opening.swarmCount:
-            self._apply(opening, DisconnectRequest)
+            await tracker.updateSession(opening, request.addresses)
+        if left and not swarms:
+            await self._apply(opening, DisconnectRequest)
             token = ""
         else:
-            tracker.refreshSession(opening)
+            await tracker.refreshSession(opening)
         reflexive = PeerAddress(origin.ip, origin.port, AddressType.REFLEXIVE)
         interval = tracker.config.keepAliveInterval
+        return PPSTPConnectResponse(tid, token, reflexive, interval, tuple(results))
 
-        def answer(done: List[SwarmResult]) -> Response:
-            return PPSTPConnectResponse(tid, token, reflexive, interval, tuple(done))
-
-        if any(isinstance(r, Deferred) for r in results):
-            return gatherResults(
-                [r if isinstance(r, Deferred) else succeed(r) for r in results],
-                consumeErrors=True,
-            ).addCallback(answer)
-        return answer(cast(List[SwarmResult], results))
-
-    def _apply(
-        self, opening: "SessionOpening", cls: type, **fields: Any
-    ) -> Union[Response, "Deferred[Response]"]:
+    def _apply(self, opening: "SessionOpening", cls: type, **fields: Any) -> "Deferred[Response]":
         """
         Apply the core operation C{cls} in the name of the session being
         opened, with the CONNECT's TransactionID (see L{Tracker.apply}).
@@ -187,9 +177,7 @@ class RFC7846Adapter:
             opening.now,
         )
 
-    def _join(
-        self, opening: "SessionOpening", swarmID: str, mode: PeerMode
-    ) -> _ResultOrDeferred:
+    async def _join(self, opening: "SessionOpening", swarmID: str, mode: PeerMode) -> SwarmResult:
         """
         One JOIN swarm action: the JOIN operation, and for a SEEDER that
         sent C{peer_num} the peer list a FIND would answer.
@@ -197,16 +185,12 @@ class RFC7846Adapter:
         request = opening.request
         assert isinstance(request, PPSTPConnectRequest)
         peerNum = request.peerNum
-        joined = self._apply(opening, JoinRequest, swarmID=swarmID, mode=mode, peerNum=peerNum)
+        joined = await self._apply(
+            opening, JoinRequest, swarmID=swarmID, mode=mode, peerNum=peerNum
+        )
         if mode is not PeerMode.LEECH:
             if peerNum is None:
                 return SwarmResult(swarmID)
-            joined = self._apply(opening, FindRequest, swarmID=swarmID, peerNum=peerNum)
-
-        def result(response: Response) -> SwarmResult:
-            assert isinstance(response, (JoinResponse, FindResponse))
-            return SwarmResult(swarmID, peers=response.peers)
-
-        if isinstance(joined, Deferred):
-            return joined.addCallback(result)
-        return result(joined)
+            joined = await self._apply(opening, FindRequest, swarmID=swarmID, peerNum=peerNum)
+        assert isinstance(joined, (JoinResponse, FindResponse))
+        return SwarmResult(swarmID, peers=joined.peers)

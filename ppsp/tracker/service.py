@@ -14,6 +14,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime, IStreamServerEndpoint
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ppsp._net import hostPort
@@ -26,10 +27,15 @@ class TrackerService(Service):
     """
     Runs a L{Tracker}'s timers: every C{interval} seconds it calls
     L{Tracker.expire}, which expires silent peers, ends memberships,
-    forgets empty swarms and prunes the retry cache and the throttle;
-    every C{tracker.metrics.interval} seconds it closes a sample of the
-    metrics' history (L{TrackerMetrics.sample
+    forgets empty swarms, prunes the retry cache and refreshes the
+    tracker's L{population<Tracker.population>}; every
+    C{tracker.metrics.interval} seconds it closes a sample of the metrics'
+    history (L{TrackerMetrics.sample
     <ppsp.tracker.metrics.TrackerMetrics.sample>}).
+
+    A sweep waits for the store, and sweeps never overlap: one still
+    running when the next is due makes the loop skip to the following
+    tick.  A sweep that fails is logged, and the next one runs as usual.
 
     Add it to your application beside the site that serves the
     L{TrackerResource<ppsp.tracker.resource.TrackerResource>}.
@@ -39,12 +45,14 @@ class TrackerService(Service):
     @param interval: seconds between sweeps.
     """
 
+    log = Logger()
+
     def __init__(
         self, tracker: Tracker, clock: Optional[IReactorTime] = None, interval: float = 1.0
     ) -> None:
         self.tracker = tracker
         self.interval = interval
-        self._loop = LoopingCall(tracker.expire)
+        self._loop = LoopingCall(self._sweep)
         self._loop.clock = clock if clock is not None else tracker.clock
         self._sampling = LoopingCall(tracker.metrics.sample)
         self._sampling.clock = self._loop.clock
@@ -56,6 +64,16 @@ class TrackerService(Service):
         super().startService()
         self._loop.start(self.interval, now=False)
         self._sampling.start(self.tracker.metrics.interval, now=False)
+
+    def _sweep(self) -> "Deferred[None]":
+        """
+        One sweep (L{Tracker.expire}); a failure is logged, never handed to
+        the loop, which would stop.
+        """
+        return self.tracker.expire().addErrback(self._failed)
+
+    def _failed(self, failure: Failure) -> None:
+        self.log.failure("expiry sweep failed; the next one runs as usual", failure)
 
     def stopService(self) -> Optional[Deferred[None]]:
         """

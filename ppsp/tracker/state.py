@@ -28,11 +28,12 @@ last one counts the records, so that a file cut anywhere, even at the
 end of a line, is refused.  C{docs/running.rst} ("State file") documents
 every key.
 
-The state is read and written through the store's public methods only
-(L{IPeerStore<ppsp.interfaces.IPeerStore>}: C{peers()}, C{swarms()},
-C{addPeer}, C{addSwarm}, C{addMember}, C{setChunks}, C{keepStats}, …), so
-that the store's accounts (what each peer and address holds, the
-deadlines) are rebuilt by the same code as at run time.
+The state is read and written through the store's interface only
+(L{IPeerStore<ppsp.interfaces.IPeerStore>}): it is read with C{swarms()}
+and C{peers()}, and restored with C{addSwarm}, C{register} and C{join}
+(each with the statistics it keeps) and C{setChunks}, so that the store's
+accounts (what each peer and address holds, the deadlines) are rebuilt by
+the same code as at run time, whatever the store.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import math
 import os
 import secrets
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import (
     IO,
@@ -52,22 +54,26 @@ from typing import (
     Callable,
     Collection,
     Dict,
+    Iterator,
     List,
+    Mapping,
     Optional,
     Set,
     Tuple,
 )
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredLock, fail, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ppsp.messages import AddressType, ChunkRange, PeerAddress, PeerMode
 from ppsp.tracker.auth import Revocations, SessionIdentity
 from ppsp.tracker.core import Tracker
+from ppsp.tracker.values import PeerState, Session, StatsUpdate, StatValue
 
 __all__ = [
     "FORMAT",
@@ -75,7 +81,10 @@ __all__ = [
     "DEFAULT_STATE_INTERVAL",
     "StateError",
     "StateLoaded",
+    "SavedState",
     "dumpState",
+    "readState",
+    "restoreState",
     "loadState",
     "StateFile",
     "StateService",
@@ -96,7 +105,23 @@ _TYPES = {kind.value: kind for kind in AddressType}
 # attribute lookup.
 _MODE_TEXT = {mode: mode.value for mode in PeerMode}
 _TYPE_TEXT = {kind: kind.value for kind in AddressType}
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_NO_STATS: Mapping[str, StatValue] = {}
+_NO_UPDATE: StatsUpdate = {}
+
+
+def _plain(value: object) -> object:
+    """
+    A mapping that is not a L{dict} (a store's statistics may be one), as
+    a L{dict} for the encoder.
+    """
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain
+).encode
 
 
 class StateError(Exception):
@@ -137,6 +162,23 @@ class StateLoaded:
     droppedSwarms: int
 
 
+@contextmanager
+def _collectorPaused() -> Iterator[None]:
+    """
+    Pause the cyclic garbage collector while the state is read or written
+    (as far as the store answers at once): both make hundreds of thousands
+    of objects that stay for a while, which the collector would walk again
+    and again, with everything else, for nothing.  Pauses nest.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 # Writing ---------------------------------------------------------------------
 
 
@@ -144,24 +186,43 @@ def dumpState(
     tracker: Tracker,
     fileSwarms: Collection[str] = (),
     fileRevocations: Optional[Revocations] = None,
-) -> bytes:
+) -> "Deferred[bytes]":
     """
-    The tracker's state, in the state file's format.  It reads the
-    tracker's memory and must run in the reactor's thread.
+    The tracker's state, in the state file's format, read from its store
+    (L{IPeerStore.swarms<ppsp.interfaces.IPeerStore.swarms>}, then
+    L{IPeerStore.peers<ppsp.interfaces.IPeerStore.peers>}) and serialised
+    in the reactor's thread.
 
     @param fileSwarms: the SwarmIDs the operator's swarms file provisions:
         written as not provisioned (at start the file says again whether
         they are).
     @param fileRevocations: what the operator's revocation file revokes:
         left out (at start the file is read again).
+    @return: a L{Deferred} firing with the file's bytes.
+    """
+
+    def data(dumped: Tuple[bytes, int]) -> bytes:
+        return dumped[0]
+
+    with _collectorPaused():
+        dumped = Deferred.fromCoroutine(_dump(tracker, fileSwarms, fileRevocations))
+    return dumped.addCallback(data)
+
+
+async def _dump(
+    tracker: Tracker, fileSwarms: Collection[str], fileRevocations: Optional[Revocations]
+) -> Tuple[bytes, int]:
+    """
+    L{dumpState}, with the number of sessions written.
     """
     store = tracker.store
+    written = tracker.clock.seconds()
+    swarms = await store.swarms()
+    peers = await store.peers()
     encode = _ENCODE
-    lines = [
-        encode({"format": FORMAT, "version": VERSION, "written": tracker.clock.seconds()})
-    ]
-    swarmCount = 0
-    for swarm in store.swarms():
+    lines = [encode({"format": FORMAT, "version": VERSION, "written": written})]
+    listed: Set[str] = set()
+    for swarm in swarms:
         swarmID = swarm.swarmID
         lines.append(
             encode(
@@ -172,11 +233,17 @@ def dumpState(
                 }
             )
         )
-        swarmCount += 1
-    peerCount = 0
-    for peer in store.peers():
-        lines.append(encode(_peerRecord(peer)))
-        peerCount += 1
+        listed.add(swarmID)
+    peerLines = []
+    for peer in peers:
+        for swarmID in peer.swarms:
+            if swarmID not in listed:
+                # A swarm a peer joined after the store answered swarms():
+                # a store whose two reads are not one snapshot.
+                lines.append(encode({"swarm": swarmID, "provisioned": False, "emptySince": None}))
+                listed.add(swarmID)
+        peerLines.append(encode(_peerRecord(peer)))
+    lines += peerLines
     banCount = 0
     for ban in tracker.bans.entries():
         if ban.source == "api":
@@ -193,16 +260,16 @@ def dumpState(
     body = "\n".join(lines).encode("utf-8")
     end = {
         "end": True,
-        "peers": peerCount,
-        "swarms": swarmCount,
+        "peers": len(peerLines),
+        "swarms": len(listed),
         "bans": banCount,
         "revoked": len(entries),
         "sha256": hashlib.sha256(body).hexdigest(),
     }
-    return body + encode(end).encode("utf-8") + b"\n"
+    return body + encode(end).encode("utf-8") + b"\n", len(peerLines)
 
 
-def _peerRecord(peer: Any) -> Dict[str, Any]:
+def _peerRecord(peer: PeerState) -> Dict[str, Any]:
     """
     The record of one peer, with its memberships; keys whose value is
     none or empty are left out.
@@ -222,8 +289,8 @@ def _peerRecord(peer: Any) -> Dict[str, Any]:
         record["statPort"] = peer.statPort
     if peer.stats:
         record["stats"] = peer.stats
-    identity: Optional[SessionIdentity] = peer.identity
-    if identity is not None:
+    identity = peer.identity
+    if isinstance(identity, SessionIdentity):
         record["identity"] = {
             "peerID": identity.peerID,
             "expires": identity.expires,
@@ -360,12 +427,6 @@ class _Swarm:
     swarmID: str
     provisioned: bool
     emptySince: Optional[float]
-    #: Whether it is dropped at load.
-    gone: bool = False
-    #: Its members that outlive the load.
-    live: int = 0
-    #: When the last of its members that did not ended.
-    lastEnd: Optional[float] = None
 
 
 def _peer(record: Dict[str, Any]) -> _Peer:
@@ -427,9 +488,23 @@ def _decodeLines(lines: List[bytes]) -> List[Any]:
     raise ValueError("a line holds more than one JSON value")
 
 
-def _records(
-    data: bytes,
-) -> Tuple[float, List[_Swarm], List[_Peer], List[Tuple[str, Optional[float]]], Revocations]:
+@dataclass(frozen=True)
+class SavedState:
+    """
+    The records of a state file, checked whole (L{readState}), to restore
+    into a tracker (L{restoreState}).
+
+    @ivar written: when the state was written (clock seconds).
+    """
+
+    written: float
+    swarms: Tuple[_Swarm, ...]
+    peers: Tuple[_Peer, ...]
+    bans: Tuple[Tuple[str, Optional[float]], ...]
+    revoked: Revocations
+
+
+def _records(data: bytes) -> SavedState:
     """
     Parse and check the whole file before anything is applied: its first
     line names the format and version, its last line is the end record,
@@ -512,15 +587,41 @@ def _records(
     counts = (end.get("peers"), end.get("swarms"), end.get("bans"), end.get("revoked"))
     if counts != (len(peers), len(swarms), len(bans), revoked):
         raise ValueError("the end record's counts do not match the records: the file is damaged")
-    return written, list(swarms.values()), list(peers.values()), bans, Revocations(peerIDs, fingerprints)
+    return SavedState(
+        written,
+        tuple(swarms.values()),
+        tuple(peers.values()),
+        tuple(bans),
+        Revocations(peerIDs, fingerprints),
+    )
 
 
-def loadState(tracker: Tracker, data: bytes) -> StateLoaded:
+def readState(data: bytes) -> SavedState:
     """
-    Restore the state that L{dumpState} wrote into a tracker that has no
+    Read and check a whole state file that L{dumpState} wrote, without
+    applying anything.
+
+    @raise StateError: the data is not a valid state file (one line that
+        says why).
+    """
+    with _collectorPaused():
+        try:
+            return _records(data)
+        except ValueError as e:
+            raise StateError(str(e)) from None
+
+
+def restoreState(tracker: Tracker, saved: SavedState) -> "Deferred[StateLoaded]":
+    """
+    Restore a state read by L{readState} into a tracker that has no
     session yet (it holds only the swarms its config provisions), through
-    the store's write methods, so that its accounts and deadlines are
-    those of the same state built by requests.
+    the store's writes (L{IPeerStore<ppsp.interfaces.IPeerStore>}:
+    C{addSwarm}, C{register}, C{join}, C{setChunks}), so that its accounts
+    and deadlines are those of the same state built by requests: every
+    session with its AuthToken, addresses, StatPort, times, identity and
+    statistics, every membership with its mode, ExpireTime, chunk set and
+    statistics, every swarm with whether it is provisioned and since when
+    it is empty.
 
     Whatever expired while the tracker was down, by its clock now, is
     dropped: sessions past their liveness deadline or their credential's
@@ -530,46 +631,56 @@ def loadState(tracker: Tracker, data: bytes) -> StateLoaded:
     then) is dropped with its memberships when only provisioned swarms
     exist now and it is not one of them, as reading the swarms file again
     would.  The revocations in force (the tracker's, plus those the state
-    holds) end the sessions they revoke.  Nothing is applied unless the
-    whole file is valid.
+    holds) end the sessions they revoke.
 
-    @raise StateError: the data is not a valid state file (one line that
-        says why).
-    @raise ValueError: the tracker has sessions already.
+    @return: a L{Deferred} firing with what was restored, or failing with
+        L{ValueError} when the tracker has sessions already (then nothing
+        is applied).
     """
-    if tracker.store.peerCount():
-        raise ValueError("the tracker already has sessions")
-    # Loading makes millions of objects that all stay: the cyclic garbage
-    # collector would walk them again and again for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _load(tracker, data)
-    finally:
-        if collecting:
-            gc.enable()
+    with _collectorPaused():
+        return Deferred.fromCoroutine(_restore(tracker, saved))
 
 
-def _load(tracker: Tracker, data: bytes) -> StateLoaded:
-    try:
-        written, swarms, peers, bans, revoked = _records(data)
-    except ValueError as e:
-        raise StateError(str(e)) from None
+def loadState(tracker: Tracker, data: bytes) -> "Deferred[StateLoaded]":
+    """
+    Read a state file that L{dumpState} wrote (L{readState}) and restore it
+    into C{tracker} (L{restoreState}).  Nothing is applied unless the whole
+    file is valid.
+
+    @return: a L{Deferred} firing with what was restored, or failing with
+        L{StateError} when the data is not a valid state file (one line
+        that says why), or with L{ValueError} when the tracker has
+        sessions already.
+    """
+    with _collectorPaused():
+        try:
+            saved = readState(data)
+        except StateError:
+            return fail()
+        return restoreState(tracker, saved)
+
+
+async def _restore(tracker: Tracker, saved: SavedState) -> StateLoaded:
     store = tracker.store
+    await tracker.ready
+    registered, _swarms = await store.counts()
+    if registered:
+        raise ValueError("the tracker already has sessions")
     now = tracker.clock.seconds()
     lifetime = tracker.config.emptySwarmLifetime
-    bySwarm = {swarm.swarmID: swarm for swarm in swarms}
+    provisioned = tracker.provisionedSwarms
     # What survives, before anything is applied: a swarm's emptySince
     # depends on whether any of its members does.
+    gone = {
+        swarm.swarmID
+        for swarm in saved.swarms
+        if tracker.provisionedOnly and not swarm.provisioned and swarm.swarmID not in provisioned
+    }
+    live: Dict[str, int] = {}
+    lastEnd: Dict[str, float] = {}
     keep: List[_Peer] = []
     droppedPeers = droppedMembers = 0
-    for swarm in swarms:
-        swarm.gone = (
-            tracker.provisionedOnly
-            and not swarm.provisioned
-            and swarm.swarmID not in tracker.provisionedSwarms
-        )
-    for peer in peers:
+    for peer in saved.peers:
         sessionEnd = peer.deadline
         identity = peer.identity
         if identity is not None and identity.expires is not None:
@@ -579,79 +690,81 @@ def _load(tracker: Tracker, data: bytes) -> StateLoaded:
         else:
             droppedPeers += 1
         for member in peer.members:
-            swarm = bySwarm[member.swarmID]
+            swarmID = member.swarmID
             ends = sessionEnd if member.expireAt is None else min(sessionEnd, member.expireAt)
-            if ends > now and not swarm.gone:
-                swarm.live += 1
+            if ends > now and swarmID not in gone:
+                live[swarmID] = live.get(swarmID, 0) + 1
             else:
                 droppedMembers += 1
-                if swarm.lastEnd is None or ends > swarm.lastEnd:
-                    swarm.lastEnd = min(ends, now)
+                ended = min(ends, now)
+                if ended > lastEnd.get(swarmID, -math.inf):
+                    lastEnd[swarmID] = ended
     restored = droppedSwarms = 0
-    for swarm in swarms:
-        if swarm.gone:
+    for swarm in saved.swarms:
+        swarmID = swarm.swarmID
+        if swarmID in gone:
             droppedSwarms += 1
             continue
-        emptySince: Optional[float] = None
-        if not swarm.live:
-            candidates = [t for t in (swarm.emptySince, swarm.lastEnd) if t is not None]
-            emptySince = max(candidates) if candidates else now
-            if not swarm.provisioned and swarm.swarmID not in tracker.provisionedSwarms:
+        emptySince = now
+        if not live.get(swarmID):
+            candidates = [t for t in (swarm.emptySince, lastEnd.get(swarmID)) if t is not None]
+            if candidates:
+                emptySince = max(candidates)
+            if not swarm.provisioned and swarmID not in provisioned:
                 if emptySince + lifetime <= now:
                     droppedSwarms += 1
-                    swarm.gone = True
+                    gone.add(swarmID)
                     continue
-        existing = store.getSwarm(swarm.swarmID)
-        if existing is None:
-            existing = store.addSwarm(
-                swarm.swarmID, swarm.provisioned, now if emptySince is None else emptySince
-            )
+        await store.addSwarm(swarmID, swarm.provisioned, emptySince)
         if swarm.provisioned:
-            tracker.provisionSwarm(swarm.swarmID)
-        elif emptySince is not None and not existing.provisioned:
-            store.scheduleSwarmCheck(existing, emptySince + lifetime)
+            await tracker.provisionSwarm(swarmID)
         restored += 1
     members = 0
     for peer in keep:
-        record = store.addPeer(
-            peer.peerID,
-            peer.token,
-            peer.ip,
-            peer.port,
-            peer.addresses,
-            peer.statPort,
-            peer.connectedAt,
-            peer.deadline,
+        peerID = peer.peerID
+        deadline = peer.deadline
+        await store.register(
+            Session(
+                peerID,
+                peer.token,
+                peer.ip,
+                peer.port,
+                peer.addresses,
+                peer.statPort,
+                peer.connectedAt,
+                deadline,
+                peer.identity,
+            ),
+            peer.stats or _NO_STATS,
         )
-        if peer.identity is not None:
-            store.setIdentity(record, peer.identity)
-        if peer.stats:
-            store.keepStats(record, dict(peer.stats))
         for member in peer.members:
-            if member.expireAt is not None and member.expireAt <= now:
+            swarmID = member.swarmID
+            if member.expireAt is not None and member.expireAt <= now or swarmID in gone:
                 continue
-            if bySwarm[member.swarmID].gone:
-                continue
-            swarm = store.getSwarm(member.swarmID)
-            membership = store.addMember(swarm, record, member.mode, member.expireAt)
+            await store.join(
+                peerID,
+                swarmID,
+                member.mode,
+                member.expireAt,
+                {swarmID: member.stats} if member.stats else _NO_UPDATE,
+                deadline,
+                now,
+            )
             if member.chunks:
-                store.setChunks(swarm, membership, member.chunks)
-            if member.stats:
-                store.keepStats(membership, dict(member.stats))
+                await store.setChunks(peerID, swarmID, member.chunks, deadline)
             members += 1
-    for network, until in bans:
+    for network, until in saved.bans:
         if until is None:
             tracker.bans.ban(network)
         elif until > now:
             tracker.bans.ban(network, until - now)
-    if len(revoked) or len(tracker.revocations):
-        ended = tracker.setRevocations(tracker.revocations | revoked)
+    keptPeers = len(keep)
+    if len(saved.revoked) or len(tracker.revocations):
+        ended = await tracker.setRevocations(tracker.revocations | saved.revoked)
         droppedPeers += ended
-        keptPeers = len(keep) - ended
-    else:
-        keptPeers = len(keep)
+        keptPeers -= ended
     return StateLoaded(
-        written=written,
+        written=saved.written,
         peers=keptPeers,
         swarms=restored,
         members=members,
@@ -724,12 +837,12 @@ class StateFile:
         finally:
             os.close(directoryFD)
 
-    def load(self, tracker: Tracker) -> Optional[StateLoaded]:
+    def parse(self) -> Optional[SavedState]:
         """
-        Read the file into C{tracker} (L{loadState}).
+        Read the file and check it whole (L{readState}), applying nothing.
 
-        @return: what was restored, or L{None} when the file does not
-            exist (a first start).
+        @return: its records, or L{None} when the file does not exist (a
+            first start).
         @raise StateError: the file cannot be read or is not a valid state
             file, or it does not exist and its directory does not either;
             its text names the file.
@@ -747,36 +860,67 @@ class StateFile:
                 )
             return None
         try:
-            return loadState(tracker, data)
+            return readState(data)
         except StateError as e:
             raise StateError(f"cannot use the state file {self.path}: {e}") from None
+
+    def load(self, tracker: Tracker) -> "Deferred[Optional[StateLoaded]]":
+        """
+        Read the file into C{tracker} (L{parse}, then L{restoreState}).
+
+        @return: a L{Deferred} firing with what was restored, or with
+            L{None} when the file does not exist (a first start); it fails
+            with L{StateError} (see L{parse}) when the file cannot be used,
+            and then nothing is applied.
+        """
+        with _collectorPaused():
+            return Deferred.fromCoroutine(self._load(tracker))
+
+    async def _load(self, tracker: Tracker) -> Optional[StateLoaded]:
+        saved = self.parse()
+        if saved is None:
+            return None
+        return await restoreState(tracker, saved)
 
 
 def loadAtStart(
     tracker: Tracker, stateFile: StateFile, stderr: Optional[IO[str]] = None
-) -> Optional[StateLoaded]:
+) -> "Deferred[Optional[StateLoaded]]":
     """
     Load the state file at start-up, for C{twistd ppsp-tracker --state}:
-    log what was restored (or that there was no file); when the file
-    cannot be used, write one line that names it and why to C{stderr}
-    (the process's by default) and exit with status 1, before anything
-    listens.
+    read and check it here, at once (L{StateFile.parse}): when it cannot be
+    used, write one line that names it and why to C{stderr} (the
+    process's by default) and exit with status 1, before anything
+    listens.  Then restore it (L{restoreState}) and log what was restored
+    (or that there was no file).
 
+    @return: a L{Deferred} firing with what was restored (L{None} without a
+        file); it fails, after logging why, when the store failed to take
+        the state.
     @raise SystemExit: with status 1, when the file cannot be used.
     """
+    with _collectorPaused():
+        return _loadAtStart(tracker, stateFile, stderr)
+
+
+def _loadAtStart(
+    tracker: Tracker, stateFile: StateFile, stderr: Optional[IO[str]]
+) -> "Deferred[Optional[StateLoaded]]":
     try:
-        loaded = stateFile.load(tracker)
+        saved = stateFile.parse()
     except StateError as e:
         (stderr if stderr is not None else sys.stderr).write(
             f"ppsp-tracker: {e}; not started (move the file away to start without the state)\n"
         )
         raise SystemExit(1) from None
     log = StateService.log
-    if loaded is None:
+    if saved is None:
         log.info(
             "state file {path} does not exist: starting with no state", path=stateFile.path
         )
-    else:
+        return succeed(None)
+
+    def logged(loaded: StateLoaded) -> StateLoaded:
         log.info(
             "state loaded from {path} (written {age:.0f} s ago): {peers} session(s), "
             "{members} membership(s), {swarms} swarm(s); dropped what expired meanwhile: "
@@ -790,7 +934,17 @@ def loadAtStart(
             droppedMembers=loaded.droppedMembers,
             droppedSwarms=loaded.droppedSwarms,
         )
-    return loaded
+        return loaded
+
+    def failed(failure: Failure) -> Failure:
+        log.failure(
+            "state file {path} not restored: the store failed to take it",
+            failure,
+            path=stateFile.path,
+        )
+        return failure
+
+    return restoreState(tracker, saved).addCallbacks(logged, failed)
 
 
 # The service -------------------------------------------------------------------
@@ -803,13 +957,14 @@ class StateService(Service):
     stop callback of L{GracefulStop<ppsp.tracker.drain.GracefulStop>},
     right after the drain).
 
-    Each write serialises the state in the reactor's thread (the state is
-    never read from another thread), then writes the bytes in a thread of
+    Each write reads the state from the store and serialises it in the
+    reactor's thread (L{dumpState}), then writes the bytes in a thread of
     the reactor's pool when the clock is a reactor with threads, so that
     the disk does not stall the reactor (synchronously otherwise, as on a
-    L{Clock<twisted.internet.task.Clock>}).  Writes happen one at a time,
-    in the order their snapshots were taken.  A write that fails is logged
-    and the old file stays; the next one tries again.
+    L{Clock<twisted.internet.task.Clock>}).  Writes happen one at a time:
+    a write asked for while another is in progress reads the state once
+    that one is written.  A write that fails is logged and the old file
+    stays; the next one tries again.
 
     @param tracker: the tracker whose state is written.
     @param stateFile: where.
@@ -855,39 +1010,42 @@ class StateService(Service):
 
     def save(self) -> "Deferred[bool]":
         """
-        Take a snapshot of the state now and write it (after the writes
-        still in progress).
+        Read the state and write it (after the writes still in progress).
 
         @return: a L{Deferred} that fires with C{True} once it is written,
             or with C{False} when the write failed (the failure is logged);
             it never fails.
         """
-        data = dumpState(
-            self.tracker,
-            self._fileSwarms() if self._fileSwarms is not None else (),
-            self._fileRevocations() if self._fileRevocations is not None else None,
-        )
-        peers = self.tracker.store.peerCount()
-        d: Deferred[Any] = self._lock.run(self._write, data)
+        return self._lock.run(self._start, False)
 
-        def written(_: object) -> bool:
+    def _start(self, atStop: bool) -> "Deferred[bool]":
+        with _collectorPaused():
+            return Deferred.fromCoroutine(self._save(atStop))
+
+    async def _save(self, atStop: bool) -> bool:
+        path = self.stateFile.path
+        try:
+            data, peers = await _dump(
+                self.tracker,
+                self._fileSwarms() if self._fileSwarms is not None else (),
+                self._fileRevocations() if self._fileRevocations is not None else None,
+            )
+            await self._write(data)
+        except Exception:
+            self.log.failure("state not written to {path}; the previous file stays", path=path)
+            return False
+        if atStop:
+            self.log.info(
+                "state written to {path} at stop: {peers} session(s)", path=path, peers=peers
+            )
+        else:
             self.log.debug(
                 "state written to {path}: {peers} session(s), {size} bytes",
-                path=self.stateFile.path,
+                path=path,
                 peers=peers,
                 size=len(data),
             )
-            return True
-
-        def failed(failure: Any) -> bool:
-            self.log.failure(
-                "state not written to {path}; the previous file stays",
-                failure,
-                path=self.stateFile.path,
-            )
-            return False
-
-        return d.addCallbacks(written, failed)
+        return True
 
     def _write(self, data: bytes) -> "Deferred[None]":
         clock = self.clock
@@ -905,20 +1063,7 @@ class StateService(Service):
         if self._loop.running:
             self._loop.stop()
         self._saved = True
-        d = self.save()
-
-        peers = self.tracker.store.peerCount()
-
-        def logged(written: bool) -> bool:
-            if written:
-                self.log.info(
-                    "state written to {path} at stop: {peers} session(s)",
-                    path=self.stateFile.path,
-                    peers=peers,
-                )
-            return written
-
-        return d.addCallback(logged)
+        return self._lock.run(self._start, True)
 
     def stopService(self) -> "Optional[Deferred[bool]]":
         """

@@ -28,12 +28,12 @@ import math
 import secrets
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Deque, Dict, Optional, Sequence, Set, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from hyperlink import EncodedURL
 from treq.client import HTTPClient
 from twisted.application.service import Service
-from twisted.internet.defer import CancelledError, Deferred, TimeoutError
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError, gatherResults
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -53,7 +53,7 @@ from ppsp.messages import (
     StatQueryResponse,
 )
 from ppsp.tracker.core import Tracker
-from ppsp.tracker.store import PeerRecord
+from ppsp.tracker.values import PeerState
 
 __all__ = [
     "StatQuerier",
@@ -206,7 +206,7 @@ class BadStatAnswer(StatQueryFailed):
     kind = "refused"
 
 
-def statQueryURL(peer: PeerRecord) -> str:
+def statQueryURL(peer: PeerState) -> str:
     """
     Where a peer answers STAT_QUERY: its observed IP address (in brackets
     for IPv6) and its announced StatPort, never an address it claims.
@@ -233,7 +233,7 @@ class _LiteralURL(EncodedURL):
         return self
 
 
-def _address(peer: PeerRecord) -> str:
+def _address(peer: PeerState) -> str:
     return hostPort(peer.observedIP, peer.statPort)
 
 
@@ -257,7 +257,7 @@ def _cancelled(failure: Failure) -> bool:
     return any(isinstance(r, Failure) and r.check(CancelledError) for r in reasons)
 
 
-def _session(peer: PeerRecord) -> Tuple[str, Optional[int], float]:
+def _session(peer: PeerState) -> Tuple[str, Optional[int], float]:
     return (peer.observedIP, peer.statPort, peer.connectedAt)
 
 
@@ -325,33 +325,9 @@ class StatQuerier:
             L{ValueError} when a property name cannot be written in XML.
             Cancelling it abandons the query (nothing is recorded).
         """
-        peer: Optional[PeerRecord] = self.tracker.store.getPeer(peerID)
-        now = self.clock.seconds()
-        if peer is None or peer.deadline <= now:
-            return _failed(UnknownPeer(peerID, "this PeerID is not connected"))
-        if peer.statPort is None:
-            return _failed(NoStatPort(peerID, "the peer announced no StatPort"))
-        try:
-            url = statQueryURL(peer)
-        except ValueError as e:
-            return _failed(PeerUnreachable(peerID, f"no IP address to query: {e}"))
-        session = _session(peer)
-        address = _address(peer)
-        transactionID = "sq-" + secrets.token_hex(8)
-        try:
-            body = XML_CODEC.encodeRequest(
-                StatQueryRequest(transactionID, peerID, properties=tuple(properties))
-            )
-        except ValueError as e:
-            failed: Deferred[StatQueryResult] = Deferred()
-            failed.errback(e)
-            return failed
-        self.tracker.countEvent("stat_query_sent")
         d: Deferred[StatQueryResult] = Deferred.fromCoroutine(
-            self._exchange(peerID, transactionID, url, body, session, address)
+            self._query(peerID, tuple(properties))
         )
-        d.addTimeout(self.timeout, self.clock)
-        d.addErrback(self._failure, peerID, session, address)
         self._pending.add(d)
         self._busy[peerID] = self._busy.get(peerID, 0) + 1
 
@@ -364,8 +340,46 @@ class StatQuerier:
                 self._busy.pop(peerID, None)
             return result
 
-        d.addBoth(done)
-        return d
+        return d.addBoth(done)
+
+    async def _query(self, peerID: str, properties: Tuple[str, ...]) -> StatQueryResult:
+        """
+        Read the peer from the store, then send it the query (L{_send}).
+        """
+        peer = await self.tracker.store.peer(peerID)
+        if peer is None or not peer.alive(self.clock.seconds()):
+            raise UnknownPeer(peerID, "this PeerID is not connected")
+        if peer.statPort is None:
+            raise NoStatPort(peerID, "the peer announced no StatPort")
+        try:
+            url = statQueryURL(peer)
+        except ValueError as e:
+            raise PeerUnreachable(peerID, f"no IP address to query: {e}") from None
+        transactionID = "sq-" + secrets.token_hex(8)
+        body = XML_CODEC.encodeRequest(
+            StatQueryRequest(transactionID, peerID, properties=properties)
+        )
+        return await self._send(peerID, transactionID, url, body, _session(peer), _address(peer))
+
+    def _send(
+        self,
+        peerID: str,
+        transactionID: str,
+        url: str,
+        body: bytes,
+        session: Tuple[str, Optional[int], float],
+        address: str,
+    ) -> "Deferred[StatQueryResult]":
+        """
+        Send one query, within the timeout; record and count how it ended
+        (L{_failure}).
+        """
+        self.tracker.countEvent("stat_query_sent")
+        d: Deferred[StatQueryResult] = Deferred.fromCoroutine(
+            self._exchange(peerID, transactionID, url, body, session, address)
+        )
+        d.addTimeout(self.timeout, self.clock)
+        return d.addErrback(self._failure, peerID, session, address)
 
     async def _exchange(
         self,
@@ -414,11 +428,11 @@ class StatQuerier:
                 peerID,
                 f"the answer names PeerID {answer.peerID!r}" if answer.peerID else "the answer has no PeerID",
             )
-        peer: Optional[PeerRecord] = self.tracker.store.getPeer(peerID)
+        peer = await self.tracker.store.peer(peerID)
         if peer is None or _session(peer) != session:
             raise UnknownPeer(peerID, "the peer left or reconnected during the query")
         try:
-            self.tracker.storeQueriedStats(peerID, answer.stats)
+            await self.tracker.storeQueriedStats(peerID, answer.stats)
         except ProtocolError as e:
             if e.code.text == "AUTHENTICATION REQUIRED":
                 raise UnknownPeer(peerID, "the peer left during the query") from None
@@ -457,7 +471,7 @@ class StatQuerier:
         if isinstance(value, PeerUnreachable):
             self.tracker.countEvent("stat_query_timeout" if value.timedOut else "stat_query_unreachable")
             self._record(peerID, session, QueryOutcome(now, "unreachable", value.reason, address))
-            previous = self._current(self._unreachable, peerID)
+            previous = _about(self._unreachable, peerID, session)
             if previous is None:
                 self.log.warn(
                     "STAT_QUERY: peer {peerID} at {address} is unreachable: {reason}",
@@ -472,7 +486,7 @@ class StatQuerier:
             _remember(self._unreachable, peerID, (session, entry), self.maxRemembered)
         elif isinstance(value, BadStatAnswer):
             self.tracker.countEvent("stat_query_refused")
-            previous = self._current(self._outcomes, peerID)
+            previous = _about(self._outcomes, peerID, session)
             if previous is None or previous.outcome != "refused":
                 self.log.warn(
                     "STAT_QUERY: answer of peer {peerID} at {address} refused: {reason}",
@@ -495,53 +509,69 @@ class StatQuerier:
     def _record(self, peerID: str, session: Tuple[str, Optional[int], float], outcome: QueryOutcome) -> None:
         _remember(self._outcomes, peerID, (session, outcome), self.maxRemembered)
 
-    def _current(self, records: "OrderedDict[str, Tuple[Any, Any]]", peerID: str) -> Any:
-        """
-        The record kept for C{peerID} if it is about the peer's current
-        session; a record about a peer that left or reconnected since is
-        forgotten.
-        """
-        entry = records.get(peerID)
-        if entry is None:
-            return None
-        peer: Optional[PeerRecord] = self.tracker.store.getPeer(peerID)
-        if peer is None or _session(peer) != entry[0]:
-            del records[peerID]
-            return None
-        return entry[1]
-
     # What operators see ---------------------------------------------------
 
-    def lastOutcome(self, peerID: str) -> Optional[QueryOutcome]:
+    def lastOutcome(self, peer: PeerState) -> Optional[QueryOutcome]:
         """
-        How the latest STAT_QUERY to the peer's current session ended, or
-        L{None}.
-        """
-        return self._current(self._outcomes, peerID)  # type: ignore[no-any-return]
+        How the latest STAT_QUERY to a session ended, or L{None}.
 
-    def unreachableSince(self, peerID: str) -> Optional[Unreachable]:
+        @param peer: the peer, as the store answered it: only a record
+            about this session of the peer counts, not one about an earlier
+            session (before the peer left or reconnected).
         """
-        The peer's current streak of unanswered queries, or L{None} when
+        return _about(self._outcomes, peer.peerID, _session(peer))  # type: ignore[no-any-return]
+
+    def unreachableSince(self, peer: PeerState) -> Optional[Unreachable]:
+        """
+        A session's current streak of unanswered queries, or L{None} when
         its latest query was answered (or it was never queried).
-        """
-        return self._current(self._unreachable, peerID)  # type: ignore[no-any-return]
 
-    def unreachable(self) -> Dict[str, Unreachable]:
+        @param peer: the peer, as the store answered it (see
+            L{lastOutcome}).
         """
-        Every connected peer whose latest STAT_QUERY went unanswered
-        (entries about peers that left or reconnected are forgotten on the
-        way).  O(entries), at most C{maxRemembered}.
-        """
-        self.prune()
-        return {peerID: entry for peerID, (_s, entry) in self._unreachable.items()}
+        return _about(self._unreachable, peer.peerID, _session(peer))  # type: ignore[no-any-return]
 
-    def prune(self) -> None:
+    def unreachable(self) -> "Deferred[Dict[str, Unreachable]]":
         """
-        Forget the records about peers that left or reconnected.
+        Every connected peer whose latest STAT_QUERY went unanswered, once
+        the records about peers that left or reconnected are forgotten
+        (L{prune}).
+
+        @return: a L{Deferred} firing with the entries by PeerID.
         """
-        for records in (self._unreachable, self._outcomes):
-            for peerID in list(records):
-                self._current(records, peerID)
+
+        def entries(_: object) -> Dict[str, Unreachable]:
+            return {peerID: entry for peerID, (_s, entry) in self._unreachable.items()}
+
+        return self.prune().addCallback(entries)
+
+    def prune(self) -> "Deferred[None]":
+        """
+        Forget the records about peers that left or reconnected: one read
+        of the store (L{IPeerStore.peer<ppsp.interfaces.IPeerStore.peer>})
+        per peer recorded, at most C{maxRemembered} of each kind.
+
+        @return: a L{Deferred} that fires once they are forgotten.
+        """
+        return Deferred.fromCoroutine(self._prune())
+
+    async def _prune(self) -> None:
+        seen = [(records, dict(records)) for records in (self._unreachable, self._outcomes)]
+        peerIDs = sorted(set(self._unreachable) | set(self._outcomes))
+        if not peerIDs:
+            return
+        store = self.tracker.store
+        peers: List[Optional[PeerState]] = await gatherResults(
+            [store.peer(peerID) for peerID in peerIDs], consumeErrors=True
+        )
+        current = {
+            peerID: _session(peer) for peerID, peer in zip(peerIDs, peers) if peer is not None
+        }
+        for records, before in seen:
+            for peerID, entry in before.items():
+                # A record made while the store answered is left alone.
+                if records.get(peerID) is entry and current.get(peerID) != entry[0]:
+                    del records[peerID]
 
     @property
     def inFlight(self) -> int:
@@ -576,10 +606,16 @@ def _remember(records: "OrderedDict[str, Any]", key: str, value: Any, limit: int
         records.popitem(last=False)
 
 
-def _failed(error: StatQueryFailed) -> "Deferred[StatQueryResult]":
-    d: Deferred[StatQueryResult] = Deferred()
-    d.errback(error)
-    return d
+def _about(
+    records: "OrderedDict[str, Tuple[Any, Any]]",
+    peerID: str,
+    session: Tuple[str, Optional[int], float],
+) -> Any:
+    """
+    The record kept for C{peerID} if it is about C{session}, else L{None}.
+    """
+    entry = records.get(peerID)
+    return entry[1] if entry is not None and entry[0] == session else None
 
 
 # Polling ------------------------------------------------------------------------
@@ -591,14 +627,17 @@ class StatQueryService(Service):
     C{interval} seconds, and own the querier's HTTP connection pool.
 
     One L{LoopingCall} ticks every C{tick} seconds (1 s, or the interval
-    when shorter).  Each round takes the PeerIDs to query at its start and
-    sends their queries spread evenly over the interval: by C{t} seconds
+    when shorter), from the service's start.  Each round reads the
+    registered peers from the store at its start (L{IPeerStore.peers
+    <ppsp.interfaces.IPeerStore.peers>}) and sends their queries spread
+    evenly over the interval: by C{t} seconds
     into the round, C{ceil(n * t / interval)} have been sent, never more
     than C{maxInFlight} at once (a peer whose query is still in flight is
     skipped).  A round that could not send everything in time (too many
     slow peers) goes on until it has, and the next one starts then.  No
     timer per peer; the timeouts of the queries in flight (at most
-    C{maxInFlight}) are the only other timers.
+    C{maxInFlight}) are the only other timers.  A tick waits for the store;
+    one that fails is logged, and the next tick tries again.
 
     With C{interval} L{None} it polls nothing and only owns the pool (the
     admin interface still queries on demand).
@@ -631,7 +670,7 @@ class StatQueryService(Service):
         self._loop = LoopingCall(self._step)
         self._loop.clock = querier.clock
         self._queue: Deque[str] = deque()
-        self._roundStart = 0.0
+        self._roundStart = -math.inf
         self._roundSize = 0
         self._sent = 0
         self._polling = 0
@@ -642,8 +681,9 @@ class StatQueryService(Service):
         """
         super().startService()
         if self.interval is not None:
-            self._newRound(self.querier.clock.seconds())
-            self._loop.start(self.tick, now=False)
+            # The first tick, now, starts the first round.
+            self._roundStart = -math.inf
+            self._loop.start(self.tick, now=True)
 
     def stopService(self) -> "Optional[Deferred[None]]":
         """
@@ -659,22 +699,31 @@ class StatQueryService(Service):
             return self.pool.closeCachedConnections()  # type: ignore[no-any-return]
         return None
 
-    def _newRound(self, now: float) -> None:
-        self.querier.prune()
+    async def _newRound(self, now: float) -> None:
+        querier = self.querier
+        await querier.prune()
+        peers = await querier.tracker.store.peers()
         self._queue = deque(
-            peer.peerID
-            for peer in self.querier.tracker.store.peers()
-            if peer.statPort is not None and peer.deadline > now
+            peer.peerID for peer in peers if peer.statPort is not None and peer.alive(now)
         )
         self._roundStart = now
         self._roundSize = len(self._queue)
         self._sent = 0
 
-    def _step(self) -> None:
+    def _step(self) -> "Deferred[None]":
+        return Deferred.fromCoroutine(self._tick())
+
+    async def _tick(self) -> None:
+        try:
+            await self._advance()
+        except Exception:
+            self.log.failure("STAT_QUERY polling failed; the next tick tries again")
+
+    async def _advance(self) -> None:
         assert self.interval is not None
         now = self.querier.clock.seconds()
         if not self._queue and now - self._roundStart >= self.interval:
-            self._newRound(now)
+            await self._newRound(now)
         elapsed = now - self._roundStart
         due = min(
             self._roundSize,

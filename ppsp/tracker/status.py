@@ -26,6 +26,7 @@ from html import escape
 from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from twisted.application.service import Service
+from twisted.internet.defer import Deferred
 from twisted.logger import (
     ILogObserver,
     LogLevel,
@@ -39,6 +40,7 @@ from ppsp import __version__
 from ppsp.messages import PeerMode
 from ppsp.tracker.core import Tracker
 from ppsp.tracker.metrics import Sample, TrackerMetrics
+from ppsp.tracker.values import SwarmState
 
 __all__ = [
     "StatusPage",
@@ -214,6 +216,10 @@ def prefersHTML(accept: Optional[bytes]) -> bool:
 # The view -------------------------------------------------------------------
 
 
+def _size(swarm: SwarmState) -> int:
+    return swarm.size
+
+
 def _jsonValue(value: object) -> object:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
@@ -251,7 +257,7 @@ class StatusPage:
         self.warnings = warnings
         self.version = version
 
-    def view(self) -> Dict[str, Any]:
+    def view(self) -> "Deferred[Dict[str, Any]]":
         """
         The status as JSON-able values: C{version}, C{uptime} (seconds),
         C{endpoints}, C{settings}, C{totals} (peers, swarms, memberships
@@ -259,29 +265,38 @@ class StatusPage:
         their size and members by mode), C{requests} (answered in all and
         by response code, and per second over the last history sample),
         C{refusals} (by reason), and with a L{RecentWarnings} C{warnings}
-        (newest first).  It walks every swarm once.
+        (newest first).  It reads the numbers of peers and swarms from the
+        store (L{Tracker.refreshPopulation
+        <ppsp.tracker.core.Tracker.refreshPopulation>}) and walks every
+        swarm once (L{IPeerStore.swarms<ppsp.interfaces.IPeerStore.swarms>}).
+
+        @return: a L{Deferred} firing with the view.
         """
-        store = self.tracker.store
+        return Deferred.fromCoroutine(self._view())
+
+    async def _view(self) -> Dict[str, Any]:
+        tracker = self.tracker
+        peers, swarmCount = await tracker.refreshPopulation()
+        swarms = await tracker.store.swarms()
         memberships = {mode.value: 0 for mode in _MODES}
-        swarms = list(store.swarms())
         for swarm in swarms:
-            for mode in _MODES:
-                memberships[mode.value] += swarm.modeCount(mode)
-        busiest = heapq.nlargest(BUSIEST_SWARMS, swarms, key=len)
+            for mode, count in swarm.modes.items():
+                memberships[mode.value] += count
+        busiest = heapq.nlargest(BUSIEST_SWARMS, swarms, key=_size)
         view: Dict[str, Any] = {
             "version": self.version,
             "uptime": round(self.metrics.uptime(), 3),
             "endpoints": dict(self.endpoints),
             "settings": dict(self.settings),
             "totals": {
-                "peers": store.peerCount(),
-                "swarms": store.swarmCount(),
+                "peers": peers,
+                "swarms": swarmCount,
                 "memberships": memberships,
             },
             "busiestSwarms": [
                 dict(
-                    {"swarmID": swarm.swarmID, "size": len(swarm)},
-                    **{mode.value: swarm.modeCount(mode) for mode in _MODES},
+                    {"swarmID": swarm.swarmID, "size": swarm.size},
+                    **{mode.value: swarm.modes.get(mode, 0) for mode in _MODES},
                 )
                 for swarm in busiest
             ],
@@ -306,15 +321,21 @@ class StatusPage:
             ]
         return view
 
-    def render(self) -> bytes:
+    def render(self) -> "Deferred[bytes]":
         """
         The status as one HTML document (UTF-8), for L{STATUS_CSP}.
+
+        @return: a L{Deferred} firing with the document, once the store
+            has answered (L{view}).
         """
-        view = self.view()
-        metrics = self.metrics
-        span = metrics.interval * (metrics.history.maxlen or 360)
-        now = metrics.clock.seconds()
-        return _page(view, metrics.samples(), now, span).encode("utf-8")
+
+        def page(view: Dict[str, Any]) -> bytes:
+            metrics = self.metrics
+            span = metrics.interval * (metrics.history.maxlen or 360)
+            now = metrics.clock.seconds()
+            return _page(view, metrics.samples(), now, span).encode("utf-8")
+
+        return self.view().addCallback(page)
 
 
 # Rendering --------------------------------------------------------------------

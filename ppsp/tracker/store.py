@@ -35,23 +35,34 @@ from typing import (
     Hashable,
     Iterator,
     List,
+    Mapping,
     Optional,
     Sequence,
     Set,
     Tuple,
-    Union,
 )
 
+from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
-from ppsp.interfaces import IPeerStore, IRequester, ISwarmMember, ISwarmView
-from ppsp.messages import ChunkRange, PeerAddress, PeerInfo, PeerMode
+from ppsp.interfaces import IPeerStore, IRequester, IStoreCosts, ISwarmMember, ISwarmView
+from ppsp.messages import ChunkRange, PeerAddress, PeerMode
 from ppsp.tracker.addresses import addressKey
 from ppsp.tracker.deadlines import DeadlineBuckets, ExactDeadlines
+from ppsp.tracker.snapshot import groupOf, sampleFrom
+from ppsp.tracker.values import (
+    Expired,
+    MemberState,
+    PeerState,
+    Session,
+    StatsUpdate,
+    StatValue,
+    SwarmState,
+)
 
-__all__ = ["PeerRecord", "Membership", "Swarm", "MemoryPeerStore", "StatValue"]
+__all__ = ["MemoryPeerStore", "MemoryCosts"]
 
-StatValue = Union[int, str]
+_EMPTY: Mapping[str, StatValue] = {}
 
 # The memory accounting (docs/security.rst, "What one address can make the
 # tracker hold").  Every piece of state a session makes this store hold is
@@ -80,9 +91,11 @@ _COST_ADDRESS = 176
 #: A membership: the object, its entries in the peer's membership dict,
 #: the swarm's member list, mode index, expiry buckets and up to
 #: L{MAX_PARTITIONS} partitions (each possibly a group of its own), the
-#: peer-list entries the tracker caches on it for each of the 12 classes of
-#: requester (L{ppsp.tracker.addresses.addressScope}), and the swarm itself
-#: when the JOIN creates it (its SwarmID is counted by size).
+#: swarm itself when the JOIN creates it (its SwarmID is counted by size),
+#: and a share of what listing it costs the tracker: an entry in the
+#: tracker's peer-list cache (L{ppsp.tracker.peerlist.PeerInfoCache}) for
+#: each of the 12 classes of requester (L{ppsp.tracker.addresses.addressScope}),
+#: which that cache bounds on its own.
 _COST_MEMBER = 7168
 #: A chunk set: the tuple, then per range the L{ChunkRange} with its two
 #: integers, and per chunk-index bucket it is filed in, a bucket of its own.
@@ -150,28 +163,14 @@ _LEECH = PeerMode.LEECH
 _MISSING = object()
 
 
-@implementer(IRequester)
-class PeerRecord:
+class _Peer:
     """
-    One registered peer.
+    One registered peer, as this store keeps it (private: what crosses the
+    store's boundary is a L{PeerState}).
 
-    @ivar peerID: the PeerID.
-    @ivar token: the session's AuthToken.
-    @ivar observedIP: the IP address the tracker observed at CONNECT.
-    @ivar observedPort: the port the tracker observed at CONNECT.
-    @ivar addresses: the addresses the peer announced.
-    @ivar statPort: the port on which the peer answers STAT_QUERY, or
-        L{None}.
-    @ivar connectedAt: when the session began (clock seconds).
-    @ivar deadline: when the peer expires unless heard from.
     @ivar swarms: the peer's memberships by SwarmID.
-    @ivar stats: the latest peer-scoped statistics, or L{None} when none
-        were reported.
-    @ivar identity: what authenticated the session (a
-        L{SessionIdentity<ppsp.tracker.auth.SessionIdentity>}: the bound
-        PeerID, when the credential expires, its fingerprint, the TLS
-        client certificate), or L{None} for a session of the C{open}
-        scheme over a connection without a client certificate.
+    @ivar stats: the latest peer-scoped statistics, or L{None}; replaced,
+        never changed in place, so that a L{PeerState} may share it.
     """
 
     __slots__ = (
@@ -183,102 +182,88 @@ class PeerRecord:
         "statPort",
         "connectedAt",
         "deadline",
+        "identity",
         "swarms",
         "stats",
-        "identity",
+        "_key",
         "_held",
         "_filed",
-        "__weakref__",
     )
 
-    def __init__(
-        self,
-        peerID: str,
-        token: str,
-        observedIP: str,
-        observedPort: int,
-        addresses: Tuple[PeerAddress, ...],
-        statPort: Optional[int],
-        connectedAt: float,
-        deadline: float,
-    ) -> None:
-        self.peerID = peerID
-        self.token = token
-        self.observedIP = observedIP
-        self.observedPort = observedPort
-        self.addresses = addresses
-        self.statPort = statPort
-        self.connectedAt = connectedAt
-        self.deadline = deadline
-        self.swarms: Dict[str, Membership] = {}
+    def __init__(self, session: Session) -> None:
+        (
+            self.peerID,
+            self.token,
+            self.observedIP,
+            self.observedPort,
+            self.addresses,
+            self.statPort,
+            self.connectedAt,
+            self.deadline,
+            self.identity,
+        ) = session
+        # A tuple, not a dict: most peers are in one or a few swarms, and
+        # a tuple of one costs 48 bytes where a dict of one costs 184.
+        self.swarms: Tuple[_Member, ...] = ()
         self.stats: Optional[Dict[str, StatValue]] = None
-        self.identity: Any = None
-        # What the peer holds, in blocks (the store's accounting), and the
-        # deadline bucket its one live expiry entry is in.
+        # The address account the session counts in, what it holds there
+        # (in blocks), and the deadline bucket its one live entry is in.
+        self._key = addressKey(self.observedIP)
         self._held = 0
         self._filed: Optional[List[str]] = None
 
-    def stat(self, name: str) -> Optional[StatValue]:
-        """
-        The latest peer-scoped value of a property, or L{None}.
-        """
-        stats = self.stats
-        if stats is None:
-            return None
-        return stats.get(name)
-
     def __repr__(self) -> str:
-        return f"<PeerRecord {self.peerID!r} at {self.observedIP}>"
+        return f"<_Peer {self.peerID!r} at {self.observedIP}>"
+
+
+def _memberOf(peer: _Peer, swarmID: str) -> Optional["_Member"]:
+    """
+    The peer's membership of the swarm C{swarmID}, or L{None}: a scan of
+    its memberships (at most C{maxSwarmsPerPeer}, usually one or two).
+    """
+    for member in peer.swarms:
+        if member.swarm.swarmID == swarmID:
+            return member
+    return None
 
 
 @implementer(ISwarmMember)
-class Membership:
+class _Member:
     """
-    A peer's membership of one swarm.
-
-    @ivar peer: the L{PeerRecord}.
-    @ivar peerID: the peer's PeerID.
-    @ivar swarm: the L{Swarm}.
-    @ivar mode: the peer's mode in this swarm.  Setting it (as
-        L{MemoryPeerStore.setMemberMode} does) keeps the swarm's per-mode
-        index up to date.
-    @ivar expireAt: when the membership ends (clock seconds) or L{None}.
-    @ivar chunks: the merged, sorted chunk ranges the peer holds here.
-    @ivar stats: the latest swarm-scoped statistics, or L{None}.
-    @ivar info: the cached L{PeerInfo} of this membership for each class of
-        requester, owned by the tracker core, or L{None}.
+    A peer's membership of one swarm: what the swarm's indexes hold, and
+    the L{ISwarmMember} that strategies see (read-only to them).
     """
 
-    __slots__ = ("peer", "peerID", "swarm", "_mode", "expireAt", "chunks", "stats", "info", "_pos")
+    __slots__ = ("peer", "peerID", "swarm", "mode", "expireAt", "chunks", "stats", "_pos")
 
     def __init__(
-        self, peer: PeerRecord, swarm: "Swarm", mode: PeerMode, expireAt: Optional[float]
+        self, peer: _Peer, swarm: "_Swarm", mode: PeerMode, expireAt: Optional[float]
     ) -> None:
         self.peer = peer
         #: The member's PeerID (a PeerID never changes for a record).
         self.peerID = peer.peerID
         self.swarm = swarm
-        self._mode = mode
+        #: The member's mode in its swarm (the store changes it with
+        #: L{_setMode}, which keeps the swarm's per-mode index).
+        self.mode = mode
         self.expireAt = expireAt
         self.chunks: Tuple[ChunkRange, ...] = ()
         self.stats: Optional[Dict[str, StatValue]] = None
-        self.info: Optional[Dict[Hashable, Optional[PeerInfo]]] = None
         self._pos = -1
 
-    @property
-    def mode(self) -> PeerMode:
-        """
-        The member's mode in its swarm.
-        """
-        return self._mode
-
-    @mode.setter
-    def mode(self, mode: PeerMode) -> None:
-        old = self._mode
+    def _setMode(self, mode: PeerMode) -> None:
+        old = self.mode
         if old is not mode:
-            self._mode = mode
+            self.mode = mode
             if self._pos >= 0:
                 self.swarm._modeChanged(self, old, mode)
+
+    @property
+    def swarmID(self) -> str:
+        """
+        The SwarmID.
+        """
+        return self.swarm.swarmID
 
     @property
     def observedIP(self) -> str:
@@ -288,11 +273,36 @@ class Membership:
         return self.peer.observedIP
 
     @property
+    def observedPort(self) -> int:
+        """
+        The port the tracker observed for the member.
+        """
+        return self.peer.observedPort
+
+    @property
+    def addresses(self) -> Tuple[PeerAddress, ...]:
+        """
+        The addresses the member's peer announced.
+        """
+        return self.peer.addresses
+
+    @property
     def connectedAt(self) -> float:
         """
         When the member's session began.
         """
         return self.peer.connectedAt
+
+    @property
+    def deadline(self) -> float:
+        """
+        The earlier of the session's deadline and the membership's end.
+        """
+        expireAt = self.expireAt
+        deadline = self.peer.deadline
+        if expireAt is not None and expireAt < deadline:
+            return expireAt
+        return deadline
 
     def stat(self, name: str) -> Optional[StatValue]:
         """
@@ -303,7 +313,8 @@ class Membership:
             value = stats.get(name)
             if value is not None:
                 return value
-        return self.peer.stat(name)
+        stats = self.peer.stats
+        return stats.get(name) if stats is not None else None
 
     def holds(self, chunkID: int) -> bool:
         """
@@ -315,15 +326,18 @@ class Membership:
         i = bisect_right(chunks, chunkID, key=_rangeStart) - 1
         return i >= 0 and chunks[i].end >= chunkID
 
-    @property
-    def current(self) -> bool:
+    def value(self) -> MemberState:
         """
-        Whether this membership is still part of its swarm.
+        This membership as a value.
         """
-        return self._pos >= 0
+        stats = self.stats
+        return MemberState(
+            self.swarm.swarmID, self.mode, self.expireAt, self.chunks,
+            stats if stats is not None else _EMPTY,
+        )
 
     def __repr__(self) -> str:
-        return f"<Membership {self.peer.peerID!r} in {self.swarm.swarmID!r}>"
+        return f"<_Member {self.peerID!r} in {self.swarm.swarmID!r}>"
 
 
 def _rangeStart(r: ChunkRange) -> int:
@@ -338,18 +352,18 @@ class _RandomSet:
     __slots__ = ("items", "index")
 
     def __init__(self) -> None:
-        self.items: List[Membership] = []
-        self.index: Dict[Membership, int] = {}
+        self.items: List[_Member] = []
+        self.index: Dict[_Member, int] = {}
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def add(self, item: Membership) -> None:
+    def add(self, item: _Member) -> None:
         if item not in self.index:
             self.index[item] = len(self.items)
             self.items.append(item)
 
-    def discard(self, item: Membership) -> None:
+    def discard(self, item: _Member) -> None:
         pos = self.index.pop(item, None)
         if pos is None:
             return
@@ -376,7 +390,7 @@ def _indexKeys(ranges: Sequence[ChunkRange]) -> Set[Tuple[int, int]]:
 
 
 @implementer(ISwarmView)
-class Swarm:
+class _Swarm:
     """
     One swarm: its members, sampled at random in O(count), and its chunk
     index.
@@ -397,41 +411,49 @@ class Swarm:
         "_random",
         "_modes",
         "_partitions",
-        "_checkAt",
+        "_peers",
     )
 
+    #: The view holds the whole swarm (L{ISwarmView.complete}).
+    complete = True
+
     def __init__(
-        self, swarmID: str, provisioned: bool, random: _random.Random, now: float
+        self,
+        swarmID: str,
+        provisioned: bool,
+        random: _random.Random,
+        now: float,
+        peers: Dict[str, _Peer],
     ) -> None:
         self.swarmID = swarmID
         self.provisioned = provisioned
         self.emptySince: Optional[float] = now
-        self._members: List[Membership] = []
+        self._members: List[_Member] = []
         self._chunkIndex: Dict[Tuple[int, int], _RandomSet] = {}
         self._random = random
         # The members in each mode other than LEECH (created on first use).
         self._modes: Optional[Dict[PeerMode, _RandomSet]] = None
         # The partitions strategies asked for, by key function.
         self._partitions: Optional[Dict[Callable[[Any], Hashable], _Partition]] = None
-        # When the store's one pending check of this swarm falls due.
-        self._checkAt: Optional[float] = None
+        # The store's peers, by PeerID, to find a member by its PeerID.
+        self._peers = peers
 
     def __len__(self) -> int:
         return len(self._members)
 
-    def __iter__(self) -> Iterator[Membership]:
+    def __iter__(self) -> Iterator[_Member]:
         return iter(list(self._members))
 
     def __repr__(self) -> str:
-        return f"<Swarm {self.swarmID!r} ({len(self._members)} members)>"
+        return f"<_Swarm {self.swarmID!r} ({len(self._members)} members)>"
 
     # Writes (the store's) -------------------------------------------------
 
-    def _add(self, member: Membership) -> None:
+    def _add(self, member: _Member) -> None:
         member._pos = len(self._members)
         self._members.append(member)
         self.emptySince = None
-        mode = member._mode
+        mode = member.mode
         if mode is not _LEECH:
             self._fileMode(member, mode)
         partitions = self._partitions
@@ -439,14 +461,14 @@ class Swarm:
             for partition in partitions.values():
                 partition.file(member)
 
-    def _remove(self, member: Membership, now: float) -> int:
+    def _remove(self, member: _Member, now: float) -> int:
         """
         Take a member out of the swarm and its indexes.
 
         @return: the number of chunk-index buckets its chunk set was in.
         """
         keys = self._unindex(member) if member.chunks else 0
-        mode = member._mode
+        mode = member.mode
         if mode is not _LEECH:
             self._unfileMode(member, mode)
         partitions = self._partitions
@@ -464,7 +486,7 @@ class Swarm:
             self.emptySince = now
         return keys
 
-    def _refile(self, member: Membership) -> None:
+    def _refile(self, member: _Member) -> None:
         """
         File a member again in every partition (its key may have changed).
         """
@@ -474,7 +496,7 @@ class Swarm:
                 partition.unfile(member)
                 partition.file(member)
 
-    def _fileMode(self, member: Membership, mode: PeerMode) -> None:
+    def _fileMode(self, member: _Member, mode: PeerMode) -> None:
         modes = self._modes
         if modes is None:
             modes = self._modes = {}
@@ -483,7 +505,7 @@ class Swarm:
             bucket = modes[mode] = _RandomSet()
         bucket.add(member)
 
-    def _unfileMode(self, member: Membership, mode: PeerMode) -> None:
+    def _unfileMode(self, member: _Member, mode: PeerMode) -> None:
         modes = self._modes
         if modes is not None:
             bucket = modes.get(mode)
@@ -492,7 +514,7 @@ class Swarm:
                 if not bucket:
                     del modes[mode]
 
-    def _modeChanged(self, member: Membership, old: PeerMode, new: PeerMode) -> None:
+    def _modeChanged(self, member: _Member, old: PeerMode, new: PeerMode) -> None:
         """
         Refile a current member whose mode changed from C{old} to C{new}.
         """
@@ -501,7 +523,7 @@ class Swarm:
         if new is not _LEECH:
             self._fileMode(member, new)
 
-    def _index(self, member: Membership, keys: Optional[Set[Tuple[int, int]]] = None) -> int:
+    def _index(self, member: _Member, keys: Optional[Set[Tuple[int, int]]] = None) -> int:
         """
         File a member's chunk set in the chunk index.
 
@@ -518,7 +540,7 @@ class Swarm:
             bucket.add(member)
         return len(keys)
 
-    def _unindex(self, member: Membership, keys: Optional[Set[Tuple[int, int]]] = None) -> int:
+    def _unindex(self, member: _Member, keys: Optional[Set[Tuple[int, int]]] = None) -> int:
         """
         Take a member's chunk set out of the chunk index.
 
@@ -539,26 +561,32 @@ class Swarm:
     # Reads (ISwarmView) -----------------------------------------------------
 
     def sample(
-        self, count: int, accept: Optional[Callable[[Membership], bool]] = None
-    ) -> List[Membership]:
+        self, count: int, accept: Optional[Callable[[_Member], bool]] = None
+    ) -> List[_Member]:
         """
         Up to C{count} distinct members at random among those C{accept}s.
         Expected O(count) when most members are accepted; falls back to a
         scan from a random start when the predicate rejects most draws.
         """
-        return _sample(self._members, count, accept, self._random)
+        return sampleFrom(self._members, count, accept, self._random)
 
-    def membership(self, requester: Any) -> Optional[Membership]:
+    def member(self, peerID: str) -> Optional[_Member]:
+        """
+        The member with this PeerID, or L{None}.  O(1).
+        """
+        peer = self._peers.get(peerID)
+        if peer is None:
+            return None
+        for member in peer.swarms:
+            if member.swarm is self:
+                return member if member._pos >= 0 else None
+        return None
+
+    def membership(self, requester: IRequester) -> Optional[_Member]:
         """
         The requester's own membership of this swarm, or L{None}.  O(1).
         """
-        swarms = getattr(requester, "swarms", None)
-        if swarms is None:
-            return None
-        member = swarms.get(self.swarmID)
-        if member is None or member.swarm is not self or member._pos < 0:
-            return None
-        return member  # type: ignore[no-any-return]
+        return self.member(requester.peerID)
 
     def modeCount(self, mode: PeerMode) -> int:
         """
@@ -574,7 +602,7 @@ class Swarm:
         others = sum(len(b) for b in modes.values()) if modes else 0
         return len(self._members) - others
 
-    def modeMembers(self, mode: PeerMode) -> Sequence[Membership]:
+    def modeMembers(self, mode: PeerMode) -> Sequence[_Member]:
         """
         The members in C{mode} (SEED or LIVESEED), in the index's order:
         a live, read-only sequence that the caller must neither change nor
@@ -595,20 +623,20 @@ class Swarm:
         self,
         mode: PeerMode,
         count: int,
-        accept: Optional[Callable[[Membership], bool]] = None,
-    ) -> List[Membership]:
+        accept: Optional[Callable[[_Member], bool]] = None,
+    ) -> List[_Member]:
         """
         Like L{sample}, among the members in C{mode}.  SEED and LIVESEED
         members are drawn from the per-mode index, O(count); LEECHes from
         the whole swarm, O(count) expected while they are the majority.
         """
         if mode is not _LEECH:
-            return _sample(self.modeMembers(mode), count, accept, self._random)
+            return sampleFrom(self.modeMembers(mode), count, accept, self._random)
 
-        def leech(m: Membership) -> bool:
-            return m._mode is _LEECH and (accept is None or accept(m))
+        def leech(m: _Member) -> bool:
+            return m.mode is _LEECH and (accept is None or accept(m))
 
-        return _sample(self._members, count, leech, self._random)
+        return sampleFrom(self._members, count, leech, self._random)
 
     def _partition(self, key: Callable[[Any], Hashable]) -> "_Partition":
         partitions = self._partitions
@@ -636,8 +664,8 @@ class Swarm:
         key: Callable[[Any], Hashable],
         group: Hashable,
         count: int,
-        accept: Optional[Callable[[Membership], bool]] = None,
-    ) -> List[Membership]:
+        accept: Optional[Callable[[_Member], bool]] = None,
+    ) -> List[_Member]:
         """
         Up to C{count} distinct members, at random, among those for which
         C{key(member) == group} and C{accept(member)}.
@@ -657,10 +685,10 @@ class Swarm:
         if bucket is None or count <= 0:
             return []
 
-        def inGroup(m: Membership) -> bool:
-            return _safeKey(key, m) == group and (accept is None or accept(m))
+        def inGroup(m: _Member) -> bool:
+            return groupOf(key, m) == group and (accept is None or accept(m))
 
-        return _sample(bucket.items, count, inGroup, self._random)
+        return sampleFrom(bucket.items, count, inGroup, self._random)
 
     def _holderBuckets(self, chunkID: int) -> List[_RandomSet]:
         index = self._chunkIndex
@@ -687,8 +715,8 @@ class Swarm:
         self,
         chunkID: int,
         count: int,
-        accept: Optional[Callable[[Membership], bool]] = None,
-    ) -> List[Membership]:
+        accept: Optional[Callable[[_Member], bool]] = None,
+    ) -> List[_Member]:
         """
         Up to C{count} distinct members holding C{chunkID}, at random,
         among those C{accept}s; drawn from the chunk index.
@@ -697,14 +725,14 @@ class Swarm:
         if not buckets or count <= 0:
             return []
 
-        def holds(m: Membership) -> bool:
+        def holds(m: _Member) -> bool:
             return m.holds(chunkID) and (accept is None or accept(m))
 
         if len(buckets) == 1:
-            return _sample(buckets[0].items, count, holds, self._random)
+            return sampleFrom(buckets[0].items, count, holds, self._random)
         total = sum(len(b) for b in buckets)
         rnd = self._random.random
-        chosen: Dict[Membership, None] = {}
+        chosen: Dict[_Member, None] = {}
         if total > 4 * count + 16:
             # Draw from the union, weighted by bucket size: uniform over the
             # (member, bucket) pairs, close to uniform over members.
@@ -722,7 +750,7 @@ class Swarm:
                     r -= n
             if len(chosen) >= count:
                 return list(chosen)
-        rest: Dict[Membership, None] = {}
+        rest: Dict[_Member, None] = {}
         for bucket in buckets:
             for m in bucket.items:
                 if m not in chosen and m not in rest and holds(m):
@@ -732,13 +760,6 @@ class Swarm:
         if len(extra) > need:
             extra = self._random.sample(extra, need)
         return list(chosen) + extra
-
-
-def _safeKey(key: Callable[[Any], Hashable], member: Membership) -> Hashable:
-    try:
-        return key(member)
-    except Exception:
-        return None
 
 
 class _Partition:
@@ -754,17 +775,17 @@ class _Partition:
     def __init__(self, key: Callable[[Any], Hashable]) -> None:
         self.key = key
         self.groups: Dict[Hashable, _RandomSet] = {}
-        self.where: Dict[Membership, Hashable] = {}
+        self.where: Dict[_Member, Hashable] = {}
 
-    def file(self, member: Membership) -> None:
-        group = _safeKey(self.key, member)
+    def file(self, member: _Member) -> None:
+        group = groupOf(self.key, member)
         self.where[member] = group
         bucket = self.groups.get(group)
         if bucket is None:
             bucket = self.groups[group] = _RandomSet()
         bucket.add(member)
 
-    def unfile(self, member: Membership) -> None:
+    def unfile(self, member: _Member) -> None:
         group = self.where.pop(member, _MISSING)
         if group is _MISSING:
             return
@@ -775,141 +796,25 @@ class _Partition:
                 del self.groups[group]
 
 
-def _sample(
-    items: Sequence[Membership],
-    count: int,
-    accept: Optional[Callable[[Membership], bool]],
-    rng: _random.Random,
-) -> List[Membership]:
+@implementer(IStoreCosts)
+class MemoryCosts:
     """
-    Up to C{count} distinct elements of C{items} for which C{accept} holds,
-    uniformly at random.
-    """
-    n = len(items)
-    if n == 0 or count <= 0:
-        return []
-    rnd = rng.random
-    if 2 * count >= n or n <= 64:
-        # Small swarm: a lazy Fisher-Yates shuffle of a copy visits the
-        # members in uniformly random order and stops once enough are
-        # accepted: O(count + rejections) draws after a C-speed copy.
-        pool = list(items)
-        chosen: List[Membership] = []
-        for i in range(n):
-            j = i + int(rnd() * (n - i))
-            m = pool[j]
-            pool[j] = pool[i]
-            if accept is None or accept(m):
-                chosen.append(m)
-                if len(chosen) >= count:
-                    break
-        return chosen
-    seen: Set[int] = set()
-    chosen = []
-    attempts = 4 * count + 32
-    while attempts and len(chosen) < count:
-        attempts -= 1
-        i = int(rnd() * n)
-        if i in seen:
-            continue
-        seen.add(i)
-        m = items[i]
-        if accept is None or accept(m):
-            chosen.append(m)
-    if len(chosen) < count and len(seen) < n:
-        # The predicate rejects most members: scan the rest from a random
-        # start so that the answer is still complete.
-        start = int(rnd() * n)
-        for j in range(n):
-            i = (start + j) % n
-            if i in seen:
-                continue
-            m = items[i]
-            if accept is None or accept(m):
-                chosen.append(m)
-                if len(chosen) >= count:
-                    break
-    return chosen
-
-
-@implementer(IPeerStore)
-class MemoryPeerStore:
-    """
-    The default L{IPeerStore}: everything in this process's memory.
-
-    Besides the state, it keeps the accounts that the tracker's limits
-    read (PROTOCOL.md section 6): the sessions registered from each source
-    address (L{ppsp.tracker.addresses.addressKey}: an IPv4 address, an
-    IPv6 /64), and the memory each peer and each address makes it hold,
-    by the cost model at the top of this module.  Every write keeps them
-    up to date; the cost methods (L{recordCost}, L{memberCost},
-    L{chunksCost}, L{statsCost}) say beforehand what a write will add, so
-    that the core can refuse it before anything changes.
-
-    Each membership and each swarm has at most one expiry entry, moved or
-    taken out when its deadline changes or what it times out goes.  A
-    peer's liveness deadline is filed lazily (L{DeadlineBuckets}): its one
-    live entry is the one in the bucket its record remembers; an entry left
-    by an earlier deadline or by a removed peer is stale, is dropped when
-    its bucket falls due (at most the peer timeout later) and is never
-    filed again.
-
-    @param random: the random source for sampling (inject a seeded
-        L{random.Random} for deterministic tests).
-    @param granularity: the width of an expiry bucket, in seconds.
+    The cost model of L{MemoryPeerStore}: what tracemalloc measured for
+    each piece of state, rounded up to blocks of 64 bytes (see the
+    constants at the top of this module).
     """
 
-    def __init__(
-        self, random: Optional[_random.Random] = None, granularity: float = 1.0
-    ) -> None:
-        self._random = random if random is not None else _random.Random()
-        self._peers: Dict[str, PeerRecord] = {}
-        self._swarms: Dict[str, Swarm] = {}
-        self._peerDeadlines: DeadlineBuckets[str] = DeadlineBuckets(granularity)
-        self._memberDeadlines: ExactDeadlines[Membership] = ExactDeadlines(granularity)
-        self._swarmDeadlines: ExactDeadlines[str] = ExactDeadlines(granularity)
-        # Per address key: [sessions, blocks held].
-        self._addresses: Dict[str, List[int]] = {}
+    def __init__(self) -> None:
         # The chunk-index keys of the chunk sets chunksCost measured last,
         # by identity (the tuples are kept so that their ids stay theirs),
         # for the setChunks that follows.
         self._keysMemo: Dict[int, Tuple[Tuple[ChunkRange, ...], Set[Tuple[int, int]]]] = {}
 
-    # Accounts ----------------------------------------------------------------
-
-    def _charge(self, peer: PeerRecord, blocks: int) -> None:
-        """
-        Add C{blocks} (negative to release) to what C{peer} and its address
-        hold.
-        """
-        if blocks:
-            peer._held += blocks
-            account = self._addresses.get(addressKey(peer.observedIP))
-            if account is not None:
-                account[1] += blocks
-
-    def addressUsage(self, ip: str) -> Tuple[int, int]:
-        """
-        The sessions registered from the address C{ip} counts as (an IPv4
-        address, an IPv6 /64), and the bytes they make the store hold.
-        """
-        account = self._addresses.get(addressKey(ip))
-        if account is None:
-            return 0, 0
-        return account[0], account[1] * _BLOCK
-
-    def peerUsage(self, peer: PeerRecord) -> int:
-        """
-        The bytes the store holds for C{peer}: its record, memberships,
-        chunk sets and statistics.
-        """
-        return peer._held * _BLOCK
-
     def recordCost(
         self, peerID: str, observedIP: str, addresses: Sequence[PeerAddress]
     ) -> int:
         """
-        The bytes a peer record with these attributes holds.
+        The bytes a session with these attributes holds.
         """
         return _recordBlocks(peerID, observedIP, addresses) * _BLOCK
 
@@ -924,26 +829,23 @@ class MemoryPeerStore:
         """
         The bytes a chunk set (merged and sorted) holds with its chunk
         index entries.  The index keys it computes are kept for the
-        L{setChunks} that follows, which then does not compute them again.
+        C{setChunks} that follows, which then does not compute them again.
         """
         if not ranges:
             return 0
+        return _chunkBlocks(ranges, len(self._keys(ranges))) * _BLOCK
+
+    def _keys(self, ranges: Tuple[ChunkRange, ...]) -> Set[Tuple[int, int]]:
         memo = self._keysMemo
         entry = memo.get(id(ranges))
         if entry is None or entry[0] is not ranges:
             if len(memo) >= 4:
                 memo.clear()
             entry = memo[id(ranges)] = (ranges, _indexKeys(ranges))
-        return _chunkBlocks(ranges, len(entry[1])) * _BLOCK
-
-    def _keys(self, ranges: Tuple[ChunkRange, ...]) -> Optional[Set[Tuple[int, int]]]:
-        entry = self._keysMemo.get(id(ranges))
-        if entry is not None and entry[0] is ranges:
-            return entry[1]
-        return None
+        return entry[1]
 
     def statsCost(
-        self, kept: Optional[Dict[str, StatValue]], values: Dict[str, StatValue]
+        self, kept: Optional[Mapping[str, StatValue]], values: Mapping[str, StatValue]
     ) -> int:
         """
         The bytes that merging C{values} into the statistics C{kept} (or
@@ -962,92 +864,117 @@ class MemoryPeerStore:
                     blocks -= _statBlocks(name, old)
         return blocks * _BLOCK
 
-    def keepStats(self, target: Any, values: Dict[str, StatValue]) -> None:
-        """
-        Merge C{values} into the statistics of C{target} (a L{PeerRecord} or
-        a L{Membership}), keeping the latest value of each property.
-        """
-        peer = target if isinstance(target, PeerRecord) else target.peer
-        blocks = self.statsCost(target.stats, values) // _BLOCK
-        if target.stats is None:
-            target.stats = values
-        else:
-            target.stats.update(values)
-        self._charge(peer, blocks)
 
-    def scheduledCount(self) -> int:
+@implementer(IPeerStore)
+class MemoryPeerStore:
+    """
+    The default L{IPeerStore}: everything in this process's memory.  Every
+    method answers with a Deferred that has already fired, so the tracker's
+    path stays synchronous underneath.
+
+    Besides the state, it keeps the accounts that the tracker's limits
+    read (PROTOCOL.md section 6): the sessions registered from each source
+    address (L{ppsp.tracker.addresses.addressKey}: an IPv4 address, an
+    IPv6 /64), and the memory each peer and each address makes it hold,
+    by its cost model (L{MemoryCosts}, the store's C{costs}).
+
+    Expiry: a peer's liveness deadline is filed lazily
+    (L{DeadlineBuckets}): its one live entry is the one in the bucket its
+    record remembers; an entry left by an earlier deadline or by a removed
+    peer is stale, is dropped when its bucket falls due (at most the peer
+    timeout later) and is never filed again.  Each membership with an
+    ExpireTime has exactly one entry (L{ExactDeadlines}), moved or taken
+    out with it.  Swarms that are empty and not provisioned are filed the
+    same way under the time they became empty, so that L{expire} forgets
+    those empty for the whole lifetime in time proportional to what it
+    forgets (within one bucket of the lifetime), whatever the order in
+    which they became empty.
+
+    @param random: the random source for sampling (inject a seeded
+        L{random.Random} for deterministic tests).
+    @param granularity: the width of an expiry bucket, in seconds.
+    """
+
+    def __init__(
+        self, random: Optional[_random.Random] = None, granularity: float = 1.0
+    ) -> None:
+        self._random = random if random is not None else _random.Random()
+        self.costs = MemoryCosts()
+        self._peers: Dict[str, _Peer] = {}
+        self._swarms: Dict[str, _Swarm] = {}
+        self._peerDeadlines: DeadlineBuckets[str] = DeadlineBuckets(granularity)
+        self._memberDeadlines: ExactDeadlines[_Member] = ExactDeadlines(granularity)
+        # The swarms that are empty and not provisioned: SwarmID to the time
+        # they became empty, in that order.
+        self._empty: ExactDeadlines[str] = ExactDeadlines(granularity)
+        # Per address key: [sessions, blocks held].
+        self._addresses: Dict[str, List[int]] = {}
+
+    # Values --------------------------------------------------------------------
+
+    def _state(self, peer: _Peer) -> PeerState:
         """
-        The expiry entries filed: one per peer (plus, for at most the peer
-        timeout, stale ones of removed peers and moved deadlines), one per
-        membership with an ExpireTime, one per swarm with a pending check.
+        The value of a registered peer.
         """
-        return (
-            len(self._peerDeadlines) + len(self._memberDeadlines) + len(self._swarmDeadlines)
+        account = self._addresses.get(peer._key)
+        stats = peer.stats
+        return PeerState(
+            peer.peerID,
+            peer.token,
+            peer.observedIP,
+            peer.observedPort,
+            peer.addresses,
+            peer.statPort,
+            peer.connectedAt,
+            peer.deadline,
+            peer.identity,
+            stats if stats is not None else _EMPTY,
+            {member.swarm.swarmID: member.value() for member in peer.swarms},
+            peer._held * _BLOCK,
+            account[1] * _BLOCK if account is not None else 0,
         )
 
-    # Peers -------------------------------------------------------------------
+    @staticmethod
+    def _swarmState(swarm: _Swarm) -> SwarmState:
+        size = len(swarm)
+        modes: Dict[PeerMode, int] = {}
+        if size:
+            for mode in PeerMode:
+                n = swarm.modeCount(mode)
+                if n:
+                    modes[mode] = n
+        return SwarmState(swarm.swarmID, swarm.provisioned, size, swarm.emptySince, modes)
 
-    def getPeer(self, peerID: str) -> Optional[PeerRecord]:
-        """
-        The registered peer, or L{None}.
-        """
-        return self._peers.get(peerID)
+    # Accounts ----------------------------------------------------------------
 
-    def addPeer(
-        self,
-        peerID: str,
-        token: str,
-        observedIP: str,
-        observedPort: int,
-        addresses: Tuple[PeerAddress, ...],
-        statPort: Optional[int],
-        connectedAt: float,
-        deadline: float,
-    ) -> PeerRecord:
+    def _charge(self, peer: _Peer, blocks: int) -> None:
         """
-        Register a peer, file its liveness deadline, count it for its
-        address and return its record.
+        Add C{blocks} (negative to release) to what C{peer} and its address
+        hold.
         """
-        peer = PeerRecord(
-            peerID, token, observedIP, observedPort, addresses, statPort, connectedAt, deadline
-        )
-        self._peers[peerID] = peer
-        peer._filed = self._peerDeadlines.add(peerID, deadline)
-        blocks = _recordBlocks(peerID, observedIP, addresses)
-        peer._held = blocks
-        key = addressKey(observedIP)
-        account = self._addresses.get(key)
+        if blocks:
+            peer._held += blocks
+            account = self._addresses.get(peer._key)
+            if account is not None:
+                account[1] += blocks
+
+    def _open(self, peer: _Peer) -> None:
+        """
+        Count a session in its address's account, with what it holds.
+        """
+        account = self._addresses.get(peer._key)
         if account is None:
-            self._addresses[key] = [1, blocks]
+            self._addresses[peer._key] = [1, peer._held]
         else:
             account[0] += 1
-            account[1] += blocks
-        return peer
+            account[1] += peer._held
 
-    def removePeer(self, peerID: str, now: float) -> List[Swarm]:
+    def _release(self, peer: _Peer) -> None:
         """
-        Delete a peer and every membership it has, and release what it held
-        from its address's accounts.
-
-        @return: the swarms it was a member of.
+        Take a peer's session and what it holds out of its address's
+        account.
         """
-        peer = self._peers.pop(peerID, None)
-        if peer is None:
-            return []
-        swarms = []
-        for member in list(peer.swarms.values()):
-            self.removeMember(member.swarm, peer, now)
-            swarms.append(member.swarm)
-        self._release(peer)
-        peer._filed = None
-        return swarms
-
-    def _release(self, peer: PeerRecord) -> None:
-        """
-        Take a peer's session and what it still holds out of its
-        address's account.
-        """
-        key = addressKey(peer.observedIP)
+        key = peer._key
         account = self._addresses.get(key)
         if account is not None:
             account[0] -= 1
@@ -1055,29 +982,81 @@ class MemoryPeerStore:
             if account[0] <= 0:
                 del self._addresses[key]
 
-    def peerCount(self) -> int:
+    def scheduledCount(self) -> int:
         """
-        The number of registered peers.
+        The expiry entries this store holds (for tests: they must go when
+        what they time out goes): one per peer (plus, for at most the peer
+        timeout, stale ones of removed peers and moved deadlines), one per
+        membership with an ExpireTime, one per empty swarm not
+        provisioned.
         """
-        return len(self._peers)
+        return len(self._peerDeadlines) + len(self._memberDeadlines) + len(self._empty)
 
-    def storeReachable(self) -> bool:
-        """
-        Whether the tracker can reach this store (the health check asks,
-        through L{Tracker.storeReachable<ppsp.tracker.core.Tracker.storeReachable>}):
-        always, for a store in the tracker's own memory.  A store kept
-        elsewhere answers whether its last exchange with it succeeded;
-        this is called on every health check, so it must not block.
-        """
-        return True
+    # Reads ---------------------------------------------------------------------
 
-    def peers(self) -> Iterator[PeerRecord]:
+    def peer(self, peerID: str) -> "Deferred[Optional[PeerState]]":
         """
-        Every registered peer (O(n); for operators' views, not hot paths).
+        The registered peer, or L{None}.
         """
-        return iter(list(self._peers.values()))
+        peer = self._peers.get(peerID)
+        return succeed(self._state(peer) if peer is not None else None)
 
-    def touchPeer(self, peer: PeerRecord, deadline: float) -> None:
+    def lookup(
+        self, peerID: str, swarmID: str, count: int, chunkID: Optional[int]
+    ) -> "Deferred[Tuple[Optional[PeerState], Optional[ISwarmView]]]":
+        """
+        The peer and the live swarm (a L{complete<ISwarmView.complete>}
+        view; C{count} and C{chunkID} do not matter to it).
+        """
+        peer = self._peers.get(peerID)
+        return succeed(
+            (self._state(peer) if peer is not None else None, self._swarms.get(swarmID))
+        )
+
+    def usage(self, ip: str) -> "Deferred[Tuple[int, int, int]]":
+        """
+        The sessions and bytes of the address C{ip} counts as, and the
+        sessions in all.
+        """
+        account = self._addresses.get(addressKey(ip))
+        if account is None:
+            return succeed((0, 0, len(self._peers)))
+        return succeed((account[0], account[1] * _BLOCK, len(self._peers)))
+
+    def swarm(self, swarmID: str) -> "Deferred[Optional[SwarmState]]":
+        """
+        The swarm, or L{None}.
+        """
+        swarm = self._swarms.get(swarmID)
+        return succeed(self._swarmState(swarm) if swarm is not None else None)
+
+    def peers(self) -> "Deferred[Sequence[PeerState]]":
+        """
+        Every registered peer (O(n)).
+        """
+        return succeed([self._state(peer) for peer in self._peers.values()])
+
+    def swarms(self) -> "Deferred[Sequence[SwarmState]]":
+        """
+        Every swarm (O(n)).
+        """
+        return succeed([self._swarmState(swarm) for swarm in self._swarms.values()])
+
+    def counts(self) -> "Deferred[Tuple[int, int]]":
+        """
+        The numbers of registered peers and of swarms.
+        """
+        return succeed((len(self._peers), len(self._swarms)))
+
+    def reachable(self) -> "Deferred[bool]":
+        """
+        Always: the store is in the tracker's own memory.
+        """
+        return succeed(True)
+
+    # Writes ------------------------------------------------------------------
+
+    def _touch(self, peer: _Peer, deadline: float) -> None:
         """
         Move the peer's liveness deadline.  A later one is refiled lazily;
         an earlier one is filed at once, and the entry it replaces becomes
@@ -1087,148 +1066,131 @@ class MemoryPeerStore:
             peer._filed = self._peerDeadlines.add(peer.peerID, deadline)
         peer.deadline = deadline
 
-    # Swarms ------------------------------------------------------------------
+    def _merge(self, peer: _Peer, stats: StatsUpdate) -> None:
+        """
+        Merge statistics into the peer's and its memberships' (those for a
+        swarm it is not in are dropped), keeping the accounts.
+        """
+        costs = self.costs
+        for swarmID, values in stats.items():
+            if not values:
+                continue
+            target: Any = peer if swarmID is None else _memberOf(peer, swarmID)
+            if target is None:
+                continue
+            kept = target.stats
+            blocks = costs.statsCost(kept, values) // _BLOCK
+            target.stats = dict(values) if kept is None else {**kept, **values}
+            self._charge(peer, blocks)
 
-    def getSwarm(self, swarmID: str) -> Optional[Swarm]:
+    def register(self, session: Session, stats: Mapping[str, StatValue]) -> "Deferred[bool]":
         """
-        The swarm, or L{None}.
+        Register a peer if its PeerID is free, file its liveness deadline
+        and count it for its address.
         """
-        return self._swarms.get(swarmID)
+        if session.peerID in self._peers:
+            return succeed(False)
+        peer = _Peer(session)
+        self._peers[peer.peerID] = peer
+        peer._filed = self._peerDeadlines.add(peer.peerID, peer.deadline)
+        peer._held = _recordBlocks(peer.peerID, peer.observedIP, peer.addresses)
+        self._open(peer)
+        if stats:
+            self._merge(peer, {None: stats})
+        return succeed(True)
 
-    def addSwarm(self, swarmID: str, provisioned: bool, now: float) -> Swarm:
+    def takeOver(
+        self, session: Session, replacing: str, stats: StatsUpdate
+    ) -> "Deferred[bool]":
         """
-        Create a swarm, empty since C{now}.
+        Replace a session whose AuthToken is still C{replacing}, moving it
+        and what it holds to the account of its new address, and filing its
+        memberships again in the swarms' partitions (which may group members
+        by that address).
         """
-        swarm = self._swarms[swarmID] = Swarm(swarmID, provisioned, self._random, now)
-        return swarm
-
-    def removeSwarm(self, swarmID: str) -> None:
-        """
-        Forget a swarm, with its pending check.
-        """
-        swarm = self._swarms.pop(swarmID, None)
-        if swarm is not None and swarm._checkAt is not None:
-            self._swarmDeadlines.discard(swarmID, swarm._checkAt)
-            swarm._checkAt = None
-
-    def swarmCount(self) -> int:
-        """
-        The number of swarms.
-        """
-        return len(self._swarms)
-
-    def swarms(self) -> Iterator[Swarm]:
-        """
-        Every swarm (O(n); for operators' views).
-        """
-        return iter(list(self._swarms.values()))
-
-    def scheduleSwarmCheck(self, swarm: Swarm, deadline: float) -> None:
-        """
-        Report C{swarm} from L{due} at C{deadline}, instead of at the time
-        asked for before, if any (a swarm has one pending check).
-        """
-        checkAt = swarm._checkAt
-        if checkAt is None:
-            self._swarmDeadlines.add(swarm.swarmID, deadline)
-        else:
-            self._swarmDeadlines.move(swarm.swarmID, checkAt, deadline)
-        swarm._checkAt = deadline
-
-    # Memberships --------------------------------------------------------------
-
-    def addMember(
-        self, swarm: Swarm, peer: PeerRecord, mode: PeerMode, expireAt: Optional[float]
-    ) -> Membership:
-        """
-        Make C{peer} a member of C{swarm}.
-        """
-        member = Membership(peer, swarm, mode, expireAt)
-        peer.swarms[swarm.swarmID] = member
-        swarm._add(member)
-        if expireAt is not None:
-            self._memberDeadlines.add(member, expireAt)
-        self._charge(peer, _memberBlocks(swarm.swarmID))
-        return member
-
-    def removeMember(self, swarm: Swarm, peer: PeerRecord, now: float) -> None:
-        """
-        End C{peer}'s membership of C{swarm}, with its chunk set, statistics
-        and expiry entry.
-        """
-        member = peer.swarms.pop(swarm.swarmID, None)
-        if member is not None:
-            keys = swarm._remove(member, now)
-            if member.expireAt is not None:
-                self._memberDeadlines.discard(member, member.expireAt)
-            self._charge(
-                peer,
-                -_memberBlocks(swarm.swarmID)
-                - _chunkBlocks(member.chunks, keys)
-                - _statsBlocks(member.stats),
-            )
-
-    def setMemberMode(self, member: Membership, mode: PeerMode) -> None:
-        """
-        Change a membership's mode (a re-JOIN in another mode), keeping the
-        swarm's per-mode index up to date.  Setting C{member.mode} does the
-        same for this store; other stores need this call.
-        """
-        member.mode = mode
-
-    def setObservedAddress(self, peer: PeerRecord, ip: str, port: int) -> None:
-        """
-        Record the address a peer's session now comes from (a CONNECT that
-        took the session over), re-filing its memberships in the swarms'
-        partitions, which may group members by that address, and moving
-        the session and what it holds to the account of its new address.
-        """
-        moved = ip != peer.observedIP
-        if moved:
-            before = addressKey(peer.observedIP)
-            after = addressKey(ip)
-            self._charge(
-                peer,
-                _recordBlocks(peer.peerID, ip, peer.addresses)
-                - _recordBlocks(peer.peerID, peer.observedIP, peer.addresses),
-            )
-            if before != after:
-                self._release(peer)
-                account = self._addresses.get(after)
-                if account is None:
-                    self._addresses[after] = [1, peer._held]
-                else:
-                    account[0] += 1
-                    account[1] += peer._held
-        peer.observedIP = ip
-        peer.observedPort = port
-        if not moved:
-            return
-        for member in peer.swarms.values():
-            member.swarm._refile(member)
-
-    def setAddresses(self, peer: PeerRecord, addresses: Tuple[PeerAddress, ...]) -> None:
-        """
-        Replace the addresses a peer announced (a CONNECT that took the
-        session over).
-        """
+        peer = self._peers.get(session.peerID)
+        if peer is None or peer.token != replacing:
+            return succeed(False)
+        (
+            _peerID,
+            peer.token,
+            ip,
+            peer.observedPort,
+            addresses,
+            peer.statPort,
+            peer.connectedAt,
+            deadline,
+            peer.identity,
+        ) = session
         self._charge(
             peer,
-            _recordBlocks(peer.peerID, peer.observedIP, addresses)
+            _recordBlocks(peer.peerID, ip, addresses)
             - _recordBlocks(peer.peerID, peer.observedIP, peer.addresses),
         )
         peer.addresses = addresses
+        if ip != peer.observedIP:
+            key = addressKey(ip)
+            if key != peer._key:
+                self._release(peer)
+                peer._key = key
+                self._open(peer)
+            peer.observedIP = ip
+            for member in peer.swarms:
+                member.swarm._refile(member)
+        self._touch(peer, deadline)
+        self._merge(peer, stats)
+        return succeed(True)
 
-    def setIdentity(self, peer: PeerRecord, identity: Any) -> None:
+    def touch(self, peerID: str, deadline: float) -> "Deferred[bool]":
         """
-        Record what authenticated a peer's session (a
-        L{SessionIdentity<ppsp.tracker.auth.SessionIdentity>}, or L{None}
-        for a session of the C{open} scheme without a client certificate).
-        The record's cost already counts it: the accounts do not change.
+        Move the peer's liveness deadline.
         """
-        peer.identity = identity
+        peer = self._peers.get(peerID)
+        if peer is None:
+            return succeed(False)
+        self._touch(peer, deadline)
+        return succeed(True)
 
-    def setMemberExpiry(self, member: Membership, expireAt: Optional[float]) -> None:
+    def join(
+        self,
+        peerID: str,
+        swarmID: str,
+        mode: PeerMode,
+        expireAt: Optional[float],
+        stats: StatsUpdate,
+        deadline: float,
+        now: float,
+    ) -> "Deferred[bool]":
+        """
+        Make the peer a member of the swarm (created if need be), or set
+        the mode and end of its membership.
+        """
+        peer = self._peers.get(peerID)
+        if peer is None:
+            return succeed(False)
+        swarm = self._swarms.get(swarmID)
+        if swarm is None:
+            swarm = self._swarms[swarmID] = _Swarm(
+                swarmID, False, self._random, now, self._peers
+            )
+        member = _memberOf(peer, swarmID)
+        if member is None:
+            member = _Member(peer, swarm, mode, expireAt)
+            peer.swarms += (member,)
+            if not len(swarm) and swarm.emptySince is not None:
+                self._empty.discard(swarmID, swarm.emptySince)
+            swarm._add(member)
+            if expireAt is not None:
+                self._memberDeadlines.add(member, expireAt)
+            self._charge(peer, _memberBlocks(swarmID))
+        else:
+            member._setMode(mode)
+            self._setExpiry(member, expireAt)
+        self._merge(peer, stats)
+        self._touch(peer, deadline)
+        return succeed(True)
+
+    def _setExpiry(self, member: _Member, expireAt: Optional[float]) -> None:
         """
         Set or clear when a membership ends, moving its one expiry entry.
         """
@@ -1237,40 +1199,147 @@ class MemoryPeerStore:
             return
         deadlines = self._memberDeadlines
         if old is None:
-            deadlines.add(member, expireAt)  # type: ignore[arg-type]
+            assert expireAt is not None
+            deadlines.add(member, expireAt)
         elif expireAt is None:
             deadlines.discard(member, old)
         else:
             deadlines.move(member, old, expireAt)
         member.expireAt = expireAt
 
+    def _removeMember(self, peer: _Peer, swarm: _Swarm, now: float) -> bool:
+        """
+        End C{peer}'s membership of C{swarm}, with its chunk set,
+        statistics and expiry entry; a swarm left empty and not
+        provisioned waits in the empty swarms from C{now}.
+        """
+        member = _memberOf(peer, swarm.swarmID)
+        if member is None:
+            return False
+        peer.swarms = tuple(m for m in peer.swarms if m is not member)
+        keys = swarm._remove(member, now)
+        if member.expireAt is not None:
+            self._memberDeadlines.discard(member, member.expireAt)
+        self._charge(
+            peer,
+            -_memberBlocks(swarm.swarmID)
+            - _chunkBlocks(member.chunks, keys)
+            - _statsBlocks(member.stats),
+        )
+        if not len(swarm) and not swarm.provisioned:
+            self._empty.add(swarm.swarmID, now)
+        return True
+
+    def leave(self, peerID: str, swarmID: str, deadline: float, now: float) -> "Deferred[bool]":
+        """
+        End the peer's membership of the swarm, if any.
+        """
+        peer = self._peers.get(peerID)
+        if peer is None:
+            return succeed(False)
+        swarm = self._swarms.get(swarmID)
+        if swarm is not None:
+            self._removeMember(peer, swarm, now)
+        self._touch(peer, deadline)
+        return succeed(True)
+
     def setChunks(
-        self, swarm: Swarm, member: Membership, ranges: Tuple[ChunkRange, ...]
-    ) -> None:
+        self, peerID: str, swarmID: str, ranges: Tuple[ChunkRange, ...], deadline: float
+    ) -> "Deferred[bool]":
         """
         Replace a membership's chunk set (merged and sorted by the caller).
         """
+        peer = self._peers.get(peerID)
+        member = _memberOf(peer, swarmID) if peer is not None else None
+        if peer is None or member is None:
+            return succeed(False)
+        swarm = member.swarm
+        costs = self.costs
         old = member.chunks
-        oldKeys = swarm._unindex(member, self._keys(old)) if old else 0
+        oldKeys = swarm._unindex(member, costs._keys(old)) if old else 0
         member.chunks = ranges
-        newKeys = swarm._index(member, self._keys(ranges)) if ranges else 0
-        self._keysMemo.clear()
-        self._charge(
-            member.peer, _chunkBlocks(ranges, newKeys) - _chunkBlocks(old, oldKeys)
-        )
+        newKeys = swarm._index(member, costs._keys(ranges)) if ranges else 0
+        costs._keysMemo.clear()
+        self._charge(peer, _chunkBlocks(ranges, newKeys) - _chunkBlocks(old, oldKeys))
+        self._touch(peer, deadline)
+        return succeed(True)
+
+    def keepStats(
+        self, peerID: str, stats: StatsUpdate, deadline: Optional[float]
+    ) -> "Deferred[bool]":
+        """
+        Merge statistics, and move the deadline when one is given.
+        """
+        peer = self._peers.get(peerID)
+        if peer is None:
+            return succeed(False)
+        self._merge(peer, stats)
+        if deadline is not None:
+            self._touch(peer, deadline)
+        return succeed(True)
+
+    def _removePeer(self, peer: _Peer, now: float) -> None:
+        del self._peers[peer.peerID]
+        for member in peer.swarms:
+            self._removeMember(peer, member.swarm, now)
+        self._release(peer)
+        peer._filed = None
+
+    def disconnect(self, peerID: str, now: float) -> "Deferred[Optional[PeerState]]":
+        """
+        Delete a peer and every membership it has, and release what it held
+        from its address's accounts.
+        """
+        peer = self._peers.get(peerID)
+        if peer is None:
+            return succeed(None)
+        state = self._state(peer)
+        self._removePeer(peer, now)
+        return succeed(state)
+
+    def addSwarm(self, swarmID: str, provisioned: bool, now: float) -> "Deferred[bool]":
+        """
+        Create a swarm, or make an existing one provisioned.
+        """
+        swarm = self._swarms.get(swarmID)
+        if swarm is None:
+            swarm = self._swarms[swarmID] = _Swarm(
+                swarmID, provisioned, self._random, now, self._peers
+            )
+            if not provisioned:
+                self._empty.add(swarmID, now)
+            return succeed(True)
+        if provisioned and not swarm.provisioned:
+            swarm.provisioned = True
+            if not len(swarm) and swarm.emptySince is not None:
+                self._empty.discard(swarmID, swarm.emptySince)
+            return succeed(True)
+        return succeed(False)
+
+    def removeSwarm(self, swarmID: str, now: float) -> "Deferred[Optional[int]]":
+        """
+        End every membership of a swarm and forget it.
+        """
+        swarm = self._swarms.get(swarmID)
+        if swarm is None:
+            return succeed(None)
+        members = list(swarm)
+        for member in members:
+            self._removeMember(member.peer, swarm, now)
+        del self._swarms[swarmID]
+        if swarm.emptySince is not None:
+            self._empty.discard(swarmID, swarm.emptySince)
+        return succeed(len(members))
 
     # Expiry ---------------------------------------------------------------------
 
-    def due(
-        self, now: float
-    ) -> Tuple[List[str], List[Tuple[str, str]], List[str]]:
+    def expire(self, now: float, emptySwarmLifetime: float) -> "Deferred[Expired]":
         """
-        The peers, memberships and swarm checks due at C{now}.  A peer
-        whose deadline moved later is refiled, not returned; a stale peer
-        entry is dropped; swarm checks are returned as filed (the core
-        decides).
+        Take out the peers, memberships and empty swarms due at C{now}.  A
+        peer whose deadline moved later is refiled, not expired; a stale
+        peer entry is dropped.
         """
-        peers = []
+        expired = []
         buckets = self._peerDeadlines
         for bucket in buckets.popDueBuckets(now):
             for peerID in bucket:
@@ -1278,17 +1347,21 @@ class MemoryPeerStore:
                 if peer is None or peer._filed is not bucket:
                     continue
                 if peer.deadline <= now:
-                    peers.append(peerID)
-                    peer._filed = None
+                    expired.append(self._state(peer))
+                    self._removePeer(peer, now)
                 else:
                     peer._filed = buckets.add(peerID, peer.deadline)
-        members = [
-            (member.swarm.swarmID, member.peerID)
-            for member in self._memberDeadlines.popDue(now)
-        ]
-        swarms = self._swarmDeadlines.popDue(now)
-        for swarmID in swarms:
-            swarm = self._swarms.get(swarmID)
-            if swarm is not None:
-                swarm._checkAt = None
-        return peers, members, swarms
+        members = []
+        for member in self._memberDeadlines.popDue(now):
+            swarm = member.swarm
+            # Its entry is taken out with it: pop it first.
+            member.expireAt = None
+            if self._removeMember(member.peer, swarm, now):
+                members.append((swarm.swarmID, member.peerID))
+        swarms = []
+        for swarmID in self._empty.popDue(now - emptySwarmLifetime):
+            empty = self._swarms.get(swarmID)
+            if empty is not None and not len(empty) and not empty.provisioned:
+                del self._swarms[swarmID]
+                swarms.append(swarmID)
+        return succeed(Expired(tuple(expired), tuple(members), tuple(swarms)))

@@ -16,6 +16,7 @@ from twisted.application.service import MultiService
 from twisted.cred import strcred
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python import usage
 
@@ -58,7 +59,7 @@ from ppsp.tracker.reload import (
 )
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
-from ppsp.tracker.state import StateFile, StateService, loadAtStart
+from ppsp.tracker.state import StateFile, StateLoaded, StateService, loadAtStart
 from ppsp.tracker.statquery import StatQuerier, StatQueryService, makeStatQueryClient
 from ppsp.tracker.status import RecentWarnings, RecentWarningsService, StatusPage
 from ppsp.tracker.throttle import AddressThrottle
@@ -532,7 +533,10 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     then stops the rest, and the process exits with status 0.  With
     C{--state}, the state file is read here, before anything listens: one
     that cannot be used writes one line to standard error and exits with
-    status 1 (L{loadAtStart}).  It has the attributes
+    status 1 (L{loadAtStart}); its state is then restored into the store,
+    and the periodic and final writes are set up once it is (should the
+    store fail to take it, the tracker stops and the file stays as it
+    was).  It has the attributes
     C{tracker} (the L{Tracker}) and C{statQuerier} (the L{StatQuerier}, or
     L{None} when neither C{--admin} nor C{--stat-query-interval} is given).
 
@@ -556,8 +560,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         bans=bans,
     )
     stateFile = StateFile(options["state"]) if options["state"] is not None else None
+    restored: "Optional[Deferred[Optional[StateLoaded]]]" = None
     if stateFile is not None:
-        loadAtStart(tracker, stateFile)
+        restored = loadAtStart(tracker, stateFile)
     shedder = LoadShedder(
         reactor, maxInFlight=options["max-in-flight"], maxLag=options["max-lag"]
     )
@@ -614,7 +619,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     # One SIGHUP handler (and the admin API's POST /reload) for every file
     # read again without a restart.
     reloads = ReloadService(reactor)
-    reloaders: List[Callable[[], Any]] = reloads.reloaders
+    reloaders: List[Callable[[], Deferred[bool]]] = reloads.reloaders
     endpoint = AnnouncingEndpoint(
         listeningEndpoint(
             _reloadableTLS(reactor, options["listen"], options["trusted-proxies"], reloaders),
@@ -704,7 +709,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         admin.setServiceParent(parent)
     if reloaders:
         reloads.setServiceParent(parent)
-    if stateFile is not None:
+    if stateFile is not None and restored is not None:
         # Written every --state-interval seconds, and once more right
         # after the drain of a graceful stop.
         fileSwarms = swarmsFile if options["swarms"] is not None else None
@@ -718,8 +723,17 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
                 (lambda: fileRevocations.applied) if fileRevocations is not None else None
             ),
         )
-        state.setServiceParent(parent)
-        parent.stopCallbacks.append(state.saveAtStop)
+
+        def writing(_: object) -> None:
+            state.setServiceParent(parent)
+            parent.stopCallbacks.append(state.saveAtStop)
+
+        def stopping(_: object) -> None:
+            # The state is not in the store (loadAtStart logged why): stop,
+            # and never write the file over with what is.
+            reactor.callWhenRunning(reactor.stop)
+
+        restored.addCallbacks(writing, stopping)
     parent.tracker = tracker
     parent.statQuerier = querier  # type: ignore[attr-defined]
     parent.reloads = reloads  # type: ignore[attr-defined]
@@ -727,7 +741,10 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
 
 
 def _reloadableTLS(
-    reactor: Any, description: str, trustedProxies: List[Any], reloaders: List[Callable[[], Any]]
+    reactor: Any,
+    description: str,
+    trustedProxies: List[Any],
+    reloaders: List[Callable[[], Deferred[bool]]],
 ) -> Any:
     """
     The reactor to build a listener on: when C{description} is a TLS
