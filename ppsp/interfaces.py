@@ -165,6 +165,13 @@ class ISwarmMember(Interface):
     addresses: Tuple["PeerAddress", ...] = Attribute(
         "The addresses the peer announced (L{ppsp.messages.PeerAddress}es)."
     )
+    contact: Tuple[Tuple["PeerAddress", ...], str, int] = Attribute(
+        "C{(addresses, observedIP, observedPort)}: what a peer list shows of the"
+        " member besides its mode.  A store answers the same tuple object for as"
+        " long as none of the three changes, so that the tracker's cache of"
+        " peer-list entries checks an entry with one comparison (an equal tuple"
+        " works too, at the cost of comparing it)."
+    )
     connectedAt: float = Attribute("When the peer connected (clock seconds).")
     deadline: float = Attribute(
         "When the member stops being listed unless its peer is heard from: the"
@@ -255,6 +262,16 @@ class ISwarmView(Interface):
         The member with this PeerID, in O(1), or L{None} when the peer is
         not a member (or, for a view that is not L{complete}, was not
         fetched).
+        """
+
+    def current(candidate: object) -> Optional[ISwarmMember]:
+        """
+        The view's own member that C{candidate} (whatever a strategy
+        returned) stands for: the member with C{candidate}'s PeerID, as
+        L{member} answers it, or L{None} when C{candidate} has no PeerID or
+        names no member.  In O(1); a view may recognise its own member
+        objects without the lookup (the tracker asks this for every member
+        of every peer list).
         """
 
     def sample(

@@ -874,20 +874,20 @@ class PeerInfoCacheTests(SynchronousTestCase):
 
     def test_sizeBounded(self) -> None:
         """
-        A class of requester keeps at most C{size} entries: one more starts
-        it again empty; other classes keep theirs.
+        The cache keeps at most C{size} entries in all, whatever the classes
+        of requester: one more starts it again empty, with that one only.
         """
         cache = PeerInfoCache(size=3)
         private = addressScope("10.9.9.9")
         cache.info(self.member("z"), private)
-        for n in range(3):
+        for n in range(2):
             cache.info(self.member(f"p{n}"), None)
-        self.assertEqual(len(cache), 4)
+        self.assertEqual(len(cache), 3)
         cache.info(self.member("p3"), None)
-        self.assertEqual(len(cache), 2)
+        self.assertEqual(len(cache), 1)
         for n in range(100):
             cache.info(self.member(f"q{n}"), None)
-        self.assertLessEqual(len(cache), 4)
+        self.assertLessEqual(len(cache), 3)
 
     def test_trackerRecomputesAfterTakeover(self) -> None:
         """

@@ -22,7 +22,8 @@ from ppsp.tracker.addresses import addressScope
 
 __all__ = ["PeerInfoCache", "checkedList"]
 
-_Entry = Tuple[PeerMode, Tuple[PeerAddress, ...], str, int, Optional[PeerInfo]]
+_Contact = Tuple[Tuple[PeerAddress, ...], str, int]
+_Entry = Tuple[PeerMode, _Contact, Optional[PeerInfo]]
 
 #: A predicate on members (L{IFindConstraints.accepts<ppsp.interfaces.IFindConstraints.accepts>}).
 Accepts = Callable[[ISwarmMember], bool]
@@ -32,39 +33,42 @@ class PeerInfoCache:
     """
     The peer-list entries of members, by class of requester and PeerID.
 
-    Cost: two dictionary lookups and a comparison of the member's mode and
-    addresses per listed member; an entry costs about 300 bytes, and at
-    most C{size} entries are kept per class of requester (a class whose
-    entries reach it starts again empty), so that the cache never grows
-    with the number of peers beyond that.
+    Cost: one lookup in a table and two identity comparisons (the member's mode and L{contact
+    <ppsp.interfaces.ISwarmMember.contact>}) per listed member; an entry
+    costs about 300 bytes, and at most C{size} entries are kept in all
+    (the cache starts again empty when it reaches that), so that it never
+    grows with the number of peers beyond that.
 
     @param trustAnnouncedAddresses: list public addresses a peer announces
         even when they differ from the address the tracker observed.
-    @param size: the most entries kept per class of requester.
+    @param size: the most entries kept.
     """
 
     def __init__(self, trustAnnouncedAddresses: bool = False, size: int = 131072) -> None:
         self.trust = trustAnnouncedAddresses
         self.size = size
+        # By class of requester, then by PeerID.
         self._byScope: Dict[Optional[str], Dict[str, _Entry]] = {}
+        self._count = 0
 
     def __len__(self) -> int:
         """
         The number of entries kept.
         """
-        return sum(len(entries) for entries in self._byScope.values())
+        return self._count
 
     def clear(self) -> None:
         """
         Forget every entry.
         """
         self._byScope.clear()
+        self._count = 0
 
     def entries(self, scope: Optional[str]) -> Dict[str, _Entry]:
         """
-        The entries kept for requesters in C{scope}, by PeerID: (mode,
-        addresses, observed IP, observed port, the L{PeerInfo} they make),
-        for a caller that checks them itself (L{checkedList}).
+        The entries kept for lists sent to requesters in C{scope}, by
+        PeerID: (mode, contact, the L{PeerInfo} they make), for a caller
+        that checks them itself (L{checkedList}).
         """
         entries = self._byScope.get(scope)
         if entries is None:
@@ -79,18 +83,11 @@ class PeerInfoCache:
         """
         entries = self.entries(scope)
         mode = member.mode
-        addresses = member.addresses
-        ip = member.observedIP
-        port = member.observedPort
+        contact = member.contact
         entry = entries.get(member.peerID)
-        if (
-            entry is not None
-            and entry[0] is mode
-            and entry[1] == addresses
-            and entry[2] == ip
-            and entry[3] == port
-        ):
-            return entry[4]
+        if entry is not None and entry[0] is mode and (entry[1] is contact or entry[1] == contact):
+            return entry[2]
+        addresses, ip, port = contact
         shown = []
         trust = self.trust
         for address in addresses:
@@ -107,9 +104,12 @@ class PeerInfoCache:
                     PeerAddress(ip, addresses[0].port if addresses else port, AddressType.REFLEXIVE)
                 )
         info = PeerInfo(member.peerID, mode, tuple(shown)) if shown else None
-        if len(entries) >= self.size:
-            entries.clear()
-        entries[member.peerID] = (mode, addresses, ip, port, info)
+        if self._count >= self.size:
+            self.clear()
+            entries = self.entries(scope)
+        if member.peerID not in entries:
+            self._count += 1
+        entries[member.peerID] = (mode, contact, info)
         return info
 
 
@@ -134,28 +134,22 @@ def checkedList(
     scope = addressScope(requesterIP)
     seen: Set[str] = set()
     result: List[PeerInfo] = []
-    member = view.member
+    own = view.current
     info = cache.info
     entries = cache.entries(scope)
     for candidate in chosen:
-        # Whatever a strategy returns: only a PeerID that names a member
-        # of the view counts.
-        peerID = getattr(candidate, "peerID", None)
-        if type(peerID) is not str or peerID in seen:
+        # Whatever a strategy returns: only what stands for a member of the
+        # view counts, and the view's own member is listed.
+        current = own(candidate)
+        if current is None:
             continue
-        current = member(peerID)
-        if current is None or (peerID not in accepted and not accepts(current)):
+        peerID = current.peerID
+        if peerID in seen or (peerID not in accepted and not accepts(current)):
             continue
         seen.add(peerID)
         entry = entries.get(peerID)
-        if (
-            entry is not None
-            and entry[0] is current.mode
-            and entry[1] == current.addresses
-            and entry[2] == current.observedIP
-            and entry[3] == current.observedPort
-        ):
-            shown = entry[4]
+        if entry is not None and entry[0] is current.mode and entry[1] is current.contact:
+            shown = entry[2]
         else:
             shown = info(current, scope)
         if shown is not None:

@@ -221,6 +221,13 @@ class SnapshotSwarmView:
         """
         return self._byID.get(peerID)
 
+    def current(self, candidate: object) -> Optional[ISwarmMember]:
+        """
+        The held member with C{candidate}'s PeerID, or L{None}.  O(1).
+        """
+        peerID = getattr(candidate, "peerID", None)
+        return self._byID.get(peerID) if type(peerID) is str else None
+
     def membership(self, requester: IRequester) -> Optional[ISwarmMember]:
         """
         The requester's own membership, when held.  O(1).

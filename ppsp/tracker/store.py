@@ -176,9 +176,7 @@ class _Peer:
     __slots__ = (
         "peerID",
         "token",
-        "observedIP",
-        "observedPort",
-        "addresses",
+        "contact",
         "statPort",
         "connectedAt",
         "deadline",
@@ -194,14 +192,18 @@ class _Peer:
         (
             self.peerID,
             self.token,
-            self.observedIP,
-            self.observedPort,
-            self.addresses,
+            ip,
+            port,
+            addresses,
             self.statPort,
             self.connectedAt,
             self.deadline,
             self.identity,
         ) = session
+        #: What a peer list shows of the session: its announced addresses,
+        #: observed IP address and port, replaced together whenever one of
+        #: them changes (L{ISwarmMember.contact}).
+        self.contact: Tuple[Tuple[PeerAddress, ...], str, int] = (addresses, ip, port)
         # A tuple, not a dict: most peers are in one or a few swarms, and
         # a tuple of one costs 48 bytes where a dict of one costs 184.
         self.swarms: Tuple[_Member, ...] = ()
@@ -211,6 +213,18 @@ class _Peer:
         self._key = addressKey(self.observedIP)
         self._held = 0
         self._filed: Optional[List[str]] = None
+
+    @property
+    def addresses(self) -> Tuple[PeerAddress, ...]:
+        return self.contact[0]
+
+    @property
+    def observedIP(self) -> str:
+        return self.contact[1]
+
+    @property
+    def observedPort(self) -> int:
+        return self.contact[2]
 
     def __repr__(self) -> str:
         return f"<_Peer {self.peerID!r} at {self.observedIP}>"
@@ -270,21 +284,29 @@ class _Member:
         """
         The IP address the tracker observed for the member.
         """
-        return self.peer.observedIP
+        return self.peer.contact[1]
 
     @property
     def observedPort(self) -> int:
         """
         The port the tracker observed for the member.
         """
-        return self.peer.observedPort
+        return self.peer.contact[2]
+
+    @property
+    def contact(self) -> Tuple[Tuple[PeerAddress, ...], str, int]:
+        """
+        The member's addresses, observed IP address and port: one object
+        for as long as none of them changes.
+        """
+        return self.peer.contact
 
     @property
     def addresses(self) -> Tuple[PeerAddress, ...]:
         """
         The addresses the member's peer announced.
         """
-        return self.peer.addresses
+        return self.peer.contact[0]
 
     @property
     def connectedAt(self) -> float:
@@ -581,6 +603,20 @@ class _Swarm:
             if member.swarm is self:
                 return member if member._pos >= 0 else None
         return None
+
+    def current(self, candidate: object) -> Optional[_Member]:
+        """
+        The current member C{candidate} stands for: itself when it is one
+        of this swarm's own members (no lookup: the peer lists of a busy
+        tracker touch only what the strategy touched already), else the
+        member with its PeerID.  O(1).
+        """
+        if type(candidate) is _Member:
+            if candidate.swarm is self and candidate._pos >= 0:
+                return candidate
+            return self.member(candidate.peerID)
+        peerID = getattr(candidate, "peerID", None)
+        return self.member(peerID) if type(peerID) is str else None
 
     def membership(self, requester: IRequester) -> Optional[_Member]:
         """
@@ -918,12 +954,13 @@ class MemoryPeerStore:
         """
         account = self._addresses.get(peer._key)
         stats = peer.stats
+        addresses, ip, port = peer.contact
         return PeerState(
             peer.peerID,
             peer.token,
-            peer.observedIP,
-            peer.observedPort,
-            peer.addresses,
+            ip,
+            port,
+            addresses,
             peer.statPort,
             peer.connectedAt,
             peer.deadline,
@@ -1115,26 +1152,25 @@ class MemoryPeerStore:
             _peerID,
             peer.token,
             ip,
-            peer.observedPort,
+            port,
             addresses,
             peer.statPort,
             peer.connectedAt,
             deadline,
             peer.identity,
         ) = session
+        old, oldIP, _oldPort = peer.contact
         self._charge(
             peer,
-            _recordBlocks(peer.peerID, ip, addresses)
-            - _recordBlocks(peer.peerID, peer.observedIP, peer.addresses),
+            _recordBlocks(peer.peerID, ip, addresses) - _recordBlocks(peer.peerID, oldIP, old),
         )
-        peer.addresses = addresses
-        if ip != peer.observedIP:
+        peer.contact = (addresses, ip, port)
+        if ip != oldIP:
             key = addressKey(ip)
             if key != peer._key:
                 self._release(peer)
                 peer._key = key
                 self._open(peer)
-            peer.observedIP = ip
             for member in peer.swarms:
                 member.swarm._refile(member)
         self._touch(peer, deadline)

@@ -214,6 +214,13 @@ class SwarmMember(NamedTuple):
         """
         return holds(self.chunks, chunkID)
 
+    @property
+    def contact(self) -> Tuple[Tuple[PeerAddress, ...], str, int]:
+        """
+        C{(addresses, observedIP, observedPort)} (L{ISwarmMember.contact}).
+        """
+        return (self.addresses, self.observedIP, self.observedPort)
+
     @classmethod
     def of(cls, peer: "PeerState", member: MemberState) -> "SwarmMember":
         """
