@@ -65,6 +65,7 @@ from ppsp.tracker.values import (
     Session,
     StatsUpdate,
     StatValue,
+    SwarmMember,
     SwarmState,
 )
 
@@ -1555,6 +1556,47 @@ class PeerStoreContractTests(_ContractBase):
             ("p", "s", _LIVESEED, _IP_B, session.observedPort, session.addresses, 0.0),
         )
         self.assertIsNone(view.member("nobody"))
+
+    def test_memberContact(self) -> None:
+        """
+        A member's C{contact} is its addresses, observed IP address and
+        port, and it changes when a takeover changes one of them.
+        """
+        session = self.register("p", _IP_B)
+        self.join("p", "s")
+        _, view = self.lookup("p")
+        member = self.member(view, "p")
+        self.assertEqual(
+            tuple(member.contact),
+            (tuple(session.addresses), session.observedIP, session.observedPort),
+        )
+        moved = session._replace(observedIP=_IP_A, observedPort=4242)
+        self.assertTrue(self.result(self.store.takeOver(moved, session.token, {})))
+        _, view = self.lookup("p")
+        self.assertEqual(
+            tuple(self.member(view, "p").contact), (tuple(session.addresses), _IP_A, 4242)
+        )
+
+    def test_viewCurrent(self) -> None:
+        """
+        C{current} gives the view's member for anything that carries its
+        PeerID (the view's own member, or a value standing for it), and
+        L{None} for what names no member or has no PeerID.
+        """
+        self.register("p")
+        self.register("q")
+        self.join("p", "s")
+        self.join("q", "t")
+        _, view = self.lookup("p")
+        own = self.member(view, "p")
+        p, q = self.peer("p"), self.peer("q")
+        for candidate in (own, SwarmMember.of(p, p.swarms["s"])):
+            current = view.current(candidate)
+            assert current is not None
+            self.assertEqual((current.peerID, current.swarmID), ("p", "s"))
+        self.assertIsNone(view.current(SwarmMember.of(q, q.swarms["t"])))
+        for junk in ("p", None, object()):
+            self.assertIsNone(view.current(junk))
 
     def test_memberDeadline(self) -> None:
         """
