@@ -466,9 +466,10 @@ class IPeerStore(Interface):
     (L{ppsp.tracker.values}) are immutable and are compared by their IDs.
     Each write is one explicit operation that the store applies
     atomically: with several trackers on one store, a concurrent call sees
-    the state before it or after it, never half of it.  A protocol request
-    costs one read (L{peer} or L{lookup}) and at most one write, so that a
-    networked store makes at most two round trips per request.
+    the state before it or after it, never half of it.  Most protocol
+    requests cost one read (L{peer} or L{lookup}) and one write, so that a
+    networked store makes two round trips for them; the few that cost more
+    are listed in C{docs/writing-a-store.rst}.
 
     A write that names a PeerID that is not registered (it expired, or
     another tracker removed it) changes nothing and fires with C{False}.

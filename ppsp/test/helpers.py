@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import tracemalloc
 from typing import Any, List, Optional, Tuple, TypeVar
 
 from twisted.internet.address import IPv4Address
@@ -242,6 +243,18 @@ class TrackerHarness(StoreReads):
         if rest:
             self.clock.advance(rest)
             self.result(self.tracker.expire())
+
+
+def tracedBytes(testCase: SynchronousTestCase) -> int:
+    """
+    The bytes Python holds now by C{tracemalloc}'s count, starting the
+    tracing for the rest of C{testCase} (and stopping it after) when it is
+    not on: call it before and after what a test measures.
+    """
+    if not tracemalloc.is_tracing():
+        tracemalloc.start()
+        testCase.addCleanup(tracemalloc.stop)
+    return tracemalloc.get_traced_memory()[0]
 
 
 def txid() -> str:

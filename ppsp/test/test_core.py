@@ -1447,3 +1447,33 @@ class OperationsOnCopyingStoreTests(_OnCopyingStore, OperationsTests):
     """
     L{OperationsTests} on a copying, asynchronous store.
     """
+
+
+class PartialViewTests(SynchronousTestCase):
+    """
+    A store whose view holds only some members (a networked store's):
+    when the strategy's list from that view comes back short, the tracker
+    asks the store once more, for a wider view.
+    """
+
+    copyingStore = True
+
+    def test_shortListAsksAgain(self) -> None:
+        """
+        Of 10 other LEECHes only 3 are still current (the memberships of
+        the others ended and are not taken out yet); a FIND for 3 peers
+        gets those 3, although the first view the store answers holds 3
+        members drawn at random among all 11.
+        """
+        h = TrackerHarness(self)
+        h.connect("asker")
+        h.ok(JoinRequest, "asker", swarmID="s", mode=PeerMode.LEECH)
+        for i in range(10):
+            p = f"p{i}"
+            h.connect(p, ip=f"198.51.100.{i + 10}")
+            h.ok(JoinRequest, p, swarmID="s", mode=PeerMode.LEECH,
+                 expireTime=None if i < 3 else 5)
+        h.clock.advance(10)
+        h.ok(KeepAliveRequest, "asker")
+        answer = h.ok(FindRequest, "asker", swarmID="s", peerNum=3)
+        self.assertEqual(sorted(p.peerID for p in answer.peers), ["p0", "p1", "p2"])

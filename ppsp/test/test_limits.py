@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import random
-import tracemalloc
 from typing import Any, List, Optional, Tuple
 
 from twisted.internet.task import Clock
@@ -40,7 +39,7 @@ from ppsp.messages import (
     SwarmActionType,
 )
 from ppsp.selection.locality import LocalitySelector
-from ppsp.test.helpers import TrackerHarness, txid
+from ppsp.test.helpers import TrackerHarness, tracedBytes, txid
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.retry import MemoryRetryCache
 from ppsp.tracker.store import MemoryPeerStore
@@ -424,11 +423,7 @@ class BudgetTests(SynchronousTestCase):
             )
         )
         gc.collect()
-        tracing = tracemalloc.is_tracing()
-        if not tracing:
-            tracemalloc.start()
-            self.addCleanup(tracemalloc.stop)
-        baseline = tracemalloc.get_traced_memory()[0]
+        baseline = tracedBytes(self)
 
         refusals: List[ErrorResponse] = []
 
@@ -489,7 +484,7 @@ class BudgetTests(SynchronousTestCase):
                 assert isinstance(answer, FindResponse), answer
 
         gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - baseline
+        held = tracedBytes(self) - baseline
         budget = config.maxAddressMemory
         self.assertEqual(budget, 16 * 2**20)
         _sessions, used, _total = self.successResultOf(
@@ -529,11 +524,7 @@ class ExpiryEntryTests(SynchronousTestCase):
         h.advance(h.tracker.config.emptySwarmLifetime + 1)
         self.assertEqual(store.scheduledCount(), 1)
         gc.collect()
-        tracing = tracemalloc.is_tracing()
-        if not tracing:
-            tracemalloc.start()
-            self.addCleanup(tracemalloc.stop)
-        before = tracemalloc.get_traced_memory()[0]
+        before = tracedBytes(self)
         for n in range(20_000):
             h.ok(JoinRequest, "a", swarmID="same", expireTime=2**31 - 1 - n)
             h.ok(LeaveRequest, "a", swarmID="same")
@@ -542,7 +533,7 @@ class ExpiryEntryTests(SynchronousTestCase):
         self.assertEqual(store.scheduledCount(), 1)
         self.assertIsNone(h.swarm("same"))
         gc.collect()
-        self.assertLess(tracemalloc.get_traced_memory()[0] - before, 64 * 1024)
+        self.assertLess(tracedBytes(self) - before, 64 * 1024)
 
     def test_earlierExpireTimes(self) -> None:
         """

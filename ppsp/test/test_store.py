@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import random
-import tracemalloc
 from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple
 
 from hypothesis import given, settings
@@ -21,7 +20,7 @@ from zope.interface.verify import verifyObject
 
 from ppsp.interfaces import IRequester, IStoreCosts, ISwarmMember, ISwarmView
 from ppsp.messages import ChunkRange, PeerAddress, PeerMode
-from ppsp.test.helpers import StoreReads
+from ppsp.test.helpers import StoreReads, tracedBytes
 from ppsp.tracker.addresses import addressKey
 from ppsp.tracker.core import mergeRanges
 from ppsp.tracker.deadlines import DeadlineBuckets, ExactDeadlines
@@ -925,16 +924,12 @@ class ExactDeadlinesTests(SynchronousTestCase):
         d.add(-1, 1.0)
         d.discard(-1, 1.0)
         gc.collect()
-        tracing = tracemalloc.is_tracing()
-        if not tracing:
-            tracemalloc.start()
-            self.addCleanup(tracemalloc.stop)
-        before = tracemalloc.get_traced_memory()[0]
+        before = tracedBytes(self)
         for n in range(10_000):
             d.add(n, 2e9 - n)
             d.discard(n, 2e9 - n)
         gc.collect()
-        self.assertLess(tracemalloc.get_traced_memory()[0] - before, 4096)
+        self.assertLess(tracedBytes(self) - before, 4096)
         self.assertEqual(len(d), 0)
         self.assertEqual(d.popDue(3e9), [])
 

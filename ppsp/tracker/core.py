@@ -102,7 +102,6 @@ _FORBIDDEN = ResponseCode.MESSAGE_FORBIDDEN
 _NOT_FOUND = ResponseCode.OBJECT_NOT_FOUND
 _SYNTAX = ResponseCode.INVALID_SYNTAX
 _AUTH = ResponseCode.AUTHENTICATION_REQUIRED
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -381,7 +380,7 @@ class Tracker:
     """
     A PPSP tracker: the protocol's rules over a peer store.
 
-    Every request costs one read of the store and at most one write (see
+    Most requests cost one read of the store and one write (see
     L{IPeerStore}); the handlers are written once, as coroutines, and with
     a store that answers at once (the memory store) the L{Deferred} that
     L{handle} returns has fired when it returns.
@@ -695,7 +694,7 @@ class Tracker:
         """
         await self.store.disconnect(peer.peerID, now)
 
-    def _deadline(self, identity: Any, now: float) -> float:
+    def _deadline(self, identity: Optional[SessionIdentity], now: float) -> float:
         """
         When a session heard from at C{now} expires: C{peerTimeout} later,
         never after its credential does.
@@ -791,12 +790,10 @@ class Tracker:
         """
         return bool(self.config.maxPeerMemory or self.config.maxAddressMemory)
 
-    def _statsCost(self, peer: PeerState, plan: _Plan, joining: Optional[str] = None) -> int:
+    def _statsCost(self, peer: PeerState, plan: _Plan) -> int:
         """
-        The bytes that merging C{plan} (L{_planStats}) would add.
-
-        @param joining: the swarm a JOIN makes the peer a member of: its
-            statistics start empty when it is not one yet.
+        The bytes that merging C{plan} (L{_planStats}) would add (a swarm
+        the peer is not a member of yet starts with no statistics).
         """
         statsCost = self.store.costs.statsCost
         total = 0
@@ -986,9 +983,30 @@ class Tracker:
         asked once more for a view of four times as many members.
         """
         selector = self.swarmSelectors.get(view.swarmID, self.selector)
-        swarmID = view.swarmID
+        peers = await self._listFrom(selector, view, requester, count, constraints)
+        if len(peers) < count and not view.complete and len(view) > count:
+            _peer, wider = await self.store.lookup(
+                requester.peerID, view.swarmID, 4 * count, constraints.chunkID
+            )
+            if wider is not None:
+                constraints.accepted.clear()
+                peers = await self._listFrom(selector, wider, requester, count, constraints)
+        return tuple(peers)
+
+    async def _listFrom(
+        self,
+        selector: IPeerSelector,
+        view: ISwarmView,
+        requester: PeerState,
+        count: int,
+        constraints: FindConstraints,
+    ) -> List[PeerInfo]:
+        """
+        The strategy's choice from C{view}, checked and rendered
+        (L{checkedList}).
+        """
         chosen = await _select(selector, view, requester, count, constraints)
-        peers = checkedList(
+        return checkedList(
             chosen,
             view,
             requester.observedIP,
@@ -997,23 +1015,6 @@ class Tracker:
             constraints.accepted,
             self.peerInfos,
         )
-        if len(peers) < count and not view.complete and len(view) > count:
-            _peer, wider = await self.store.lookup(
-                requester.peerID, swarmID, 4 * count, constraints.chunkID
-            )
-            if wider is not None:
-                constraints.accepted.clear()
-                chosen = await _select(selector, wider, requester, count, constraints)
-                peers = checkedList(
-                    chosen,
-                    wider,
-                    requester.observedIP,
-                    count,
-                    constraints.accepts,
-                    constraints.accepted,
-                    self.peerInfos,
-                )
-        return tuple(peers)
 
     def _listSize(self, peerNum: Optional[int]) -> int:
         if not peerNum:
