@@ -1,7 +1,9 @@
 # -*- test-case-name: ppsp.test.test_config -*-
 """
-What the command lines of C{twistd ppsp-tracker} and C{twistd ppsp-peer}
-share: usage errors that exit 64, and the C{--config FILE} option.
+What the command lines of C{twistd ppsp-tracker}, C{twistd ppsp-peer} and
+C{python -m ppsp.client} share: usage errors that exit 64, the
+C{--config FILE} option of the two plugins, and the readers of option
+values (numbers, durations, C{SWARM[:MODE]}, C{IP:PORT}, C{--encoding}).
 
 A config file is TOML whose top-level keys are the long option names::
 
@@ -20,6 +22,7 @@ given on the command line replaces the file's whole array).
 from __future__ import annotations
 
 import getopt
+import ipaddress
 import math
 import os
 import re
@@ -44,8 +47,10 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
 from ppsp._listen import installOneLineErrors
-from ppsp.codec._fields import validIdentifier
-from ppsp.messages import PeerMode
+from ppsp.codec import JSON_CODEC, XML_CODEC
+from ppsp.codec.identifiers import identifierRule, validIdentifier
+from ppsp.interfaces import ICodec
+from ppsp.messages import PeerAddress, PeerMode
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,6 +72,8 @@ __all__ = [
     "nonNegativeSeconds",
     "parseSwarm",
     "parseMode",
+    "parseAddress",
+    "codecNamed",
     "checkPorts",
     "checkTrackerURL",
     "ProbeReactor",
@@ -263,9 +270,39 @@ def parseSwarm(text: str) -> Tuple[str, PeerMode]:
             ) from None
     else:
         swarmID, peerMode = text, PeerMode.LEECH
-    if not validIdentifier(swarmID, 128):
-        raise ValueError(f"{swarmID!r} is not a valid SwarmID (1 to 128 printable characters)")
+    if not validIdentifier(swarmID):
+        raise ValueError(f"{swarmID!r} is not a valid SwarmID ({identifierRule()})")
     return swarmID, peerMode
+
+
+def parseAddress(text: str) -> PeerAddress:
+    """
+    An C{IP:PORT} (C{[IPv6]:PORT}) option value as a HOST L{PeerAddress}.
+
+    @raise ValueError: not an address and port.
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        raise ValueError(f"{text!r} is not IP:PORT")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        ip = ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{text!r} is not IP:PORT") from None
+    if not 0 < number < 65536:
+        raise ValueError(f"{text!r}: the port must be 1 to 65535")
+    return PeerAddress(str(ip), number)
+
+
+def codecNamed(name: str) -> ICodec:
+    """
+    The codec an C{--encoding} option names: C{xml} or C{json}.
+
+    @raise KeyError: neither.
+    """
+    return {"xml": XML_CODEC, "json": JSON_CODEC}[name.strip().lower()]
 
 
 def checkTrackerURL(url: str, option: str = "--tracker") -> str:
@@ -337,7 +374,7 @@ _MARKUP = re.compile(r"[BCIL]\{([^{}]*)\}")
 def plainText(text: str) -> str:
     """
     A docstring as one paragraph of C{--help}: epytext markup
-    (C{C{...}}, C{L{...}}) taken off, and the line breaks and indentation
+    (C{CE{lb}...E{rb}}, C{LE{lb}...E{rb}}) taken off, and the line breaks and indentation
     of the source folded into single spaces.
     """
     return " ".join(_MARKUP.sub(r"\1", text).split())

@@ -31,8 +31,8 @@ from typing import Any, List, Optional, Sequence, TextIO
 from twisted.python import usage
 
 from ppsp._options import CommandOptions, positiveInt
-from ppsp.codec._fields import validIdentifier
-from ppsp.tracker.auth import credentialFingerprint, issueToken, readSecret
+from ppsp.codec.identifiers import identifierRule, validIdentifier
+from ppsp.tracker.credentials import credentialFingerprint, issueToken, readSecret
 
 __all__ = ["Options", "main"]
 
@@ -80,8 +80,8 @@ class _Issue(_Command):
     def postOptions(self) -> None:
         if not self["secret-file"]:
             raise usage.UsageError("--secret-file is required")
-        if not self["peer-id"] or not validIdentifier(self["peer-id"], 128):
-            raise usage.UsageError("--peer-id must be a valid PeerID")
+        if not validIdentifier(self["peer-id"] or ""):
+            raise usage.UsageError(f"--peer-id must be a PeerID of {identifierRule()}")
         try:
             self["secret"] = readSecret(self["secret-file"])
         except (OSError, ValueError) as e:

@@ -44,14 +44,16 @@ from ppsp._net import hostPort
 from ppsp._options import (
     CommandOptions,
     checkTrackerURL,
+    codecNamed,
     nonNegativeInt,
+    parseAddress,
     parseMode,
     parseSwarm,
     portNumber,
     positiveInt,
     positiveSeconds,
 )
-from ppsp.peer.client import (
+from ppsp.peer import (
     AuthenticationRequired,
     TLSPolicy,
     TrackerClient,
@@ -60,7 +62,6 @@ from ppsp.peer.client import (
     UnsupportedRequest,
     makeHTTPClient,
 )
-from ppsp.peer.tap import codecNamed, parseAddress
 
 __all__ = ["Options", "run", "main", "describePeer"]
 

@@ -680,6 +680,7 @@ class PPSTPConnectResponse(ConnectResponse):
     swarmResults: Tuple[SwarmResult, ...] = ()
 
 
+#: The union of the request classes, one per method.
 AnyRequest = Union[
     ConnectRequest,
     DisconnectRequest,
@@ -693,6 +694,7 @@ AnyRequest = Union[
     StatQueryRequest,
 ]
 
+#: The union of the response classes: one per method, and L{ErrorResponse}.
 AnyResponse = Union[
     ErrorResponse,
     ConnectResponse,

@@ -53,10 +53,10 @@ from ppsp.interfaces import (
     ISwarmView,
 )
 from ppsp.messages import ChunkRange, PeerAddress, PeerMode, Request
-from ppsp.peer.client import TrackerClient
+from ppsp.peer import TrackerClient
 from ppsp.peer.sources import ChunkSet, StaticStats
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
-from ppsp.tracker.auth import SessionIdentity
+from ppsp.tracker.credentials import SessionIdentity
 from ppsp.tracker.resource import TrackerResource
 from ppsp.tracker.values import (
     Expired,
@@ -80,7 +80,7 @@ __all__ = [
     "PeerStoreContractTests",
 ]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 @implementer(IPeerSelector)
@@ -175,7 +175,7 @@ class MemoryTracker:
         peer lists are predictable.
     @param url: the URL peers use (any host works).
     @param checker: the CONNECT credentials checker (a closed tracker:
-        L{TokenPeerChecker<ppsp.tracker.auth.TokenPeerChecker>} on this
+        L{TokenPeerChecker<ppsp.tracker.credentials.TokenPeerChecker>} on this
         clock); the C{open} scheme by default.
 
     @ivar tracker: the L{Tracker} now serving (replaced by L{restart}).
@@ -358,7 +358,7 @@ class PeerStoreContractTests(_ContractBase):
 
     # Helpers --------------------------------------------------------------
 
-    def result(self, d: "Deferred[T]") -> T:
+    def result(self, d: "Deferred[_T]") -> _T:
         """
         The result of a store call: L{settle}, then the Deferred's result,
         which must be there (a failure fails the test).

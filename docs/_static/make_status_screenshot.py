@@ -32,9 +32,9 @@ from ppsp.messages import (
     JoinRequest,
     PeerMode,
 )
+from ppsp.tracker._status import RecentWarnings, StatusPage
 from ppsp.tracker.admin import AdminResource
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
-from ppsp.tracker.status import RecentWarnings, StatusPage
 
 #: Where the picture goes by default.
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "status-page.png")

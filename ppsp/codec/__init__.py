@@ -84,7 +84,7 @@ def selectCodec(contentType: Optional[bytes], body: bytes) -> ICodec:
     The media type of C{contentType} decides, case-insensitively and
     whatever its parameters (a C{charset} parameter is ignored: the body is
     UTF-8).  With no C{Content-Type} or an unknown one, the first byte of
-    the body that is not white space decides: C{<} is XML, C{{} is JSON.
+    the body that is not white space decides: C{<} is XML, C{E{lb}} is JSON.
 
     @param contentType: the request's C{Content-Type} header, or L{None}.
     @param body: the request's body.

@@ -44,7 +44,7 @@ from twisted.python.failure import Failure
 from ppsp._net import LONGEST, backoff, hostPort
 from ppsp.interfaces import IChunkSource, IStatsSource
 from ppsp.messages import PeerAddress, PeerInfo, PeerMode, Stat
-from ppsp.peer.client import (
+from ppsp.peer._trackerclient import (
     AuthenticationRequired,
     MessageForbidden,
     ObjectNotFound,

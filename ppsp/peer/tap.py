@@ -10,7 +10,6 @@ seconds and logs each peer list it receives.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, List, Optional
 
 from twisted.application.service import Service
@@ -26,51 +25,21 @@ from ppsp._options import (
     ServiceOptions,
     checkPorts,
     checkTrackerURL,
+    codecNamed,
     nonNegativeSeconds,
+    parseAddress,
     parseSwarm,
     positiveInt,
     positiveSeconds,
 )
-from ppsp.codec import JSON_CODEC, XML_CODEC
-from ppsp.codec._fields import validIdentifier
-from ppsp.interfaces import ICodec
-from ppsp.messages import PeerAddress, Stat
-from ppsp.peer.client import TLSPolicy, TrackerClient, makeHTTPClient
+from ppsp.codec.identifiers import identifierRule, validIdentifier
+from ppsp.messages import Stat
+from ppsp.peer._statresource import StatQueryResource, statQuerySite
+from ppsp.peer._trackerclient import TLSPolicy, TrackerClient, makeHTTPClient
 from ppsp.peer.service import PeerService
 from ppsp.peer.sources import StaticStats
-from ppsp.peer.statquery import StatQueryResource, statQuerySite
 
-__all__ = ["Options", "makeService", "PeerDaemon", "parseAddress", "parseSwarm", "codecNamed"]
-
-
-def parseAddress(text: str) -> PeerAddress:
-    """
-    An C{IP:PORT} (C{[IPv6]:PORT}) option value as a HOST L{PeerAddress}.
-
-    @raise ValueError: not an address and port.
-    """
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        raise ValueError(f"{text!r} is not IP:PORT")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        ip = ipaddress.ip_address(host)
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"{text!r} is not IP:PORT") from None
-    if not 0 < number < 65536:
-        raise ValueError(f"{text!r}: the port must be 1 to 65535")
-    return PeerAddress(str(ip), number)
-
-
-def codecNamed(name: str) -> ICodec:
-    """
-    The codec an C{--encoding} option names: C{xml} or C{json}.
-
-    @raise KeyError: neither.
-    """
-    return {"xml": XML_CODEC, "json": JSON_CODEC}[name.strip().lower()]
+__all__ = ["Options", "makeService", "PeerDaemon"]
 
 
 class Options(ServiceOptions):
@@ -148,8 +117,10 @@ class Options(ServiceOptions):
         checkTrackerURL(url)
         if not self["peer-id"]:
             raise usage.UsageError("--peer-id is required")
-        if not validIdentifier(self["peer-id"], 128):
-            raise usage.UsageError(f"--peer-id {self['peer-id']!r} is not a valid PeerID")
+        if not validIdentifier(self["peer-id"]):
+            raise usage.UsageError(
+                f"--peer-id {self['peer-id']!r} is not a valid PeerID ({identifierRule()})"
+            )
         if self["stat-listen"] is not None:
             reactor = ProbeReactor()
             try:

@@ -12,6 +12,8 @@ from zope.interface import implementer
 
 from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
 
+__all__ = ["random", "roles", "locality", "capacity", "chunks", "composite"]
+
 
 @implementer(IPlugin, IPeerSelectorPlugin)
 class _BuiltinPlugin:
@@ -38,12 +40,14 @@ class _BuiltinPlugin:
         return selector
 
 
+#: The C{random} strategy, L{ppsp.selection.random.RandomSelector}.
 random = _BuiltinPlugin(
     "random",
     "Uniformly random peers among those that qualify (the default).",
     "random",
     "RandomSelector",
 )
+#: The C{roles} strategy, L{ppsp.selection.roles.RolesSelector}.
 roles = _BuiltinPlugin(
     "roles",
     "Seeds first for leechers (the live source always), leechers first for seeds,"
@@ -51,6 +55,7 @@ roles = _BuiltinPlugin(
     "roles",
     "RolesSelector",
 )
+#: The C{locality} strategy, L{ppsp.selection.locality.LocalitySelector}.
 locality = _BuiltinPlugin(
     "locality",
     "Peers of the requester's network first (/24, /48 or a CIDR map), with a random share."
@@ -58,6 +63,7 @@ locality = _BuiltinPlugin(
     "locality",
     "LocalitySelector",
 )
+#: The C{capacity} strategy, L{ppsp.selection.capacity.CapacitySelector}.
 capacity = _BuiltinPlugin(
     "capacity",
     "Peers weighted by spare upload, spread over time."
@@ -65,6 +71,7 @@ capacity = _BuiltinPlugin(
     "capacity",
     "CapacitySelector",
 )
+#: The C{chunks} strategy, L{ppsp.selection.chunks.ChunksSelector}.
 chunks = _BuiltinPlugin(
     "chunks",
     "Holders reaching furthest ahead of the chunk, else peers near the requester's"
@@ -72,6 +79,7 @@ chunks = _BuiltinPlugin(
     "chunks",
     "ChunksSelector",
 )
+#: The C{composite} strategy, L{ppsp.selection.composite.CompositeSelector}.
 composite = _BuiltinPlugin(
     "composite",
     "Strategies sharing each list by weight, with a random share."

@@ -475,6 +475,22 @@ class StatQueryTests(SynchronousTestCase):
             self.assertEqual((name, code, body["error"]), (name, 400, "bad-request"))
         self.assertEqual(h.statPeer.seen, [])
 
+    def test_propertyLength(self) -> None:
+        """
+        A property name is at most as long as a Stat can carry (64
+        characters): 64 are sent to the peer, 65 are a 400 that says the
+        rule, and nothing is sent.
+        """
+        h = populated(self)
+        code, body = self.post(h, "/peers/a/stat-query?property=" + "p" * 65)
+        self.assertEqual(
+            (code, body["error"], body["reason"]),
+            (400, "bad-request", "a property name must be 1 to 64 printable characters"),
+        )
+        self.assertEqual(h.statPeer.seen, [])
+        self.post(h, "/peers/a/stat-query?property=" + "p" * 64)
+        self.assertEqual(len(h.statPeer.seen), 1)
+
     def test_withoutQuerier(self) -> None:
         """
         An admin resource built without a querier answers 501 to
@@ -855,7 +871,7 @@ class RevocationTests(SynchronousTestCase):
         A credential is named by its C{sha256:} fingerprint (colons and
         upper case allowed) or as a C{ppsp1.} credential.
         """
-        from ppsp.tracker.auth import credentialFingerprint, issueToken
+        from ppsp.tracker.credentials import credentialFingerprint, issueToken
 
         h = AdminHarness(self)
         digest = credentialFingerprint(b"c")

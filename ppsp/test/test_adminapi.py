@@ -384,6 +384,22 @@ class OptionTests(SynchronousTestCase):
         e = self.assertRaises(usage.UsageError, parse, "--admin-auth", "memory:a:b")
         self.assertIn("--admin", str(e))
 
+    def test_memoryAdminAuth(self) -> None:
+        """
+        C{--admin-auth memory:USER:PASSWORD...} accepts each user with its
+        password as HTTP Basic authentication gives them (bytes), and
+        refuses a wrong password.
+        """
+        from twisted.cred.credentials import UsernamePassword
+        from twisted.cred.error import UnauthorizedLogin
+
+        options = parse("--admin", "tcp:7001", "--admin-auth", "memory:admin:secret:bob:x")
+        [checker] = options["adminCheckers"]
+        accepted = self.successResultOf(checker.requestAvatarId(UsernamePassword(b"admin", b"secret")))
+        self.assertEqual(accepted, b"admin")
+        self.successResultOf(checker.requestAvatarId(UsernamePassword(b"bob", b"x")))
+        self.failureResultOf(checker.requestAvatarId(UsernamePassword(b"admin", b"x")), UnauthorizedLogin)
+
     def test_bansFile(self) -> None:
         """
         C{--bans FILE} is read at start (a bad line is a usage error naming

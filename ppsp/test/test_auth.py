@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from ppsp import auth as cli
 from ppsp.messages import ConnectRequest, ConnectResponse, ErrorResponse, ResponseCode
 from ppsp.test.helpers import StoreReads
-from ppsp.tracker.auth import (
+from ppsp.tracker.credentials import (
     PeerCredentials,
     TokenPeerChecker,
     X509PeerChecker,
@@ -319,7 +319,7 @@ class JSONAuthorizationTests(SynchronousTestCase):
         """
         from ppsp.codec import JSON_CODEC
         from ppsp.messages import PeerMode, PPSTPConnectResponse
-        from ppsp.peer.client import AuthenticationRequired
+        from ppsp.peer import AuthenticationRequired
         from ppsp.testing import MemoryTracker
 
         fake = MemoryTracker()

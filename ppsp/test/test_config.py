@@ -35,7 +35,7 @@ from ppsp.peer.tap import Options as PeerOptions
 from ppsp.test.certs import TestCA
 from ppsp.test.helpers import TrackerHarness
 from ppsp.tracker.admin import AdminResource
-from ppsp.tracker.auth import (
+from ppsp.tracker.credentials import (
     MIN_SECRET_BYTES,
     PeerCredentials,
     TokenPeerChecker,

@@ -8,6 +8,7 @@ same tracker.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any, Optional
 
@@ -15,6 +16,7 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
+from ppsp.test.doccommands import Commands, DocumentedCommand, blockAfter, runsDocumented, unshown
 from ppsp.test.test_twistd import BIN, Process, spawn
 
 reactor: Any = _reactor
@@ -111,31 +113,42 @@ class PeerEndToEndTests(TestCase):
         yield cli.ended
         self.assertIn(b"0 peers in swarm live", cli.output)
 
+    @runsDocumented(
+        "docs/peer-tutorial.rst",
+        "twistd -n ppsp-tracker --listen tcp:7000:interface=127.0.0.1",
+        "python docs/examples/streaming_peer.py http://127.0.0.1:7000/ peer-a live-1",
+        "python docs/examples/streaming_peer.py http://127.0.0.1:7000/ peer-b live-1",
+    )
     @inlineCallbacks
-    def test_tutorialProgram(self) -> Any:
+    def test_tutorialProgram(
+        self, tracker: DocumentedCommand, first: DocumentedCommand, second: DocumentedCommand
+    ) -> Any:
         """
-        The peer tutorial's program runs as written: two copies against a
-        real tracker, and the later one finds the earlier one holding the
-        chunk it needs next.
+        The peer tutorial's commands run as written, from a checkout: a
+        tracker, and two copies of the program, the second once the first
+        has logged its first look-ahead; the later one logs the line the
+        tutorial shows, finding the earlier one holding the chunk it needs
+        next; Ctrl-C stops a copy, which leaves and disconnects first.
         """
         from ppsp.test.test_docs import EXAMPLES
 
         if not EXAMPLES.exists():
             raise self.skipTest("docs/examples/ is not beside this ppsp package")
-        program = EXAMPLES.child("streaming_peer.py").path
-        tracker = self.tracker("tcp:0:interface=127.0.0.1")
-        match = yield tracker.waitFor(rb"listening on 127\.0\.0\.1:(\d+)")
-        url = f"http://127.0.0.1:{int(match.group(1))}/"
-        first = self.spawn(program, url, "peer-a", "live-1", module="")
-        yield first.waitFor(rb"peer-a registered with the tracker")
+        run = Commands(self, ports=[7000])
+        run.copy("docs/examples/streaming_peer.py")
+        running = run.start(tracker)
+        yield running.waitFor(rb"listening on 127\.0\.0\.1:\d+")
+        ahead = run.start(first)
+        yield ahead.waitFor(rb"peer-a registered with the tracker")
         # The first is ahead of the second by its first look-ahead (5 s of
         # chunks), so that it holds what the second will look for.
-        yield first.waitFor(rb"found \d+ peer\(s\) holding chunk \d+", timeout=30)
-        second = self.spawn(program, url, "peer-b", "live-1", module="")
-        yield second.waitFor(rb"found 1 peer\(s\) holding chunk \d+", timeout=30)
-        first.transport.signalProcess("INT")  # type: ignore[union-attr]
-        yield first.ended
-        self.assertIn(b"left every swarm and disconnected from the tracker", first.output)
+        yield ahead.waitFor(rb"found \d+ peer\(s\) holding chunk \d+", timeout=30)
+        behind = run.start(second)
+        yield behind.waitFor(rb"found 1 peer\(s\) holding chunk \d+", timeout=30)
+        shown = [line for line in blockAfter(second).text.splitlines() if line.strip()]
+        self.assertEqual(unshown(shown, behind.text), [])
+        yield ahead.stop(signal.SIGINT)
+        self.assertIn("left every swarm and disconnected from the tracker", ahead.text)
 
     @inlineCallbacks
     def test_jsonAndXMLPeers(self) -> Any:

@@ -1,7 +1,7 @@
 """
 Tests for the tracker's metrics: what the resource, the site, the core
 and the service count (L{ppsp.tracker.metrics}), the Prometheus export
-at C{GET /metrics} (L{ppsp.tracker.exporter}) and the health check at
+at C{GET /metrics} (L{ppsp.tracker._exporter}) and the health check at
 C{GET /health} on the admin endpoint, through real twisted.web requests
 (L{StubTreq}) on a L{Clock}.
 """
@@ -25,7 +25,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from ppsp.test.test_resource import XML, field, message
 from ppsp.tracker.admin import AdminResource
 from ppsp.tracker.core import Tracker, TrackerConfig
-from ppsp.tracker.exporter import trackerRegistry
+from ppsp.tracker._exporter import trackerRegistry
 from ppsp.tracker.metrics import LATENCY_BUCKETS
 from ppsp.tracker.overload import LoadShedder
 from ppsp.tracker.resource import TrackerResource, TrackerSite

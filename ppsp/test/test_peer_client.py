@@ -1,5 +1,5 @@
 """
-Tests for L{ppsp.peer.client.TrackerClient}: every request against the
+Tests for L{ppsp.peer.TrackerClient}: every request against the
 real tracker resource (through L{ppsp.testing.MemoryTracker}), typed
 errors, retries with the same TransactionID, timeouts that cover the body,
 and HTTPS with a private CA on a real socket.
@@ -40,7 +40,7 @@ from ppsp.messages import (
     ResponseCode,
     Stat,
 )
-from ppsp.peer.client import (
+from ppsp.peer import (
     AuthenticationRequired,
     BadTrackerResponse,
     MessageForbidden,

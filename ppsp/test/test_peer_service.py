@@ -29,7 +29,7 @@ from ppsp.messages import (
     Stat,
     StatReportRequest,
 )
-from ppsp.peer.client import TrackerUnavailable
+from ppsp.peer import TrackerUnavailable
 from ppsp.peer.service import CONNECTING, REGISTERED, STOPPED, UNREACHABLE, PeerService
 from ppsp.peer.sources import ChunkSet, StaticStats
 from ppsp.test.helpers import StoreReads

@@ -1,5 +1,5 @@
 """
-Tests for L{ppsp.peer.statquery.StatQueryResource}: the peer's answer to
+Tests for L{ppsp.peer.StatQueryResource}: the peer's answer to
 the tracker's STAT_QUERY, over HTTP through StubTreq.
 """
 
@@ -21,7 +21,7 @@ from ppsp.messages import (
     StatQueryResponse,
 )
 from ppsp.peer.sources import StaticStats
-from ppsp.peer.statquery import MAX_QUERY_BYTES, StatQueryResource
+from ppsp.peer import MAX_QUERY_BYTES, StatQueryResource
 
 STATS = StaticStats(
     [Stat("UploadBandwidth", "800"), Stat("BufferLevel", "3000", swarm="live"), Stat("Vendor", "x")]
@@ -124,7 +124,7 @@ class BothWaysTests(SynchronousTestCase):
 
         from ppsp.peer import PeerService
         from ppsp.testing import MemoryTracker
-        from ppsp.tracker.statquery import StatQuerier
+        from ppsp.tracker.statquerier import StatQuerier
 
         fake = MemoryTracker(clock=Clock())
         stats = StaticStats([Stat("UploadBandwidth", "777"), Stat("AvailBandwidth", "300")])

@@ -11,8 +11,9 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from ppsp._options import parseAddress, parseSwarm
 from ppsp.messages import PeerAddress, PeerMode, Stat
-from ppsp.peer.tap import Options, PeerDaemon, makeService, parseAddress, parseSwarm
+from ppsp.peer.tap import Options, PeerDaemon, makeService
 from ppsp.test.certs import TestCA
 
 BASE = ["--tracker", "http://127.0.0.1:7000/", "--peer-id", "peer-a"]

@@ -279,7 +279,7 @@ class X509OverTLSTests(TestCase):
 
     def setUp(self) -> None:
         from ppsp.test.certs import TestCA, serverOptions
-        from ppsp.tracker.auth import X509PeerChecker
+        from ppsp.tracker.credentials import X509PeerChecker
 
         self.ca = TestCA()
         context = serverOptions(self.ca)
@@ -289,7 +289,7 @@ class X509OverTLSTests(TestCase):
         self.url = f"https://localhost:{port.getHost().port}/"
 
     def client(self, peerID: str, certificateOf: str, cer: Any, **kw: Any) -> Any:
-        from ppsp.peer.client import TLSPolicy, TrackerClient, makeHTTPClient
+        from ppsp.peer import TLSPolicy, TrackerClient, makeHTTPClient
         from twisted.internet.ssl import Certificate, PrivateCertificate
 
         mine = self.ca.issue(certificateOf)
@@ -317,7 +317,7 @@ class X509OverTLSTests(TestCase):
         key, it cannot present it over TLS) is refused, and so is one whose
         certificate names another PeerID.
         """
-        from ppsp.peer.client import AuthenticationRequired
+        from ppsp.peer import AuthenticationRequired
 
         other = self.ca.issue("peer-a").certificate.decode("ascii")
         with self.assertRaises(AuthenticationRequired):

@@ -34,7 +34,7 @@ from ppsp.messages import (
 from ppsp.test.certs import TestCA, serverOptions
 from ppsp.test.helpers import StoreReads
 from ppsp.test.test_json_tracker import Harness, action
-from ppsp.tracker.auth import (
+from ppsp.tracker.credentials import (
     Revocations,
     SessionIdentity,
     TokenPeerChecker,

@@ -51,7 +51,7 @@ from ppsp.test.copyingstore import CopyingPeerStore
 from ppsp.test.helpers import TrackerHarness
 from ppsp.test.test_deploy import watch
 from ppsp.test.test_twistd import BIN, TrackerProcess, spawn
-from ppsp.tracker.auth import Revocations, SessionIdentity, TokenPeerChecker, issueToken
+from ppsp.tracker.credentials import Revocations, SessionIdentity, TokenPeerChecker, issueToken
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.state import (
     FORMAT,

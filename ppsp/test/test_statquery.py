@@ -1,5 +1,5 @@
 """
-Tests for L{ppsp.tracker.statquery}: the tracker's STAT_QUERY to peers,
+Tests for L{ppsp.tracker.statquerier}: the tracker's STAT_QUERY to peers,
 against a fake peer stat resource behind L{StubTreq} (and one real socket),
 and the polling service on a L{Clock}.
 """
@@ -44,7 +44,7 @@ from ppsp.test.helpers import TrackerHarness
 from ppsp.tracker.core import Origin, Tracker
 from ppsp.tracker.store import MemoryPeerStore
 from ppsp.tracker.values import PeerState
-from ppsp.tracker.statquery import (
+from ppsp.tracker.statquerier import (
     BadStatAnswer,
     NoStatPort,
     PeerUnreachable,
@@ -768,30 +768,48 @@ class RealSocketTests(TestCase):
     on the real reactor.
     """
 
+    def setUp(self) -> Any:
+        """
+        Serve a peer stat resource on 127.0.0.1 and register its peer,
+        C{a}, with a tracker whose querier uses L{makeStatQueryClient}.
+        """
+        from twisted.internet import reactor as _reactor
+
+        reactor: Any = _reactor
+
+        self.peer = FakePeerStats(stats=(Stat("UploadBandwidth", "1200"),))
+        site = Site(self.peer)
+        site.noisy = False
+        self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(self.port.stopListening)
+        self.tracker = Tracker(reactor)
+        http, pool = makeStatQueryClient(reactor)
+        self.addCleanup(pool.closeCachedConnections)
+        self.querier = StatQuerier(self.tracker, http, reactor, timeout=10)
+        return self.tracker.handle(
+            ConnectRequest("1", "a", statPort=self.port.getHost().port), Origin("127.0.0.1", 50000)
+        )
+
     @inlineCallbacks
     def test_queryOverLoopback(self) -> Any:
         """
         The tracker queries a peer stat resource listening on 127.0.0.1
         through L{makeStatQueryClient}, gets its Stats and stores them.
         """
-        from twisted.internet import reactor as _reactor
-
-        reactor: Any = _reactor
-
-        peer = FakePeerStats(stats=(Stat("UploadBandwidth", "1200"),))
-        site = Site(peer)
-        site.noisy = False
-        port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        tracker = Tracker(reactor)
-        yield tracker.handle(
-            ConnectRequest("1", "a", statPort=port.getHost().port), Origin("127.0.0.1", 50000)
-        )
-        http, pool = makeStatQueryClient(reactor)
-        self.addCleanup(pool.closeCachedConnections)
-        querier = StatQuerier(tracker, http, reactor, timeout=10)
-        result = yield querier.query("a")
+        result = yield self.querier.query("a")
         self.assertEqual(result.stats, (Stat("UploadBandwidth", "1200"),))
-        state = yield tracker.store.peer("a")
+        state = yield self.tracker.store.peer("a")
         self.assertEqual(state.stats, {"UploadBandwidth": 1200})
-        self.assertEqual(peer.seen[0][0], b"127.0.0.1:%d" % (port.getHost().port,))
+        self.assertEqual(self.peer.seen[0][0], b"127.0.0.1:%d" % (self.port.getHost().port,))
+
+    @inlineCallbacks
+    def test_quietConnections(self) -> Any:
+        """
+        The connections of L{makeStatQueryClient} log nothing when they
+        open: a tracker polling thousands of peers would otherwise log a
+        C{Starting factory} line for each query.
+        """
+        with capturedLogs() as events:
+            result = yield self.querier.query("a")
+        self.assertEqual(result.stats, (Stat("UploadBandwidth", "1200"),))
+        self.assertEqual([e for e in events if "factory" in e.get("log_format", "")], [])

@@ -1,5 +1,5 @@
 """
-Tests for L{ppsp.tracker.status}: the status page at C{GET /} on the admin
+Tests for L{ppsp.tracker._status}: the status page at C{GET /} on the admin
 endpoint (HTML for a browser, JSON otherwise), its plots, the recent
 warnings, and the page as headless Chromium renders it.
 """
@@ -37,7 +37,7 @@ from ppsp.tracker.admin import AdminResource
 from ppsp.tracker.core import Tracker, TrackerConfig
 from ppsp.tracker.metrics import TrackerMetrics
 from ppsp.tracker.resource import TrackerSite
-from ppsp.tracker.status import (
+from ppsp.tracker._status import (
     BUSIEST_SWARMS,
     STATUS_CSP,
     RecentWarnings,

@@ -4,7 +4,7 @@ store contract (which L{ppsp.test.test_storecontract} runs against it):
 the costs of its views (sampling, the chunk index, the per-mode index, the
 partitions), its cost model in blocks, its expiry entries, all through its
 public API; and for the building blocks it rests on,
-L{ppsp.tracker.deadlines} and L{ppsp.tracker.values}.
+L{ppsp.tracker._deadlines} and L{ppsp.tracker.values}.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ppsp.messages import ChunkRange, PeerAddress, PeerMode
 from ppsp.test.helpers import StoreReads, tracedBytes
 from ppsp.tracker.addresses import addressKey
 from ppsp.tracker.core import mergeRanges
-from ppsp.tracker.deadlines import DeadlineBuckets, ExactDeadlines
+from ppsp.tracker._deadlines import DeadlineBuckets, ExactDeadlines
 from ppsp.tracker.store import MAX_PARTITIONS, MemoryPeerStore
 from ppsp.tracker.values import MemberState, PeerState, Session, SwarmMember, holds
 

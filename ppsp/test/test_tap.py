@@ -374,7 +374,7 @@ class SecurityOptionsTests(SynchronousTestCase):
         and the tracker sheds load beyond 1000 requests in flight or 0.05 s
         of lag.
         """
-        from ppsp.tracker.auth import OpenPeerChecker
+        from ppsp.tracker.credentials import OpenPeerChecker
 
         service, site = self.site()
         self.assertIsInstance(service.tracker.checker, OpenPeerChecker)
@@ -411,7 +411,7 @@ class SecurityOptionsTests(SynchronousTestCase):
         credentials C{python -m ppsp.auth} issues with that secret.
         """
         from ppsp.messages import ConnectResponse, ErrorResponse
-        from ppsp.tracker.auth import TokenPeerChecker, issueToken
+        from ppsp.tracker.credentials import TokenPeerChecker, issueToken
 
         path = self.mktemp()
         FilePath(path).setContent(b"a-secret-of-enough-bytes\n")
@@ -431,7 +431,7 @@ class SecurityOptionsTests(SynchronousTestCase):
         C{--auth x509:CAFILE} checks certificates against that CA.
         """
         from ppsp.test.certs import TestCA
-        from ppsp.tracker.auth import X509PeerChecker
+        from ppsp.tracker.credentials import X509PeerChecker
 
         path = self.mktemp()
         FilePath(path).setContent(TestCA().certificate)

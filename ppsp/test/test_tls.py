@@ -21,13 +21,14 @@ from twisted.internet.interfaces import IStreamServerEndpointStringParser
 from twisted.internet.protocol import Factory
 from twisted.internet.ssl import Certificate, PrivateCertificate
 from twisted.internet.testing import MemoryReactor
+from twisted.logger import capturedLogs
 from twisted.plugin import IPlugin, getPlugins
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
-from ppsp.peer.client import (
+from ppsp.peer import (
     AuthenticationRequired,
     TLSPolicy,
     TrackerClient,
@@ -37,7 +38,7 @@ from ppsp.peer.client import (
 from ppsp.test.certs import Issued, TestCA
 from ppsp.test.test_twistd import BIN, Process, spawn
 from ppsp.tracker import Tracker, TrackerConfig, TrackerResource, TrackerSite
-from ppsp.tracker.auth import X509PeerChecker
+from ppsp.tracker.credentials import X509PeerChecker
 from ppsp.tracker.tls import MutualTLSServerParser, mutualTLSOptions
 
 reactor: Any = _reactor
@@ -413,6 +414,20 @@ class ConnectionTests(TestCase):
         response = yield self.client("peer-a", self.files.peers["peer-a"]).connect()
         self.assertTrue(response.authToken)
         self.assertIsNotNone((yield tracker.store.peer("peer-a")))
+
+    @inlineCallbacks
+    def test_quietConnections(self) -> Any:
+        """
+        The connections of L{makeHTTPClient}, over TLS too, log nothing
+        when they open: no C{Starting factory} line for each connection
+        to the tracker.
+        """
+        yield self.serve()
+        client = self.client("peer-a", self.files.peers["peer-a"])
+        with capturedLogs() as events:
+            response = yield client.connect()
+        self.assertTrue(response.authToken)
+        self.assertEqual([e for e in events if "factory" in e.get("log_format", "")], [])
 
     @inlineCallbacks
     def test_noClientCertificate(self) -> Any:

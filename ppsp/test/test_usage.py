@@ -36,7 +36,7 @@ from ppsp.peer.service import REGISTERED, PeerService
 from ppsp.test.test_twistd import BIN, PROJECT, environment
 from ppsp.testing import MemoryTracker
 from ppsp.tracker import tap as trackerTap
-from ppsp.tracker.auth import TokenPeerChecker, issueToken
+from ppsp.tracker.credentials import TokenPeerChecker, issueToken
 
 reactor: Any = _reactor
 

@@ -20,6 +20,7 @@ import ppsp.plugins
 from ppsp.interfaces import IPeerSelector
 from ppsp.messages import FindRequest, JoinRequest, PeerMode
 from ppsp.selection import availableSelectors, makeSelector
+from ppsp.test.doccommands import Commands, DocumentedCommand, runsDocumented
 from ppsp.test.helpers import TrackerHarness
 
 #: The source checkout's root, and the walkthrough's package in it.
@@ -87,23 +88,18 @@ class OnThePathTests(SynchronousTestCase):
         self.assertEqual([p.peerID for p in r.peers], ["p1", "p2"])
 
 
-    def test_packageTests(self) -> None:
+    @runsDocumented("docs/writing-a-strategy.rst", "python -m twisted.trial tests")
+    def test_packageTests(self, trial: DocumentedCommand) -> None:
         """
         The package's own tests (C{tests/test_veterans.py}, shown in the
         walkthrough) pass against this ppsp, run as the walkthrough says:
-        C{python -m twisted.trial tests} in the package's directory.
+        C{python -m twisted.trial tests} in the package's directory, with
+        the package installed (its copy on the path).
         """
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([self.root.path, PROJECT.path, env.get("PYTHONPATH", "")])
-        result = subprocess.run(
-            [sys.executable, "-m", "twisted.trial", "tests"],
-            cwd=self.root.path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        run = Commands(self)
+        result = run.runBlocking(
+            trial, cwd=self.root, env={"PYTHONPATH": self.root.path + os.pathsep + run.env["PYTHONPATH"]}
         )
-        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("PASSED (successes=2)", result.stdout)
 
 

@@ -11,7 +11,7 @@ from ppsp.tracker.admin import AdminResource
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import TrackerService
-from ppsp.tracker.statquery import StatQuerier, StatQueryService, makeStatQueryClient
+from ppsp.tracker.statquerier import StatQuerier, StatQueryService, makeStatQueryClient
 from ppsp.tracker.store import MemoryPeerStore
 from ppsp.tracker.values import Expired, MemberState, PeerState, Session, SwarmMember, SwarmState
 

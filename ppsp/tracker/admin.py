@@ -4,31 +4,30 @@ The tracker's admin interface: a small JSON resource for operators, served
 on an endpoint of its own (C{twistd ppsp-tracker --admin
 tcp:7001:interface=127.0.0.1}), never on the peers' port.
 
-=========================================  ==========================================
-C{GET /}                                   the status: an HTML page for a browser
-                                           (L{ppsp.tracker.status}), else JSON:
-                                           peers, swarms, counters, STAT_QUERY
-                                           state, version, uptime, totals, ...
-C{GET /metrics}                            the metrics, in Prometheus's text format
-C{GET /health}                             200 while the tracker serves, 503 while
-                                           it sheds load, drains or cannot reach
-                                           its store
-C{GET /peers/<PeerID>}                     one peer
-C{DELETE /peers/<PeerID>}                  end the peer's session now
-C{GET /swarms[?offset=N&limit=N]}          the swarms, largest first, paged
-C{GET /swarms/<SwarmID>[?limit=N]}         one swarm, with up to N members
-C{GET /swarms/<SwarmID>/peers[?offset..]}  a swarm's members, paged
-C{PUT /swarms/<SwarmID>}                   provision the swarm
-C{DELETE /swarms/<SwarmID>}                remove the swarm (its members leave)
-C{GET /bans}                               the bans in force
-C{POST /bans?network=NET[&seconds=N]}      ban an address or a CIDR network
-C{DELETE /bans?network=NET}                lift a ban
-C{POST /peers/<PeerID>/stat-query}         send the peer a STAT_QUERY now and
-C{[?property=NAME ...]}                    answer with what it said
-C{GET /revocations}                        the revoked PeerIDs and credentials
-C{POST /revocations}                       revoke PeerIDs and credentials now,
-C{[?peer=PEERID ...][&credential=FP ...]}  ending their sessions
-=========================================  ==========================================
+The requests it answers:
+
+  - C{GET /}: the status: an HTML page for a browser
+    (L{ppsp.tracker._status}), else JSON: peers, swarms, counters,
+    STAT_QUERY state, version, uptime, totals, ...
+  - C{GET /metrics}: the metrics, in Prometheus's text format
+  - C{GET /health}: 200 while the tracker serves, 503 while it sheds load,
+    drains or cannot reach its store
+  - C{GET /peers/<PeerID>}: one peer
+  - C{DELETE /peers/<PeerID>}: end the peer's session now
+  - C{GET /swarms[?offset=N&limit=N]}: the swarms, largest first, paged
+  - C{GET /swarms/<SwarmID>[?limit=N]}: one swarm, with up to N members
+  - C{GET /swarms/<SwarmID>/peers[?offset..]}: a swarm's members, paged
+  - C{PUT /swarms/<SwarmID>}: provision the swarm
+  - C{DELETE /swarms/<SwarmID>}: remove the swarm (its members leave)
+  - C{GET /bans}: the bans in force
+  - C{POST /bans?network=NET[&seconds=N]}: ban an address or a CIDR
+    network
+  - C{DELETE /bans?network=NET}: lift a ban
+  - C{POST /peers/<PeerID>/stat-query[?property=NAME ...]}: send the peer
+    a STAT_QUERY now and answer with what it said
+  - C{GET /revocations}: the revoked PeerIDs and credentials
+  - C{POST /revocations[?peer=PEERID ...][&credential=FP ...]}: revoke
+    PeerIDs and credentials now, ending their sessions
 
 IDs are percent-encoded in the path (C{/peers/a%2Fb} is the PeerID
 C{a/b}), in UTF-8.  Every answer, errors included, is a JSON object with
@@ -84,17 +83,17 @@ from twisted.web.server import NOT_DONE_YET, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ppsp._ratelimit import RateLimitedLog
-from ppsp.codec._fields import validIdentifier
+from ppsp.codec.identifiers import PROPERTY_LENGTH, identifierRule, validIdentifier
 from ppsp.messages import PeerMode
 from ppsp.tracker.addresses import IPNetwork, canonicalAddress
 from ppsp.tracker.bans import Ban, parseNetwork
 from ppsp.tracker.listening import splitDescription
-from ppsp.tracker.auth import Revocations
+from ppsp.tracker.credentials import Revocations
 from ppsp.tracker.core import Tracker
-from ppsp.tracker.exporter import TrackerRegistry, trackerRegistry
+from ppsp.tracker._exporter import TrackerRegistry, trackerRegistry
 from ppsp.tracker.overload import LoadShedder
-from ppsp.tracker.status import STATUS_CSP, StatusPage, prefersHTML
-from ppsp.tracker.statquery import (
+from ppsp.tracker._status import STATUS_CSP, StatusPage, prefersHTML
+from ppsp.tracker.statquerier import (
     BadStatAnswer,
     NoStatPort,
     PeerUnreachable,
@@ -349,7 +348,7 @@ class AdminResource(Resource):
     @param shedder: the tracker's load shedder, which C{GET /health} asks
         whether the tracker sheds load; without one, it never does.
     @param checkers: credentials checkers of user names and passwords
-        (L{IUsernamePassword}, such as
+        (L{twisted.cred.credentials.IUsernamePassword}, such as
         L{twisted.cred.strcred.makeChecker} makes): when given, every
         request but C{GET /health} must carry HTTP Basic credentials that
         one of them accepts, or gets 401 with C{WWW-Authenticate: Basic
@@ -690,8 +689,8 @@ class AdminResource(Resource):
 
     async def _provision(self, request: Request, segment: bytes) -> bytes:
         swarmID = _text(segment, "SwarmID")
-        if not validIdentifier(swarmID, 128):
-            raise _Error(400, "bad-request", "a SwarmID must be 1 to 128 printable characters")
+        if not validIdentifier(swarmID):
+            raise _Error(400, "bad-request", f"a SwarmID must be {identifierRule()}")
         created = await self.tracker.provisionSwarm(swarmID)
         view = _swarmSummary(await self._swarm(swarmID))
         view["created"] = created
@@ -854,8 +853,8 @@ class AdminResource(Resource):
         if len(peerIDs) + len(credentials) > _MAX_REVOCATIONS:
             raise _Error(400, "bad-request", f"more than {_MAX_REVOCATIONS} revocations")
         for peerID in peerIDs:
-            if not validIdentifier(peerID, 128):
-                raise _Error(400, "bad-request", "a PeerID must be 1 to 128 printable characters")
+            if not validIdentifier(peerID):
+                raise _Error(400, "bad-request", f"a PeerID must be {identifierRule()}")
         fingerprints = []
         for credential in credentials:
             try:
@@ -887,8 +886,10 @@ class AdminResource(Resource):
         if len(properties) > _MAX_PROPERTIES:
             raise _Error(400, "bad-request", f"more than {_MAX_PROPERTIES} properties")
         for name in properties:
-            if not validIdentifier(name, 128):
-                raise _Error(400, "bad-request", "a property name must be 1 to 128 printable characters")
+            if not validIdentifier(name, PROPERTY_LENGTH):
+                raise _Error(
+                    400, "bad-request", f"a property name must be {identifierRule(PROPERTY_LENGTH)}"
+                )
         try:
             result = await querier.query(peerID, properties)
         except StatQueryFailed as e:
@@ -1030,7 +1031,7 @@ def _text(value: bytes, what: str) -> str:
 
 def _identifier(segment: bytes, what: str) -> str:
     value = _text(segment, what)
-    if not validIdentifier(value, 128):
+    if not validIdentifier(value):
         raise _Error(404, "not-found", f"not a valid {what}")
     return value
 

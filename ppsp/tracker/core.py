@@ -86,7 +86,7 @@ from ppsp.messages import (
 )
 from ppsp.selection.random import RandomSelector
 from ppsp.tracker.addresses import addressKey
-from ppsp.tracker.auth import OpenPeerChecker, PeerCredentials, Revocations, SessionIdentity
+from ppsp.tracker.credentials import OpenPeerChecker, PeerCredentials, Revocations, SessionIdentity
 from ppsp.tracker.bans import Bans
 from ppsp.tracker.metrics import TrackerMetrics
 from ppsp.tracker.properties import Compare, Scope, lookup
@@ -429,8 +429,8 @@ class Tracker:
         #: outcomes (L{countEvent}).
         self.metrics = metrics if metrics is not None else TrackerMetrics(clock)
         #: Whether the tracker is draining for a stop (it answers what is
-        #: in flight and takes nothing new); the health check then answers
-        #: 503.  Whatever stops the tracker gracefully sets it.
+        #: in flight and takes nothing new); the health check then
+        #: answers 503.  Whatever stops the tracker gracefully sets it.
         self.draining = False
         self.config = config = config if config is not None else TrackerConfig()
         self.store: IPeerStore = store if store is not None else MemoryPeerStore()
@@ -1534,7 +1534,7 @@ class Tracker:
     def revoke(self, peerIDs: Iterable[str] = (), fingerprints: Iterable[str] = ()) -> "Deferred[int]":
         """
         Revoke more PeerIDs or credentials (by
-        L{credentialFingerprint<ppsp.tracker.auth.credentialFingerprint>}),
+        L{credentialFingerprint<ppsp.tracker.credentials.credentialFingerprint>}),
         effective at once (see L{setRevocations}).
 
         @return: a L{Deferred} firing with the number of sessions ended.

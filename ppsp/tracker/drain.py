@@ -42,8 +42,9 @@ class GracefulStop(MultiService):
     then are the other children stopped, in reverse order as usual (so
     that the admin interface answers the health check during the drain).
 
-    @param clock: the reactor (L{IReactorTime}, and L{IReactorCore} for
-        C{takeSIGTERM}).
+    @param clock: the reactor
+        (L{twisted.internet.interfaces.IReactorTime}, and
+        L{twisted.internet.interfaces.IReactorCore} for C{takeSIGTERM}).
     @param tracker: the tracker whose C{draining} flag is set during the
         stop, or L{None}.
     @param drainTimeout: the longest wait for the requests in flight, in

@@ -18,22 +18,22 @@ length of the turn before.
 
 The rule, two signals:
 
-- B{the reactor lags}: the lag timer ran more than C{maxLag} seconds late
-  at its last two runs (two long turns in a row), B{and} the current turn
-  has itself run for more than C{maxLag} seconds (the reactor is
-  C{maxLag} past the timer's next due time).  Then the rest of the turn is
-  refused, cheaply, and the next turn starts afresh.  Each turn thus
-  does at most about C{maxLag} seconds of real work, and an admitted
-  request waits about one turn plus its place in its own: about two
-  C{maxLag}, plus the time the turn's refusals take (which grows with
-  the excess load; a refusal at the connection costs a fifth of a
-  request or less, see docs/performance.rst).  One long turn alone (a
-  pause, such as a full garbage collection of a large heap) refuses
-  nothing, nor does the turn that serves the backlog the pause left: that
-  backlog clears by itself, and refusing it would waste the wait the
-  requests already made.
-- B{too many requests in flight}: C{maxInFlight} requests accepted and not
-  yet answered (an asynchronous strategy or credentials checker is slow).
+  - B{the reactor lags}: the lag timer ran more than C{maxLag} seconds late
+    at its last two runs (two long turns in a row), B{and} the current turn
+    has itself run for more than C{maxLag} seconds (the reactor is
+    C{maxLag} past the timer's next due time).  Then the rest of the turn is
+    refused, cheaply, and the next turn starts afresh.  Each turn thus
+    does at most about C{maxLag} seconds of real work, and an admitted
+    request waits about one turn plus its place in its own: about two
+    C{maxLag}, plus the time the turn's refusals take (which grows with
+    the excess load; a refusal at the connection costs a fifth of a
+    request or less, see docs/performance.rst).  One long turn alone (a
+    pause, such as a full garbage collection of a large heap) refuses
+    nothing, nor does the turn that serves the backlog the pause left: that
+    backlog clears by itself, and refusing it would waste the wait the
+    requests already made.
+  - B{too many requests in flight}: C{maxInFlight} requests accepted and not
+    yet answered (an asynchronous strategy or credentials checker is slow).
 
 L{LoadShedder.overloaded} costs a few attribute tests per request while
 the timer is on time.  The cheapest place to refuse is the HTTP channel, before

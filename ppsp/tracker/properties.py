@@ -78,6 +78,8 @@ class Property:
     trackerComputed: bool = False
 
 
+#: The statistics properties the tracker knows, by lower-case name
+#: (L{lookup} finds one by any case).
 PROPERTIES: Dict[str, Property] = {
     p.name.lower(): p
     for p in (

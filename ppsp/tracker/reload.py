@@ -29,7 +29,7 @@ from zope.interface import implementer
 
 from ppsp.interfaces import IPeerSelector
 
-from ppsp.tracker.auth import Revocations
+from ppsp.tracker.credentials import Revocations
 from ppsp.tracker.bans import Bans, readBanFile
 from ppsp.tracker.core import Tracker
 from ppsp.tracker.listening import listeningEndpoint
@@ -233,10 +233,10 @@ class SecretFile:
     credentials issued with the new one CONNECT from then on (sessions
     already open go on).
 
-    @param checker: a L{TokenPeerChecker<ppsp.tracker.auth.TokenPeerChecker>}
+    @param checker: a L{TokenPeerChecker<ppsp.tracker.credentials.TokenPeerChecker>}
         (anything with C{setSecret}).
     @param path: the file.
-    @param read: what reads it (L{readSecret<ppsp.tracker.auth.readSecret>}).
+    @param read: what reads it (L{readSecret<ppsp.tracker.credentials.readSecret>}).
     """
 
     log = Logger()

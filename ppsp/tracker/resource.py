@@ -149,6 +149,14 @@ class TrackerResource(Resource):
     TrackerResource(tracker))}); serve it with a L{TrackerSite} to refuse
     oversized bodies before they are read.
 
+    Each request is counted in the tracker's L{TrackerMetrics}
+    (C{tracker.metrics}): an answered one with its method (C{"?"} when it
+    could not be decoded), its response code and its latency, from the
+    start of L{render} to its answer (a later one for an asynchronous
+    answer); one refused before decoding with its reason (C{"shed"},
+    C{"throttled"}, C{"banned"}, C{"too-large"}, C{"method"} for a method other than
+    POST).
+
     @param tracker: the L{Tracker} that answers requests.
     @param maxBody: the largest body accepted, in bytes.
     @param trustedProxies: networks (CIDR text or L{ipaddress} networks)
@@ -159,14 +167,6 @@ class TrackerResource(Resource):
         before the body is decoded; by default one with the rate and burst
         of the tracker's config (C{rateLimit}, C{rateBurst}; a C{rateLimit}
         of 0 turns it off).
-
-    Each request is counted in the tracker's L{TrackerMetrics}
-    (C{tracker.metrics}): an answered one with its method (C{"?"} when it
-    could not be decoded), its response code and its latency, from the
-    start of L{render} to its answer (a later one for an asynchronous
-    answer); one refused before decoding with its reason (C{"shed"},
-    C{"throttled"}, C{"banned"}, C{"too-large"}, C{"method"} for a method other than
-    POST).
     """
 
     isLeaf = True

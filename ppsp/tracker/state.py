@@ -71,7 +71,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ppsp.messages import AddressType, ChunkRange, PeerAddress, PeerMode
-from ppsp.tracker.auth import Revocations, SessionIdentity
+from ppsp.tracker.credentials import Revocations, SessionIdentity
 from ppsp.tracker.core import Tracker
 from ppsp.tracker.values import PeerState, Session, StatsUpdate, StatValue
 

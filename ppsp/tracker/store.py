@@ -17,7 +17,7 @@ Costs (n = swarm size, N = peers asked for):
     a partition that the swarm builds on first use (O(n) once) and keeps
     up to date on every join and leave (O(1) each), only in the swarms
     where a strategy asks for one;
-  - expiry: deadline buckets (L{ppsp.tracker.deadlines}), no timer per peer
+  - expiry: deadline buckets (L{ppsp.tracker._deadlines}), no timer per peer
     and no scan of all peers.
 
 The store keeps state only; every protocol rule is the tracker core's.
@@ -48,7 +48,7 @@ from zope.interface import implementer
 from ppsp.interfaces import IPeerStore, IRequester, IStoreCosts, ISwarmMember, ISwarmView
 from ppsp.messages import ChunkRange, PeerAddress, PeerMode
 from ppsp.tracker.addresses import addressKey
-from ppsp.tracker.deadlines import DeadlineBuckets, ExactDeadlines
+from ppsp.tracker._deadlines import DeadlineBuckets, ExactDeadlines
 from ppsp.tracker.snapshot import groupOf, sampleFrom
 from ppsp.tracker.values import (
     Expired,
@@ -155,7 +155,7 @@ def _statsBlocks(stats: Optional[Dict[str, StatValue]]) -> int:
 _LEVELS = tuple(range(0, 65, 4))
 _MAX_BUCKETS_PER_RANGE = 4
 
-#: The most partitions (L{Swarm.sampleGroup}) a swarm keeps; asking for
+#: The most partitions (L{ISwarmView.sampleGroup}) a swarm keeps; asking for
 #: another drops the one registered first.
 MAX_PARTITIONS = 4
 

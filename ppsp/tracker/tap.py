@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from twisted.application.service import MultiService
 from twisted.cred import strcred
-from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.checkers import ICredentialsChecker, InMemoryUsernamePasswordDatabaseDontUse
 from twisted.cred.credentials import IUsernamePassword
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -31,12 +31,12 @@ from ppsp._options import (
     portNumber,
     positiveInt,
 )
-from ppsp.codec._fields import validIdentifier
+from ppsp.codec.identifiers import identifierRule, validIdentifier
 from ppsp.interfaces import IPeerSelector
 from ppsp.selection import availableSelectors, makeSelector
 from ppsp.tracker.admin import AdminResource, adminHostName, exposure
 from ppsp.tracker.bans import Bans, readBanFile
-from ppsp.tracker.auth import (
+from ppsp.tracker.credentials import (
     OpenPeerChecker,
     Revocations,
     TokenPeerChecker,
@@ -45,7 +45,7 @@ from ppsp.tracker.auth import (
 )
 from ppsp.tracker.core import Tracker, TrackerConfig
 from ppsp.tracker.drain import GracefulStop
-from ppsp.tracker.exporter import trackerRegistry
+from ppsp.tracker._exporter import trackerRegistry
 from ppsp.tracker.listening import defaultMaxConnections, listeningEndpoint, openFileLimit
 from ppsp.tracker.overload import LoadShedder
 from ppsp.tracker.reload import (
@@ -60,8 +60,8 @@ from ppsp.tracker.reload import (
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
 from ppsp.tracker.state import StateFile, StateLoaded, StateService, loadAtStart
-from ppsp.tracker.statquery import StatQuerier, StatQueryService, makeStatQueryClient
-from ppsp.tracker.status import RecentWarnings, RecentWarningsService, StatusPage
+from ppsp.tracker.statquerier import StatQuerier, StatQueryService, makeStatQueryClient
+from ppsp.tracker._status import RecentWarnings, RecentWarningsService, StatusPage
 from ppsp.tracker.throttle import AddressThrottle
 
 __all__ = ["Options", "makeService", "readSwarmsFile", "formatSelectors", "authOption"]
@@ -197,10 +197,8 @@ def readSwarmsFile(path: str) -> Dict[str, Optional[IPeerSelector]]:
             swarmID, spec = _swarmLine(text)
         except ValueError as e:
             raise usage.UsageError(f"{path}:{number}: {e}") from None
-        if not validIdentifier(swarmID, 128):
-            raise usage.UsageError(
-                f"{path}:{number}: not a valid SwarmID (1 to 128 printable characters)"
-            )
+        if not validIdentifier(swarmID):
+            raise usage.UsageError(f"{path}:{number}: not a valid SwarmID ({identifierRule()})")
         swarms[swarmID] = None if spec is None else selectorOption(spec, f"{path}:{number}: ")
     return swarms
 
@@ -285,8 +283,8 @@ class Options(ServiceOptions):
     def opt_admin_host(self, value: str) -> None:
         """
         Another name (or IP address) by which the admin interface may be
-        reached, e.g. a reverse proxy's; requests naming another host get
-        421. Its own address (and localhost on a loopback one) needs none.
+        reached, e.g. a reverse proxy's; requests naming another host
+        get 421. Its own address (and localhost on a loopback one) needs none.
         Repeat for more.
         """
         try:
@@ -439,7 +437,21 @@ def adminAuthOption(spec: str) -> ICredentialsChecker:
             f"--admin-auth {spec.partition(':')[0]!r} does not check user names and passwords; "
             "give file:PATH or memory:USER:PASSWORD"
         )
+    if isinstance(checker, InMemoryUsernamePasswordDatabaseDontUse):
+        # strcred's memory checker holds the names and passwords as text,
+        # but HTTP Basic authentication gives them as bytes: hold bytes.
+        inBytes = InMemoryUsernamePasswordDatabaseDontUse()
+        for user, password in checker.users.items():
+            inBytes.addUser(_utf8(user), _utf8(password))
+        return inBytes
     return checker
+
+
+def _utf8(value: Any) -> bytes:
+    """
+    C{value} in UTF-8 when it is text, else as it is (bytes).
+    """
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
 def authOption(spec: str) -> Callable[[Any], ICredentialsChecker]:

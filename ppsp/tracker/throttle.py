@@ -23,7 +23,7 @@ from typing import Dict, List, Optional
 from twisted.internet.interfaces import IReactorTime
 
 from ppsp.tracker.addresses import addressKey
-from ppsp.tracker.deadlines import DeadlineBuckets
+from ppsp.tracker._deadlines import DeadlineBuckets
 
 __all__ = ["AddressThrottle"]
 

@@ -5,7 +5,8 @@ TLS listeners that ask peers for client certificates.
 Twisted's C{ssl:} server endpoint string serves TLS but never asks the
 client for a certificate.  This module adds the C{mtls:} endpoint string
 (registered as a plugin by C{twisted/plugins/ppsp_endpoints.py}, so that
-C{twistd ppsp-tracker --listen} and L{serverFromString} accept it)::
+C{twistd ppsp-tracker --listen} and
+L{twisted.internet.endpoints.serverFromString} accept it)::
 
     mtls:PORT:privateKey=KEY.pem:certKey=CERT.pem:caCerts=CA.pem
         [:interface=ADDRESS][:backlog=N][:extraCertChain=CHAIN.pem]

@@ -23,7 +23,7 @@ from ppsp.interfaces import IRequester, ISwarmMember
 from ppsp.messages import ChunkRange, PeerAddress, PeerMode
 
 if TYPE_CHECKING:
-    from ppsp.tracker.auth import SessionIdentity
+    from ppsp.tracker.credentials import SessionIdentity
 
 __all__ = [
     "StatValue",
@@ -65,7 +65,7 @@ class Session(NamedTuple):
     @ivar deadline: when the session expires unless the peer is heard
         from (clock seconds).
     @ivar identity: what authenticated the session (a
-        L{SessionIdentity<ppsp.tracker.auth.SessionIdentity>}), or L{None}
+        L{SessionIdentity<ppsp.tracker.credentials.SessionIdentity>}), or L{None}
         for a session of the C{open} scheme without a TLS client
         certificate.
     """

@@ -33,7 +33,7 @@ from twisted.cred.credentials import ICredentials
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
-from zope.interface import Attribute, implementer
+from zope.interface import Attribute, Interface, implementer
 
 __all__ = [
     "ANONYMOUS",
@@ -52,7 +52,9 @@ __all__ = [
 ]
 
 
-class IPeerCredentials(ICredentials):
+# Interface is a base beside ICredentials (which already extends it) for
+# pydoctor, which tells an interface only by a base it knows to be one.
+class IPeerCredentials(ICredentials, Interface):
     """
     What a CONNECT request offers as proof of identity.
     """

@@ -3,6 +3,9 @@
 The peer's answer to the tracker's STAT_QUERY (PROTOCOL.md section 4): a
 small twisted.web resource that reads the same L{IStatsSource} the peer
 reports from.
+
+A private module: import its names from L{ppsp.peer}, which exports them
+all.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ppsp.messages import (
     StatQueryResponse,
 )
 
-__all__ = ["StatQueryResource", "statQuerySite"]
+__all__ = ["StatQueryResource", "statQuerySite", "MAX_QUERY_BYTES"]
 
 #: The largest STAT_QUERY body the peer reads.
 MAX_QUERY_BYTES = 16 * 1024

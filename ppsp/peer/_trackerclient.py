@@ -9,6 +9,9 @@ and the same body, so a tracker that applied the first attempt recognises
 the retry and answers it again without applying it twice (PROTOCOL.md
 section 6).  The timeout of an attempt covers the whole exchange, the
 response body included.
+
+A private module: import its names from L{ppsp.peer}, which exports them
+all.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
-from ppsp._http import BodyTooLarge, QuietPool, readBody
+from ppsp._http import BodyTooLarge, quietAgent, readBody
 from ppsp._net import backoff, describeFailure
 from ppsp.codec import XML_CODEC, DecodeError
 from ppsp.interfaces import ICodec
@@ -92,6 +95,7 @@ __all__ = [
     "BadTrackerResponse",
     "TrackerUnavailable",
     "UnsupportedRequest",
+    "MAX_RESPONSE_BYTES",
     "makeHTTPClient",
     "TLSPolicy",
 ]
@@ -238,8 +242,9 @@ class TrackerClient:
     The client keeps the AuthToken that CONNECT issued and puts it into
     every later request; it makes a fresh TransactionID for each request.
 
-    @param http: the HTTP client (a treq L{HTTPClient} built on its own
-        connection pool, see L{makeHTTPClient}; StubTreq in tests).
+    @param http: the HTTP client (a treq L{treq.client.HTTPClient} built
+        on its own connection pool, see L{makeHTTPClient}; StubTreq in
+        tests).
     @param url: the tracker's URL (C{http://} or C{https://}).
     @param peerID: this peer's PeerID.
     @param clock: the time source for timeouts and backoff.
@@ -759,9 +764,10 @@ class TLSPolicy:
     it shows: the tracker's certificate must chain to C{trustRoot} (the
     platform's trust store when L{None}) and name the host of the URL.
 
-    @param trustRoot: a L{Certificate} of the CA to trust, or L{None}.
-    @param clientCertificate: a L{PrivateCertificate} to present, or
-        L{None}.
+    @param trustRoot: a L{twisted.internet.ssl.Certificate} of the CA to
+        trust, or L{None}.
+    @param clientCertificate: a L{twisted.internet.ssl.PrivateCertificate}
+        to present, or L{None}.
     """
 
     def __init__(
@@ -822,14 +828,9 @@ def makeHTTPClient(
     @param persistent: keep connections open between requests.
     @param connectTimeout: seconds a TCP connection may take.
     """
-    pool = QuietPool(reactor, persistent=persistent)
+    pool = webclient.HTTPConnectionPool(reactor, persistent=persistent)
     pool.maxPersistentPerHost = 2
     pool.cachedConnectionTimeout = 120
-    agent = webclient.Agent(
-        reactor,
-        contextFactory=tls if tls is not None else TLSPolicy(),
-        connectTimeout=connectTimeout,
-        pool=pool,
-    )
+    agent = quietAgent(reactor, pool, tls if tls is not None else TLSPolicy(), connectTimeout)
     return HTTPClient(agent), pool
 

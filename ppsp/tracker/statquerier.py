@@ -41,7 +41,7 @@ from twisted.python.failure import Failure
 from twisted.web import client as webclient
 from twisted.web.http_headers import Headers
 
-from ppsp._http import BodyTooLarge, QuietPool, readBody
+from ppsp._http import BodyTooLarge, quietAgent, readBody
 from ppsp._net import describeFailure, hostPort
 from ppsp.codec import XML_CODEC
 from ppsp.messages import (
@@ -760,6 +760,5 @@ def makeStatQueryClient(
     @param reactor: the reactor to connect with.
     @param connectTimeout: seconds a TCP connection may take.
     """
-    pool = QuietPool(reactor, persistent=False)
-    agent = webclient.Agent(reactor, connectTimeout=connectTimeout, pool=pool)
-    return HTTPClient(agent), pool
+    pool = webclient.HTTPConnectionPool(reactor, persistent=False)
+    return HTTPClient(quietAgent(reactor, pool, connectTimeout=connectTimeout)), pool
