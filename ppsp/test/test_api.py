@@ -166,6 +166,10 @@ PUBLIC: Dict[str, List[str]] = {
     "ppsp.tracker.properties": [
         "Compare", "PROPERTIES", "Property", "Scope", "lookup", "parseValue",
     ],
+    "ppsp.tracker.redisstore": [
+        "RedisAddress", "RedisClient", "RedisCosts", "RedisPeerStore", "connectRedisStore",
+        "parseRedisURL",
+    ],
     "ppsp.tracker.reload": [
         "BanFile", "ListenerCertificate", "ReloadService", "RevocationFile", "SecretFile",
         "SwarmsFile",
