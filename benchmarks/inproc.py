@@ -19,7 +19,21 @@ from twisted.python.failure import Failure
 
 from population import BenchPeer
 
-from ppsp.messages import ConnectResponse, ErrorResponse, Request, Response
+from population import CHUNKS
+
+from ppsp.messages import (
+    ConnectResponse,
+    ErrorResponse,
+    FindChunkRequest,
+    FindRequest,
+    JoinRequest,
+    KeepAliveRequest,
+    PeerMode,
+    Request,
+    Response,
+    Stat,
+    StatReportRequest,
+)
 from ppsp.tracker.core import Origin, Tracker, TrackerConfig
 from ppsp.tracker.store import MemoryPeerStore
 from ppsp.tracker.retry import MemoryRetryCache
@@ -147,3 +161,77 @@ def timePerCall(
         results.append(1e6 * (time.process_time() - started) / n)
     ordered = sorted(results)
     return ordered[len(ordered) // 2], results
+
+
+#: The weights of mixed.lua.
+WEIGHTS = {
+    "KEEPALIVE": 40,
+    "FIND": 20,
+    "FIND_CHUNK": 5,
+    "STAT_REPORT": 20,
+    "JOIN": 10,
+    "CONNECT": 5,
+}
+
+
+class MixedLoad:
+    """
+    The requests of C{mixed.lua} for a registered population: CONNECT (a
+    takeover) by the last peer of each swarm in turn, JOIN by a LEECH,
+    and the other methods by any other peer, chosen at random.
+
+    @ivar tokens: AuthToken by PeerID; a caller that applies a CONNECT
+        keeps the new token here.
+    """
+
+    def __init__(self, peers: List[BenchPeer], tokens: Dict[str, str], perSwarm: int) -> None:
+        self.tokens = tokens
+        self.connectors = [p for p in peers if p.index % perSwarm == perSwarm - 1]
+        self.others = [p for p in peers if p.index % perSwarm != perSwarm - 1]
+        self.leeches = [p for p in self.others if p.mode is PeerMode.LEECH]
+        self.random = random.Random(1)
+        self._methods = [m for m, w in WEIGHTS.items() for _ in range(w)]
+        self._nextConnect = 0
+
+    def any(self) -> Request:
+        """
+        A request of a method drawn with the weights of L{WEIGHTS}.
+        """
+        return self.make(self.random.choice(self._methods))
+
+    def make(self, method: str) -> Request:
+        """
+        A request of C{method}.
+        """
+        tokens = self.tokens
+        rnd = self.random
+        if method == "CONNECT":
+            p = self.connectors[self._nextConnect % len(self.connectors)]
+            self._nextConnect += 1
+            return p.connect(tid(), tokens[p.peerID])
+        if method == "JOIN":
+            p = rnd.choice(self.leeches)
+            return JoinRequest(
+                tid(), p.peerID, tokens[p.peerID], swarmID=p.swarmID,
+                mode=PeerMode.LEECH, peerNum=30,
+            )
+        p = rnd.choice(self.others)
+        token = tokens[p.peerID]
+        if method == "KEEPALIVE":
+            return KeepAliveRequest(tid(), p.peerID, token)
+        if method == "FIND":
+            return FindRequest(tid(), p.peerID, token, swarmID=p.swarmID, peerNum=30)
+        if method == "FIND_CHUNK":
+            return FindChunkRequest(
+                tid(), p.peerID, token, swarmID=p.swarmID, peerNum=30,
+                chunkID=rnd.randrange(CHUNKS),
+            )
+        return StatReportRequest(
+            tid(), p.peerID, token,
+            stats=(
+                Stat("UploadedBytes", str(rnd.randrange(2_000_000_000)), p.swarmID),
+                Stat("DownloadedBytes", str(rnd.randrange(2_000_000_000)), p.swarmID),
+                Stat("AvailBandwidth", str(rnd.randrange(100, 50_000))),
+                Stat("ConcurrentLinks", str(rnd.randrange(80))),
+            ),
+        )

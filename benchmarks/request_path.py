@@ -30,39 +30,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import time
 from typing import Any, Dict, List, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inproc import ORIGIN, clearRetryCache, fired, makeTracker, register, tid  # noqa: E402
-from population import CHUNKS, benchPeer  # noqa: E402
+from inproc import (  # noqa: E402
+    ORIGIN,
+    WEIGHTS,
+    MixedLoad,
+    clearRetryCache,
+    fired,
+    makeTracker,
+    register,
+    tid,
+)
+from population import benchPeer  # noqa: E402
 
 from ppsp.codec import XML_CODEC  # noqa: E402
-from ppsp.messages import (  # noqa: E402
-    ConnectResponse,
-    ErrorResponse,
-    FindChunkRequest,
-    FindRequest,
-    JoinRequest,
-    KeepAliveRequest,
-    PeerMode,
-    Request,
-    Stat,
-    StatReportRequest,
-)
+from ppsp.messages import ConnectResponse, ErrorResponse, KeepAliveRequest  # noqa: E402
 
-#: The weights of mixed.lua.
-WEIGHTS = {
-    "KEEPALIVE": 40,
-    "FIND": 20,
-    "FIND_CHUNK": 5,
-    "STAT_REPORT": 20,
-    "JOIN": 10,
-    "CONNECT": 5,
-}
 PER_SWARM = 50
 
 
@@ -81,43 +69,10 @@ def main(argv: List[str]) -> None:
     started = time.perf_counter()
     tokens = register(tracker, peers)
     print(f"registered {len(peers):,} peers in {time.perf_counter() - started:.1f} s", flush=True)
-    connectors = [p for p in peers if p.index % PER_SWARM == PER_SWARM - 1]
-    others = [p for p in peers if p.index % PER_SWARM != PER_SWARM - 1]
-    leeches = [p for p in others if p.mode is PeerMode.LEECH]
-    rnd = random.Random(1)
-    nextConnect = [0]
-
-    def make(method: str) -> Request:
-        if method == "CONNECT":
-            p = connectors[nextConnect[0] % len(connectors)]
-            nextConnect[0] += 1
-            return p.connect(tid(), tokens[p.peerID])
-        if method == "JOIN":
-            p = rnd.choice(leeches)
-            return JoinRequest(
-                tid(), p.peerID, tokens[p.peerID], swarmID=p.swarmID,
-                mode=PeerMode.LEECH, peerNum=30,
-            )
-        p = rnd.choice(others)
-        token = tokens[p.peerID]
-        if method == "KEEPALIVE":
-            return KeepAliveRequest(tid(), p.peerID, token)
-        if method == "FIND":
-            return FindRequest(tid(), p.peerID, token, swarmID=p.swarmID, peerNum=30)
-        if method == "FIND_CHUNK":
-            return FindChunkRequest(
-                tid(), p.peerID, token, swarmID=p.swarmID, peerNum=30,
-                chunkID=rnd.randrange(CHUNKS),
-            )
-        return StatReportRequest(
-            tid(), p.peerID, token,
-            stats=(
-                Stat("UploadedBytes", str(rnd.randrange(2_000_000_000)), p.swarmID),
-                Stat("DownloadedBytes", str(rnd.randrange(2_000_000_000)), p.swarmID),
-                Stat("AvailBandwidth", str(rnd.randrange(100, 50_000))),
-                Stat("ConcurrentLinks", str(rnd.randrange(80))),
-            ),
-        )
+    load = MixedLoad(peers, tokens, PER_SWARM)
+    others = load.others
+    rnd = load.random
+    make = load.make
 
     decode = XML_CODEC.decodeRequest
     encode = XML_CODEC.encodeResponse

@@ -452,6 +452,13 @@ def main(argv: List[str]) -> None:
     if args.soak:
         soak(args, trackerCommand + ["--peer-timeout", "900"], peers, outdir, report)
         return
+    # The mixed load keeps only the peers it draws alive: with more runs
+    # than the default three, the first peers registered would pass the
+    # default peer timeout (180 s) and get AUTHENTICATION REQUIRED.
+    # (About 90 s to populate, then a warm-up and the runs of each server.)
+    lasts = 90 + 2 * args.warmup + 2 * (args.runs + args.profile) * args.duration
+    if lasts > 170:
+        trackerCommand += ["--peer-timeout", str(lasts + 60)]
     servers: List[Server] = []
     try:
         trackerServer = Server(

@@ -1613,6 +1613,29 @@ class PeerStoreContractTests(_ContractBase):
         deadlines = {m: self.member(view, m).deadline for m in "pqr"}
         self.assertEqual(deadlines, {"p": 80.0, "q": 100.0, "r": 100.0})
 
+    def test_memberDeadlineFollows(self) -> None:
+        """
+        A member's deadline follows its session's (moved by C{touch}) and
+        its membership's end (changed by a JOIN again), whichever is
+        earlier.
+        """
+        self.register("p", deadline=100.0)
+        self.register("q", deadline=100.0)
+        self.join("p", expireAt=80.0)
+        self.join("q", expireAt=150.0)
+        for peerID in "pq":
+            self.assertTrue(self.result(self.store.touch(peerID, 200.0)))
+        _, view = self.lookup("p", count=10)
+        self.assertEqual(
+            {m: self.member(view, m).deadline for m in "pq"}, {"p": 80.0, "q": 150.0}
+        )
+        self.join("p", expireAt=None, deadline=120.0)
+        self.join("q", expireAt=110.0, deadline=120.0)
+        _, view = self.lookup("p", count=10)
+        self.assertEqual(
+            {m: self.member(view, m).deadline for m in "pq"}, {"p": 120.0, "q": 110.0}
+        )
+
     def test_memberStat(self) -> None:
         """
         A member's C{stat} answers the value scoped to its swarm when

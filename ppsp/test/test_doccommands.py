@@ -94,6 +94,7 @@ EXEMPT: Dict[Tuple[str, str], str] = {
     ("docs/performance.rst", "python benchmarks/run.py --instrument --soak 14"): _BENCHMARK,
     ("docs/performance.rst", "python benchmarks/run.py --profile       # plus a py-spy summary"): _BENCHMARK,
     ("docs/performance.rst", "python benchmarks/request_path.py        # decode/handle/encode per method"): _BENCHMARK,
+    ("docs/performance.rst", "python benchmarks/http_path.py           # the HTTP path in process, against bare"): _BENCHMARK,
     ("docs/performance.rst", "python benchmarks/find_cost.py           # FIND against swarm size"): _BENCHMARK,
     ("docs/performance.rst", "python benchmarks/memory.py              # bytes per peer"): _BENCHMARK,
     ("docs/performance.rst", "python benchmarks/overload.py            # load shedding at 3x (2 minutes)"): _BENCHMARK,

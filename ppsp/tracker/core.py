@@ -42,6 +42,7 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ppsp._coroutines import startCoroutine
 from ppsp._ratelimit import RateLimitedLog
 from ppsp.interfaces import (
     IFindConstraints,
@@ -472,7 +473,7 @@ class Tracker:
         now = clock.seconds()
         #: Fires when the provisioned swarms of the config exist in the
         #: store (at once with the memory store).
-        self.ready: Deferred[None] = Deferred.fromCoroutine(
+        self.ready: Deferred[None] = startCoroutine(
             self._provision(sorted(config.provisionedSwarms or ()), now)
         )
         self._handlers: Dict[type, Callable[[Any, Origin, float], Coroutine[Any, Any, Response]]] = {
@@ -512,7 +513,7 @@ class Tracker:
         session is given again only while that session lives (it holds the
         session's AuthToken).
         """
-        return Deferred.fromCoroutine(self._handle(request, origin))
+        return startCoroutine(self._handle(request, origin))
 
     async def _handle(self, request: Request, origin: Origin) -> Response:
         now = self.clock.seconds()
@@ -558,7 +559,7 @@ class Tracker:
         the store is logged and counted (C{store_error}), never raised, so
         that the next second tries again.
         """
-        return Deferred.fromCoroutine(self._expire())
+        return startCoroutine(self._expire())
 
     async def _expire(self) -> None:
         now = self.clock.seconds()
@@ -1071,7 +1072,7 @@ class Tracker:
         @param now: the time of the adapted request.
         @return: a L{Deferred} of the method's response.
         """
-        return Deferred.fromCoroutine(self._handlers[type(request)](request, origin, now))
+        return startCoroutine(self._handlers[type(request)](request, origin, now))
 
     def checkAddresses(self, addresses: Tuple[PeerAddress, ...]) -> None:
         """
@@ -1127,7 +1128,7 @@ class Tracker:
         @return: a L{Deferred} of the L{SessionOpening}, which fails with a
             L{ProtocolError} when the CONNECT breaks a rule.
         """
-        return Deferred.fromCoroutine(
+        return startCoroutine(
             self._openSession(
                 request, origin, stats, addresses, statPort, joining, strictToken
             )
@@ -1242,7 +1243,7 @@ class Tracker:
         @return: a L{Deferred} that fails with a L{ProtocolError} when
             another CONNECT took the session over meanwhile.
         """
-        return Deferred.fromCoroutine(
+        return startCoroutine(
             self._updateSession(opening, addresses, token, statPort, restart)
         )
 
@@ -1449,7 +1450,7 @@ class Tracker:
             (one that had expired but was not taken out yet is taken out,
             and counts as none).
         """
-        return Deferred.fromCoroutine(self._endSession(peerID))
+        return startCoroutine(self._endSession(peerID))
 
     async def _endSession(self, peerID: str) -> bool:
         now = self.clock.seconds()
@@ -1470,7 +1471,7 @@ class Tracker:
         @return: a L{Deferred} firing with whether the swarm was not
             provisioned before.
         """
-        return Deferred.fromCoroutine(self._provisionSwarm(swarmID))
+        return startCoroutine(self._provisionSwarm(swarmID))
 
     async def _provisionSwarm(self, swarmID: str) -> bool:
         added = swarmID not in self.provisionedSwarms
@@ -1490,7 +1491,7 @@ class Tracker:
         @return: a L{Deferred} firing with the number of members that left,
             or L{None} when no such swarm exists.
         """
-        return Deferred.fromCoroutine(self._removeSwarm(swarmID))
+        return startCoroutine(self._removeSwarm(swarmID))
 
     async def _removeSwarm(self, swarmID: str) -> Optional[int]:
         self.provisionedSwarms.discard(swarmID)
@@ -1517,7 +1518,7 @@ class Tracker:
         @return: a L{Deferred} firing with the number of sessions ended.
         """
         self.revocations = revocations
-        return Deferred.fromCoroutine(self._endRevoked(revocations))
+        return startCoroutine(self._endRevoked(revocations))
 
     async def _endRevoked(self, revocations: Revocations) -> int:
         now = self.clock.seconds()
@@ -1584,7 +1585,7 @@ class Tracker:
             many, too long, malformed, for a swarm the peer has not joined,
             more properties than kept).
         """
-        return Deferred.fromCoroutine(self._storeQueriedStats(peerID, stats))
+        return startCoroutine(self._storeQueriedStats(peerID, stats))
 
     async def _storeQueriedStats(self, peerID: str, stats: Tuple[Stat, ...]) -> None:
         now = self.clock.seconds()
