@@ -1,5 +1,6 @@
 """
-Every zope Interface of ppsp.
+Every zope Interface of ppsp, and the exception a store raises when it
+cannot answer (L{StoreUnavailable}).
 
 The names here are part of the public API: strategies, stores and codecs
 written outside ppsp implement them, and the tracker talks to its parts
@@ -58,6 +59,7 @@ __all__ = [
     "IPeerSelector",
     "IPeerSelectorPlugin",
     "IPeerStore",
+    "StoreUnavailable",
     "IStoreCosts",
     "IRetryCache",
     "IStatsSource",
@@ -456,6 +458,23 @@ class IStoreCosts(Interface):
         """
 
 
+class StoreUnavailable(Exception):
+    """
+    The store cannot answer now: its backend is unreachable, or did not
+    answer within the store's bound.  A store fails a call's L{Deferred}
+    with it (any method of L{IPeerStore} or L{IRetryCache} but
+    L{IPeerStore.reachable}, which fires with C{False} instead), so that
+    the tracker answers the request TEMPORARILY OVERLOADED (HTTP 503, with
+    C{Retry-After}) instead of INTERNAL ERROR, and logs the outage once,
+    not once per request.
+
+    A write that fails with it was applied whole or not at all, never in
+    part, but the store may not know which: a reply lost with the
+    connection, or later than the bound, leaves it unknown.  The message
+    says what happened, for the log.
+    """
+
+
 class IPeerStore(Interface):
     """
     Everything the tracker core keeps: registered peers, swarms,
@@ -473,6 +492,10 @@ class IPeerStore(Interface):
 
     A write that names a PeerID that is not registered (it expired, or
     another tracker removed it) changes nothing and fires with C{False}.
+    A store whose backend is unreachable or too slow fails its calls with
+    L{StoreUnavailable}, within a bounded time, and a write that fails so
+    is whole or absent.  Any other failure is a bug or a broken backend
+    (the tracker answers INTERNAL ERROR).
     Times are the tracker's clock seconds.  L{ppsp.testing.PeerStoreContractTests}
     is the test suite every store must pass; C{docs/writing-a-store.rst}
     explains the contract.
@@ -665,15 +688,24 @@ class IRetryCache(Interface):
     """
     The answers the tracker gave in the last retry window, so that a
     repeated request gets its first answer again and is not applied twice
-    (PROTOCOL.md section 6).  The tracker core decides what a key and a
-    fingerprint are (L{ppsp.tracker.retry.retryKey}: the sender, including
-    its TLS identity; L{ppsp.tracker.retry.fingerprint}: the message); a
-    cache keeps them and forgets them when the window ends.  A cache
-    shared by several trackers (a store that also provides this
-    interface) makes a retry that reaches another tracker of the same
-    logical tracker get the same answer.  Every method returns a
-    L{Deferred}.
+    (PROTOCOL.md section 6).  The tracker core decides what a key is
+    (L{ppsp.tracker.retry.retryKey}: the sender, including its TLS
+    identity) and asks the cache for the fingerprint of the message
+    (L{fingerprint}); a cache keeps them and forgets them when the window
+    ends.  A cache shared by several trackers (a store that also provides
+    this interface) makes a retry that reaches another tracker of the same
+    logical tracker get the same answer.  Every method but L{fingerprint}
+    returns a L{Deferred}.
     """
+
+    def fingerprint(request: "Request") -> int:
+        """
+        What the cache keeps of C{request} to recognise it again: equal for
+        equal requests of one class, and, for a cache that several
+        processes share, equal in every process (Python's C{hash} of text
+        is not: L{ppsp.tracker.retry.stableFingerprint} is).  Synchronous:
+        it is computed, not looked up.
+        """
 
     def get(key: Hashable, fingerprint: int, now: float) -> "Deferred[Optional[Response]]":
         """

@@ -178,7 +178,7 @@ PUBLIC: Dict[str, List[str]] = {
         "DEFAULT_MAX_BODY", "DeadlineChannel", "LimitedRequest", "TrackerResource", "TrackerSite",
     ],
     "ppsp.tracker.retry": [
-        "MemoryRetryCache", "fingerprint", "retryKey",
+        "MemoryRetryCache", "fingerprint", "retryKey", "stableFingerprint",
     ],
     "ppsp.tracker.rfc7846": [
         "RFC7846Adapter",

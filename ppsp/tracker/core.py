@@ -91,7 +91,7 @@ from ppsp.tracker.credentials import OpenPeerChecker, PeerCredentials, Revocatio
 from ppsp.tracker.bans import Bans
 from ppsp.tracker.metrics import TrackerMetrics
 from ppsp.tracker.properties import Compare, Scope, lookup
-from ppsp.tracker.retry import MemoryRetryCache, fingerprint, retryKey
+from ppsp.tracker.retry import MemoryRetryCache, retryKey
 from ppsp.tracker.rfc7846 import RFC7846Adapter
 from ppsp.tracker.peerlist import PeerInfoCache, checkedList
 from ppsp.tracker.store import MemoryPeerStore
@@ -518,8 +518,8 @@ class Tracker:
     async def _handle(self, request: Request, origin: Origin) -> Response:
         now = self.clock.seconds()
         key = retryKey(origin.ip, request, origin.certificate)
-        seen = fingerprint(request)
         cache = self.retryCache
+        seen = cache.fingerprint(request)
         try:
             cached = await cache.get(key, seen, now)
             if cached is not None:

@@ -56,10 +56,11 @@ from zope.interface import implementer
 
 from ppsp import messages
 from ppsp.interfaces import IPeerStore, IRetryCache, IStoreCosts, ISwarmView
-from ppsp.messages import AddressType, ChunkRange, PeerAddress, PeerMode, Response
+from ppsp.messages import AddressType, ChunkRange, PeerAddress, PeerMode, Request, Response
 from ppsp.tracker._redisscripts import SOURCES, Script, script
 from ppsp.tracker.addresses import addressKey
 from ppsp.tracker.credentials import SessionIdentity
+from ppsp.tracker.retry import stableFingerprint
 from ppsp.tracker.snapshot import SnapshotSwarmView
 from ppsp.tracker.values import (
     Expired,
@@ -1040,6 +1041,15 @@ class RedisPeerStore:
         ).addCallback(decoded)
 
     # The retry cache -------------------------------------------------------------
+
+    def fingerprint(self, request: Request) -> int:
+        """
+        A fingerprint every tracker computes alike
+        (L{stableFingerprint<ppsp.tracker.retry.stableFingerprint>}), so
+        that a retry reaching another tracker of the same Redis is
+        recognised.
+        """
+        return stableFingerprint(request)
 
     def _retryKey(self, key: object) -> str:
         return self.prefix + "r:" + hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
