@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import os
 import pickle
+import shutil
+import tempfile
 from random import Random
 from typing import Any, Callable, List, Optional, TypeVar
 
@@ -490,7 +492,11 @@ class ConnectionTests(RedisTestCase):
         A C{redis+unix://} URL reaches the server's Unix socket and the
         database it names.
         """
-        path = os.path.abspath(self.mktemp() + ".sock")
+        # A short path: a Unix socket's path holds at most 107 bytes, which
+        # a trial temporary directory in a deep checkout can exceed.
+        directory = tempfile.mkdtemp(prefix="ppsp-redis-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        path = os.path.join(directory, "redis.sock")
         server = startRedis(self, unixSocket=path)
         store = self.connect(f"redis+unix://{path}?db=2")
         self.wait(store.register(self.sessionOf("p"), {}))
