@@ -24,6 +24,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -71,6 +72,7 @@ class RedisServer:
         self.unixSocket = unixSocket
         self.port = 0
         self._process: Optional["subprocess.Popen[bytes]"] = None
+        self._args: List[str] = []
         for _ in range(5):
             self.port = _freePort()
             args = [
@@ -85,6 +87,7 @@ class RedisServer:
             if unixSocket is not None:
                 args += ["--unixsocket", unixSocket, "--unixsocketperm", "700"]
             if self._start(args + extra):
+                self._args = args + extra
                 break
         else:
             raise RuntimeError("redis-server did not start on any of five free ports")
@@ -128,6 +131,31 @@ class RedisServer:
             process.wait()
             assert process.stdout is not None
             process.stdout.close()
+
+    def start(self) -> None:
+        """
+        Start the server again, on the same port, after L{stop}: it is
+        empty (it keeps nothing on disk).
+        """
+        assert self._process is None, "the server runs already"
+        if not self._start(self._args):
+            raise RuntimeError(f"redis-server did not start again on port {self.port}")
+
+    def pause(self) -> None:
+        """
+        Stop the server's process (C{SIGSTOP}): it keeps its connections
+        and accepts new ones, but answers nothing, as a server that is
+        too slow.
+        """
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """
+        Let a paused server go on (C{SIGCONT}).
+        """
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
 
 class Monitor:

@@ -61,7 +61,7 @@ PUBLIC: Dict[str, List[str]] = {
     "ppsp.interfaces": [
         "IChunkSource", "ICodec", "IFindConstraints", "IPeerSelector", "IPeerSelectorPlugin",
         "IPeerStore", "IRequester", "IRetryCache", "IStatsSource", "IStoreCosts", "ISwarmMember",
-        "ISwarmView",
+        "ISwarmView", "StoreUnavailable",
     ],
     "ppsp.logging": [
         "KEYS", "SECRET_WORDS", "eventAsJSONLine", "jsonFileObserver", "jsonObserver",
@@ -147,7 +147,7 @@ PUBLIC: Dict[str, List[str]] = {
         "credentialFingerprint", "issueToken", "peerIDsOf", "readSecret",
     ],
     "ppsp.tracker.drain": [
-        "DEFAULT_DRAIN_TIMEOUT", "GracefulStop",
+        "DEFAULT_DRAIN_TIMEOUT", "GracefulStop", "StopOnSIGTERM",
     ],
     "ppsp.tracker.listening": [
         "BACKLOG_TYPES", "DEFAULT_BACKLOG", "LOOPBACK", "TrustedSourceEndpoint",
@@ -156,6 +156,9 @@ PUBLIC: Dict[str, List[str]] = {
     ],
     "ppsp.tracker.metrics": [
         "LATENCY_BUCKETS", "Sample", "TrackerMetrics",
+    ],
+    "ppsp.tracker.outage": [
+        "StoreOutage",
     ],
     "ppsp.tracker.overload": [
         "LoadShedder",

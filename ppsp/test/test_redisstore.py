@@ -523,7 +523,7 @@ class ParseURLTests(SynchronousTestCase):
         address = parseRedisURL("redis://user:pw@[::1]:6380/5")
         self.assertEqual(
             (address.endpoint, address.db, address.username, address.password),
-            ("tcp6:host=\\:\\:1:port=6380", 5, "user", "pw"),
+            ("tcp:host=\\:\\:1:port=6380", 5, "user", "pw"),
         )
 
     def test_unix(self) -> None:

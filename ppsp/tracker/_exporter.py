@@ -34,6 +34,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.utils import floatToGoString
 from twisted.internet.defer import Deferred
 
+from ppsp.interfaces import StoreUnavailable
 from ppsp.messages import PeerMode
 from ppsp.tracker.core import Tracker
 from ppsp.tracker.metrics import LATENCY_BUCKETS
@@ -85,6 +86,9 @@ class TrackerCollector:
         <ppsp.tracker.core.Tracker.refreshPopulation>}) and the members of
         every swarm by mode (L{IPeerStore.swarms
         <ppsp.interfaces.IPeerStore.swarms>}: one pass over the swarms).
+        While the store is unavailable (L{StoreUnavailable}) they keep the
+        values last read, so that a scrape during an outage still exports
+        the counters that tell of it.
 
         @return: a L{Deferred} that fires once they are read.
         """
@@ -92,11 +96,14 @@ class TrackerCollector:
 
     async def _refresh(self) -> None:
         tracker = self.tracker
-        await tracker.refreshPopulation()
         members = dict.fromkeys(PeerMode, 0)
-        for swarm in await tracker.store.swarms():
-            for mode, count in swarm.modes.items():
-                members[mode] += count
+        try:
+            await tracker.refreshPopulation()
+            for swarm in await tracker.store.swarms():
+                for mode, count in swarm.modes.items():
+                    members[mode] += count
+        except StoreUnavailable:
+            return
         self.members = members
 
     def collect(self) -> Iterator[Metric]:
@@ -169,6 +176,15 @@ class TrackerCollector:
             "INTERNAL ERROR answers: the store, the strategy or the credentials checker failed.",
             value=events.get("store_error", 0),
         )
+        for name, text, event in (
+            (
+                "ppsp_store_unavailable",
+                "TEMPORARILY OVERLOADED answers: the store was unreachable or too slow.",
+                "store_unavailable",
+            ),
+            ("ppsp_store_outages", "Outages of the store (unreachable or too slow).", "store_outage"),
+        ):
+            yield CounterMetricFamily(name, text, value=events.get(event, 0))
         yield CounterMetricFamily(
             "ppsp_stat_queries_sent", "STAT_QUERY requests sent to peers.",
             value=events.get(_STAT_QUERY + "sent", 0),

@@ -51,6 +51,7 @@ from ppsp.interfaces import (
     IRetryCache,
     ISwarmMember,
     ISwarmView,
+    StoreUnavailable,
 )
 from ppsp.messages import (
     AddressType,
@@ -90,6 +91,7 @@ from ppsp.tracker.addresses import addressKey
 from ppsp.tracker.credentials import OpenPeerChecker, PeerCredentials, Revocations, SessionIdentity
 from ppsp.tracker.bans import Bans
 from ppsp.tracker.metrics import TrackerMetrics
+from ppsp.tracker.outage import StoreOutage
 from ppsp.tracker.properties import Compare, Scope, lookup
 from ppsp.tracker.retry import MemoryRetryCache, retryKey
 from ppsp.tracker.rfc7846 import RFC7846Adapter
@@ -453,6 +455,9 @@ class Tracker:
         #: admin listeners add theirs when they listen): never a StatPort.
         self.ownPorts: set[int] = set()
         self._refusals = RateLimitedLog(self.log, clock)
+        #: The store's outages (L{StoreOutage}): logged when one begins and
+        #: when it ends, not once per request.
+        self.storeOutage = StoreOutage(clock, self.metrics)
         #: The addresses and networks refused before decoding.
         self.bans = bans if bans is not None else Bans(clock)
         #: The entries of members in peer lists (L{PeerInfoCache}).
@@ -503,8 +508,9 @@ class Tracker:
         Apply one request and return a L{Deferred} of its response (fired
         already when the store, the credentials checker and the strategy
         answer at once, as the memory store does).  Protocol errors become
-        L{ErrorResponse}s, and so does a failure of the store (INTERNAL
-        ERROR); the Deferred never fails for a request message.
+        L{ErrorResponse}s, and so does a failure of the store: TEMPORARILY
+        OVERLOADED when it cannot answer now (L{StoreUnavailable}), else
+        INTERNAL ERROR; the Deferred never fails for a request message.
 
         A request repeated from the same address, over a connection with
         the same TLS client certificate (or none), with the same PeerID,
@@ -520,11 +526,15 @@ class Tracker:
         key = retryKey(origin.ip, request, origin.certificate)
         cache = self.retryCache
         seen = cache.fingerprint(request)
+        outage = self.storeOutage
+        epoch = outage.epoch
         try:
             cached = await cache.get(key, seen, now)
             if cached is not None:
                 if await self._stillValid(cached, request.peerID, now):
                     self.metrics.count("retry")
+                    if outage.since is not None:
+                        outage.answered(epoch)
                     return cached
                 await cache.discard(key)
             try:
@@ -532,6 +542,8 @@ class Tracker:
             except ProtocolError as e:
                 response = ErrorResponse(request.transactionID, e.code, e.reason)
             await cache.put(key, seen, response, now)
+            if outage.since is not None:
+                outage.answered(epoch)
             return response
         except Exception:
             return self._failureResponse(Failure(), request)
@@ -557,13 +569,16 @@ class Tracker:
         L{population} is refreshed.  L{TrackerService} calls it every
         second; it costs time in proportion to what is due.  A failure of
         the store is logged and counted (C{store_error}), never raised, so
-        that the next second tries again.
+        that the next second tries again; a store that cannot answer now
+        (L{StoreUnavailable}) is logged once per outage (L{storeOutage}).
         """
         return startCoroutine(self._expire())
 
     async def _expire(self) -> None:
         now = self.clock.seconds()
         store = self.store
+        outage = self.storeOutage
+        epoch = outage.epoch
         try:
             expired = await store.expire(now, self.config.emptySwarmLifetime)
             for peer in expired.peers:
@@ -575,6 +590,10 @@ class Tracker:
                 )
             await self.retryCache.prune(now)
             self.population = await store.counts()
+            if outage.since is not None:
+                outage.answered(epoch)
+        except StoreUnavailable as e:
+            outage.failed(str(e), request=False)
         except Exception:
             self.metrics.count("store_error")
             self.log.failure("expiry failed", Failure())
@@ -625,6 +644,13 @@ class Tracker:
         return self.store.reachable()
 
     def _failureResponse(self, failure: Failure, request: Request) -> Response:
+        if failure.check(StoreUnavailable):
+            self.storeOutage.failed(failure.getErrorMessage())
+            return ErrorResponse(
+                request.transactionID,
+                ResponseCode.TEMPORARILY_OVERLOADED,
+                "the tracker's store is unavailable",
+            )
         self.metrics.count("store_error")
         self.log.failure(
             "tracker failed on {method} from {peerID}",

@@ -24,10 +24,58 @@ from twisted.logger import Logger
 from ppsp.tracker.core import Tracker
 from ppsp.tracker.resource import TrackerSite
 
-__all__ = ["GracefulStop", "DEFAULT_DRAIN_TIMEOUT"]
+__all__ = ["GracefulStop", "StopOnSIGTERM", "DEFAULT_DRAIN_TIMEOUT"]
 
 #: Seconds a graceful stop waits for the requests in flight by default.
 DEFAULT_DRAIN_TIMEOUT = 10.0
+
+
+class StopOnSIGTERM:
+    """
+    SIGTERM as a graceful stop that ends with status 0: once taken, the
+    signal stops the reactor (so that the services stop, gracefully),
+    without the signal being raised again after the stop, as twistd and
+    twist otherwise do to end the process by the same signal.
+
+    @param reactor: the reactor to stop
+        (L{twisted.internet.interfaces.IReactorCore} and
+        L{twisted.internet.interfaces.IReactorFromThreads}).
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._wanted = False
+        self._previous: Optional[Any] = None
+
+    def take(self) -> None:
+        """
+        Handle SIGTERM here once the reactor runs (after the reactor's own
+        handlers are installed), unless L{giveBack} was called meanwhile.
+        """
+        self._wanted = True
+        self._reactor.callWhenRunning(self._take)
+
+    def _take(self) -> None:
+        if self._wanted and self._previous is None:
+            self._previous = signal.signal(signal.SIGTERM, self._terminated)
+
+    def _terminated(self, signum: int, frame: Any) -> None:
+        self._reactor.callFromThread(self._stop)
+
+    def _stop(self) -> None:
+        self.log.info("received SIGTERM: stopping gracefully")
+        self._reactor.stop()
+
+    def giveBack(self) -> None:
+        """
+        Give SIGTERM back to the handler it had before L{take}.
+        """
+        self._wanted = False
+        previous, self._previous = self._previous, None
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 class GracefulStop(MultiService):
@@ -49,10 +97,11 @@ class GracefulStop(MultiService):
         stop, or L{None}.
     @param drainTimeout: the longest wait for the requests in flight, in
         seconds; 0 aborts the connections at once.
-    @param takeSIGTERM: once the reactor runs, handle SIGTERM here: stop
-        the reactor without the signal being raised again after the stop,
-        so that twistd and twist exit with status 0 after a graceful stop
-        (they would otherwise end the process by the same signal).
+    @param takeSIGTERM: once the reactor runs, handle SIGTERM here
+        (L{StopOnSIGTERM}): stop the reactor without the signal being
+        raised again after the stop, so that twistd and twist exit with
+        status 0 after a graceful stop (they would otherwise end the
+        process by the same signal).
     """
 
     log = Logger()
@@ -76,7 +125,7 @@ class GracefulStop(MultiService):
         self.stopCallbacks: List[Callable[[], Any]] = []
         #: The listening services and their sites, in the order added.
         self.listeners: List[Tuple[IService, TrackerSite]] = []
-        self._previousHandler: Optional[Any] = None
+        self._sigterm = StopOnSIGTERM(clock)
 
     def addListener(self, listener: IService, site: TrackerSite) -> None:
         """
@@ -93,23 +142,7 @@ class GracefulStop(MultiService):
         """
         super().startService()
         if self.takeSIGTERM:
-            self.clock.callWhenRunning(self._takeSignal)
-
-    def _takeSignal(self) -> None:
-        if self.running:
-            self._previousHandler = signal.signal(signal.SIGTERM, self._terminated)
-
-    def _terminated(self, signum: int, frame: Any) -> None:
-        self.clock.callFromThread(self._stopReactor)
-
-    def _stopReactor(self) -> None:
-        self.log.info("received SIGTERM: stopping gracefully")
-        self.clock.stop()
-
-    def _giveSignalBack(self) -> None:
-        previous, self._previousHandler = self._previousHandler, None
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            self._sigterm.take()
 
     def stopService(self) -> "Deferred[None]":
         """
@@ -121,7 +154,7 @@ class GracefulStop(MultiService):
 
     @inlineCallbacks
     def _stop(self) -> Any:
-        self._giveSignalBack()
+        self._sigterm.giveBack()
         if self.tracker is not None:
             self.tracker.draining = True
         listeners = [listener for listener, _ in self.listeners if listener.running]

@@ -105,7 +105,9 @@ class TrackerMetrics:
         #: C{"shed"}, C{"banned"}, C{"connections"}, …).
         self.refusals: Dict[str, int] = {}
         #: Other events by name (C{"expired"}, C{"retry"},
-        #: C{"undecodable"}, C{"stat_query_answered"}, C{"store_error"}, …).
+        #: C{"undecodable"}, C{"stat_query_answered"}, C{"store_error"},
+        #: C{"store_unavailable"}: a request refused because the store could
+        #: not answer, C{"store_outage"}: such an outage began, …).
         self.events: Dict[str, int] = {}
         #: The latency histogram since start: a count per bucket of
         #: L{LATENCY_BUCKETS}, then the count above the last bound.

@@ -18,8 +18,11 @@ window.
 
 The client is txredisapi's protocol over hiredis (the C{redis} extra of
 ppsp installs both), on a connection that L{RedisClient} makes from a
-Twisted endpoint and makes again, with backoff, when it is lost.  Nothing
-here imports the global reactor: the reactor and the clock are given.
+Twisted endpoint and makes again, with backoff, when it is lost.  Every
+call is bounded in time: while the server is unreachable or too slow,
+calls fail with L{StoreUnavailable}, which the tracker answers with
+TEMPORARILY OVERLOADED.  Nothing here imports the global reactor: the
+reactor and the clock are given.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import random as _random
 from typing import (
     TYPE_CHECKING,
     Any,
+    Awaitable,
+    Callable,
     Dict,
     Iterable,
     List,
@@ -47,15 +52,21 @@ from typing import (
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from twisted.application.internet import ClientService, backoffPolicy
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
 from twisted.internet.endpoints import clientFromString, quoteStringArgument
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import (
+    IProtocol,
+    IProtocolFactory,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ppsp import messages
-from ppsp.interfaces import IPeerStore, IRetryCache, IStoreCosts, ISwarmView
+from ppsp.interfaces import IPeerStore, IRetryCache, IStoreCosts, ISwarmView, StoreUnavailable
 from ppsp.messages import AddressType, ChunkRange, PeerAddress, PeerMode, Request, Response
 from ppsp.tracker._redisscripts import SOURCES, Script, script
 from ppsp.tracker.addresses import addressKey
@@ -89,6 +100,19 @@ T = TypeVar("T")
 
 #: The prefix of every key, unless another is given.
 DEFAULT_PREFIX = "ppsp:"
+
+#: The longest wait of a call, in seconds, unless another is given.
+DEFAULT_TIMEOUT = 1.0
+
+#: The longest delay between two attempts to connect, jitter included, and
+#: the jitter (seconds).
+_MAX_DELAY = 5.0
+_JITTER = 0.1
+
+#: The starts of the errors with which a server says that it cannot serve
+#: now, having changed nothing: it loads its data set, runs a long
+#: script, is a replica cut off from its master, or a replica.
+_NOT_NOW = ("LOADING", "BUSY", "MASTERDOWN", "READONLY")
 
 # The cost model (RedisCosts): what each piece of state makes Redis hold, in
 # bytes.  The session and membership costs follow Redis 7.0's used_memory
@@ -349,11 +373,18 @@ def parseRedisURL(url: str) -> RedisAddress:
 
       - C{redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]} (port 6379 and
         database 0 unless given; an IPv6 address in brackets);
+      - C{rediss://} and the same, over TLS (Twisted's C{tls:} client
+        endpoint, which checks the server's certificate against HOST):
+        the certificate authorities of the system, or those of the
+        directory C{ssl_ca_path=DIR} (every PEM certificate in it); a
+        client certificate with C{ssl_certfile=PEM} (and its key, unless
+        the same file holds it, with C{ssl_keyfile=PEM});
       - C{redis+unix://[[USER]:PASSWORD@]/PATH[?db=DB]}, a Unix socket.
 
     The user and the password are percent-decoded.
 
-    @raise ValueError: C{url} is not such a URL.
+    @raise ValueError: C{url} is not such a URL (a query parameter that
+        its scheme does not take included).
     """
     parts = urlsplit(url)
     password = unquote(parts.password) if parts.password is not None else None
@@ -361,17 +392,35 @@ def parseRedisURL(url: str) -> RedisAddress:
     shown = parts.hostname or ""
     if parts.port is not None:
         shown += f":{parts.port}"
-    query = parse_qs(parts.query)
-    if parts.scheme == "redis":
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - _QUERY.get(parts.scheme, set()))
+    if unknown:
+        raise ValueError(
+            f"the Redis URL {_masked(url)!r} has a query parameter that {parts.scheme}:// "
+            f"does not take: {', '.join(unknown)}"
+        )
+    if parts.scheme in ("redis", "rediss"):
         if not parts.hostname:
             raise ValueError(f"no host in the Redis URL {_masked(url)!r}")
         path = parts.path.strip("/")
         db = _database(path or "0", url)
         host = parts.hostname
         port = parts.port if parts.port is not None else 6379
-        kind = "tcp6" if ":" in host else "tcp"
-        endpoint = f"{kind}:host={quoteStringArgument(host)}:port={port}"
-        display = f"redis://{'[' + host + ']' if ':' in host else host}:{port}/{db}"
+        # Twisted's tcp: client takes an IPv6 address too (there is no
+        # tcp6: client); tls: wraps that same connection, and checks the
+        # server's certificate against the host.
+        endpoint = f"tcp:host={quoteStringArgument(host)}:port={port}"
+        if parts.scheme == "rediss":
+            endpoint = (
+                f"tls:host={quoteStringArgument(host)}:port={port}"
+                + "".join(
+                    f":{_TLS_ARGUMENTS[name]}={quoteStringArgument(values[-1])}"
+                    for name, values in sorted(query.items())
+                )
+                + f":endpoint={quoteStringArgument(endpoint)}"
+            )
+        shownHost = "[" + host + "]" if ":" in host else host
+        display = f"{parts.scheme}://{shownHost}:{port}/{db}"
     elif parts.scheme == "redis+unix":
         if parts.hostname or not parts.path.startswith("/"):
             raise ValueError(
@@ -382,9 +431,25 @@ def parseRedisURL(url: str) -> RedisAddress:
         display = f"redis+unix://{parts.path}?db={db}"
     else:
         raise ValueError(
-            f"not a Redis URL (redis:// or redis+unix://): {_masked(url)!r}"
+            f"not a Redis URL (redis://, rediss:// or redis+unix://): {_masked(url)!r}"
         )
     return RedisAddress(endpoint, db, username, password, display)
+
+
+#: The arguments of Twisted's C{tls:} client endpoint that the query
+#: parameters of a C{rediss://} URL give (the names are redis-py's).
+_TLS_ARGUMENTS = {
+    "ssl_ca_path": "trustRoots",
+    "ssl_certfile": "certificate",
+    "ssl_keyfile": "privateKey",
+}
+
+#: The query parameters each scheme takes.
+_QUERY: Dict[str, set[str]] = {
+    "redis": set(),
+    "rediss": set(_TLS_ARGUMENTS),
+    "redis+unix": {"db"},
+}
 
 
 def _masked(url: str) -> str:
@@ -408,33 +473,100 @@ def _database(text: str, url: str) -> int:
 class _RedisFactory(Factory):
     """
     Makes txredisapi's protocol over hiredis, with replies as text and no
-    conversion of numbers.  It logs in nowhere: L{RedisClient} sends
-    C{AUTH} and C{SELECT} itself once connected.
+    conversion of numbers, and hands each new connection to C{made}.  It
+    logs in nowhere: L{RedisClient} sends C{AUTH} and C{SELECT} itself
+    once connected.
+
+    @param made: called with each protocol once its connection is made.
     """
 
     noisy = False
+
+    def __init__(self, made: Callable[[Any], object]) -> None:
+        self._made = made
 
     def buildProtocol(self, addr: Optional["IAddress"]) -> Optional[Protocol]:
         from txredisapi import HiredisProtocol, hiredis
 
         if hiredis is None:
             raise ImportError("the Redis store needs hiredis: install ppsp[redis]")
-        protocol: Protocol = HiredisProtocol(charset="utf-8", convertNumbers=False)
+        protocol: Any = HiredisProtocol(charset="utf-8", convertNumbers=False)
         protocol.factory = self
-        return protocol
+        protocol.whenConnected().addCallback(self._made)
+        built: Protocol = protocol
+        return built
+
+
+@implementer(IStreamClientEndpoint)
+class _Attempts:
+    """
+    A client endpoint whose attempts to connect fail after C{timeout}
+    seconds, and whose failures C{failed} hears of.
+    """
+
+    def __init__(
+        self,
+        endpoint: IStreamClientEndpoint,
+        timeout: float,
+        clock: IReactorTime,
+        failed: Callable[[Failure], object],
+    ) -> None:
+        self._endpoint = endpoint
+        self._timeout = timeout
+        self._clock = clock
+        self._failed = failed
+
+    def __repr__(self) -> str:
+        return repr(self._endpoint)
+
+    def connect(self, protocolFactory: IProtocolFactory) -> "Deferred[IProtocol]":
+        """
+        Connect with the endpoint given, within the timeout.
+        """
+        d = self._endpoint.connect(protocolFactory)
+        d.addTimeout(self._timeout, self._clock)
+        return d.addErrback(self._failedAttempt)
+
+    def _failedAttempt(self, failure: Failure) -> Failure:
+        self._failed(failure)
+        return failure
 
 
 class RedisClient:
     """
     One connection to a Redis server, made again with backoff when it is
-    lost, that runs commands and the store's Lua scripts.
+    lost, that runs commands and the store's Lua scripts, each within a
+    bounded time.
+
+    A call fails with L{StoreUnavailable}:
+
+      - at once while the connection is down: it was lost, or the last
+        attempt to make it failed (refused, not made within C{timeout}
+        seconds, or the server refused to log in or did not answer
+        within C{timeout} seconds while logging in);
+      - after C{timeout} seconds without an answer: the connection is
+        then dropped, as a server that does not answer is down, so that
+        the other calls waiting on it fail at once (with no reply left to
+        come late), and the calls that follow fail at once until the
+        connection is made again;
+      - when the server answers that it cannot serve now (C{LOADING},
+        C{BUSY}, C{MASTERDOWN}, C{READONLY}), having changed nothing.
+
+    Until the first attempt to connect has ended, calls wait for it, each
+    within C{timeout}.  Twisted's C{ClientService} makes the connection
+    again: 0.15 s after it is lost or an attempt fails, then 1.5 times
+    longer after each attempt that fails, never more than 5 s (a jitter of
+    up to 0.1 s included), so that the store serves again within about 5 s
+    of the server's return.
 
     @param reactor: the reactor that connects (an C{IReactorTCP} and
         C{IReactorUNIX}).
     @param address: where the server is (L{parseRedisURL}).
     @param scripts: the Lua scripts to load on each new connection.
-    @param clock: the clock of the reconnection delays (the reactor by
-        default).
+    @param clock: the clock of the timeouts and of the reconnection
+        delays (the reactor by default).
+    @param timeout: the longest wait, in seconds, of a call, and of an
+        attempt to connect and to log in.
     """
 
     log = Logger()
@@ -445,46 +577,140 @@ class RedisClient:
         address: RedisAddress,
         scripts: Iterable[Script] = (),
         clock: Optional[IReactorTime] = None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        if not timeout > 0:
+            raise ValueError(f"the timeout must be positive, not {timeout!r}")
         self.address = address
+        self.timeout = timeout
+        self._clock: IReactorTime = clock if clock is not None else reactor
         self._scripts = {s.sha: s for s in scripts}
+        #: The connection once logged in, or L{None}.
+        self._protocol: Any = None
+        #: The newest connection, logged in or logging in, or L{None}.
+        self._current: Any = None
+        #: Why there is no connection (what the calls fail with), or
+        #: L{None} until the first attempt has ended.
+        self._down: Optional[str] = None
+        #: What was logged last of the connection going down.
+        self._logged: Optional[str] = None
+        #: Failed attempts (and connections lost) in a row.
+        self._failures = 0
+        self._stopped = False
+        #: The calls waiting for the first connection.
+        self._waiting: List[Deferred[Any]] = []
+        #: What waits for the next connection (L{whenConnected}).
+        self._whenConnected: List[Deferred[None]] = []
+        policy = backoffPolicy(
+            initialDelay=0.1,
+            maxDelay=_MAX_DELAY - _JITTER,
+            factor=1.5,
+            jitter=lambda: _JITTER * _random.random(),
+        )
         self._service = ClientService(
-            clientFromString(reactor, address.endpoint),
-            _RedisFactory(),
-            retryPolicy=backoffPolicy(initialDelay=0.1, maxDelay=10.0),
-            clock=clock if clock is not None else reactor,
-            prepareConnection=self._prepare,
+            _Attempts(
+                clientFromString(reactor, address.endpoint), timeout, self._clock, self._refused
+            ),
+            _RedisFactory(self._connected),
+            retryPolicy=lambda attempt: policy(max(attempt, self._failures)),
+            clock=self._clock,
         )
 
     def __repr__(self) -> str:
         return f"<RedisClient {self.address.display}>"
 
-    async def _prepare(self, protocol: Any) -> None:
+    # The connection --------------------------------------------------------------
+
+    def _connected(self, protocol: Any) -> None:
         """
-        Log in (C{AUTH}), select the database and load the scripts.  When
-        the server refuses, log why (never the password) and close the
-        connection: the client service then connects again with backoff,
-        and the calls that were waiting fail with txredisapi's
-        C{ConnectionError}.
+        A connection is made: log in, within the timeout.
+        """
+        self._current = protocol
+        protocol.whenDisconnected().addCallback(self._lost)
+        login = Deferred.fromCoroutine(self._login(protocol))
+        login.addTimeout(self.timeout, self._clock)
+        login.addCallbacks(lambda _: self._ready(protocol), lambda f: self._refused(f, protocol))
+
+    async def _login(self, protocol: Any) -> None:
+        """
+        Log in (C{AUTH}), select the database and load the scripts.
         """
         address = self.address
-        try:
-            if address.password is not None:
-                login = [address.username] if address.username else []
-                await protocol.execute_command("AUTH", *login, address.password)
-            if address.db:
-                await protocol.execute_command("SELECT", address.db)
-            for s in self._scripts.values():
-                await protocol.execute_command("SCRIPT", "LOAD", s.source)
-        except Exception as e:
-            self.log.error(
-                "Redis at {redis} refused the connection: {reason}",
-                redis=address.display,
-                reason=str(e),
-            )
-            protocol.transport.loseConnection()
+        if address.password is not None:
+            login = [address.username] if address.username else []
+            await protocol.execute_command("AUTH", *login, address.password)
+        if address.db:
+            await protocol.execute_command("SELECT", address.db)
+        for s in self._scripts.values():
+            await protocol.execute_command("SCRIPT", "LOAD", s.source)
+
+    def _ready(self, protocol: Any) -> None:
+        """
+        The connection is logged in: the calls go to it.
+        """
+        if self._stopped:
+            protocol.transport.abortConnection()
             return
-        self.log.info("connected to Redis at {redis}", redis=address.display)
+        self._protocol = protocol
+        self._down = self._logged = None
+        self._failures = 0
+        self.log.info("connected to Redis at {redis}", redis=self.address.display)
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(protocol)
+        connected, self._whenConnected = self._whenConnected, []
+        for c in connected:
+            c.callback(None)
+
+    def _refused(self, failure: Failure, protocol: Any = None) -> None:
+        """
+        An attempt to connect failed, or the server refused to log in (or
+        did not answer while it did): log why (never the password), and
+        close the connection, which the client service makes again with
+        backoff.
+        """
+        if failure.check(TimeoutError):
+            what = "logging in" if protocol is not None else "connecting"
+            reason = f"did not answer within {self.timeout:g} s while {what}"
+        elif protocol is None:
+            reason = f"could not be reached: {failure.getErrorMessage()}"
+        else:
+            reason = f"refused the connection: {failure.getErrorMessage()}"
+        self._fail(reason)
+        if protocol is not None:
+            protocol.transport.abortConnection()
+
+    def _lost(self, protocol: Any) -> None:
+        """
+        A connection is closed; when it was the one the calls went to, the
+        connection is down.
+        """
+        if protocol is self._current:
+            self._current = None
+        if protocol is self._protocol:
+            self._protocol = None
+            self._fail("closed the connection")
+
+    def _fail(self, reason: str) -> None:
+        """
+        The connection is down for C{reason}: the calls waiting for it
+        fail, and so do the calls that come, until it is made again.  A
+        reason is logged once, not at each attempt.
+        """
+        if self._stopped:
+            return
+        self._down = f"Redis at {self.address.display} {reason}"
+        self._failures += 1
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.errback(StoreUnavailable(self._down))
+        if reason != self._logged:
+            self._logged = reason
+            self.log.warn(
+                "Redis at {redis} {reason}; connecting again with backoff",
+                redis=self.address.display,
+                reason=reason,
+            )
 
     def start(self) -> None:
         """
@@ -493,39 +719,106 @@ class RedisClient:
         """
         self._service.startService()
 
+    def whenConnected(self) -> "Deferred[None]":
+        """
+        A L{Deferred} that fires once the client is connected and logged
+        in (at once when it is), however many attempts that takes: for
+        what would rather wait for the server than fail.  L{stop} fails
+        it with L{StoreUnavailable}.
+        """
+        if self._protocol is not None:
+            return succeed(None)
+        if self._stopped:
+            return fail(StoreUnavailable(self._down))
+        d: Deferred[None] = Deferred()
+        self._whenConnected.append(d)
+        return d
+
     def stop(self) -> "Deferred[None]":
         """
-        Close the connection and stop connecting.
+        Drop the connection and stop connecting; the calls still waiting
+        fail with L{StoreUnavailable}.
 
         @return: a Deferred that fires once the connection is closed.
         """
+        self._stopped = True
+        self._protocol = None
+        self._down = closed = f"the client of Redis at {self.address.display} is closed"
+        waiting: List[Deferred[Any]] = [*self._waiting, *self._whenConnected]
+        self._waiting, self._whenConnected = [], []
+        for d in waiting:
+            d.errback(StoreUnavailable(closed))
+        if self._current is not None:
+            self._current.transport.abortConnection()
         return self._service.stopService()
 
-    def execute(self, *args: object, failAfterFailures: Optional[int] = None) -> "Deferred[Any]":
-        """
-        Run one command once the connection is made.
+    # Calls -------------------------------------------------------------------------
 
-        @param failAfterFailures: fail after this many failed attempts to
-            connect, when not connected (L{None}: wait).
+    def _call(self, run: Callable[[Any], Awaitable[Any]]) -> "Deferred[Any]":
+        """
+        C{run} with the connection, within the timeout.
+        """
+        if self._protocol is None and self._down is not None:
+            return fail(StoreUnavailable(self._down))
+        d = Deferred.fromCoroutine(self._run(run))
+        return d.addTimeout(self.timeout, self._clock, onTimeoutCancel=self._late)
+
+    async def _run(self, run: Callable[[Any], Awaitable[Any]]) -> Any:
+        protocol = self._protocol
+        if protocol is None:
+            waiter: Deferred[Any] = Deferred(self._waiting.remove)
+            self._waiting.append(waiter)
+            protocol = await waiter
+        try:
+            return await run(protocol)
+        except Exception as e:
+            from txredisapi import ConnectionError as Lost
+
+            if isinstance(e, Lost):
+                raise StoreUnavailable(
+                    self._down or f"Redis at {self.address.display} closed the connection"
+                ) from None
+            if str(e).startswith(_NOT_NOW):
+                raise StoreUnavailable(f"Redis at {self.address.display} answered {e}") from None
+            raise
+
+    def _late(self, result: Any, timeout: float) -> Any:
+        """
+        A call had no answer within the timeout: drop the connection (the
+        server is down, or too slow to serve), and fail the call with
+        L{StoreUnavailable}.
+        """
+        if self._protocol is None:
+            raise StoreUnavailable(
+                self._down or f"Redis at {self.address.display} was not connected within"
+                f" {timeout:g} s"
+            )
+        protocol, self._protocol = self._protocol, None
+        self._fail(f"did not answer within {timeout:g} s")
+        protocol.transport.abortConnection()
+        raise StoreUnavailable(self._down)
+
+    def execute(self, *args: object) -> "Deferred[Any]":
+        """
+        Run one command.
+
         @return: a Deferred firing with the reply, or failing with
-            txredisapi's C{ResponseError} or C{ConnectionError}.
+            txredisapi's C{ResponseError} (the server refused the command)
+            or with L{StoreUnavailable}.
         """
-        return Deferred.fromCoroutine(self._execute(args, failAfterFailures))
-
-    async def _execute(self, args: Tuple[object, ...], failAfterFailures: Optional[int]) -> Any:
-        protocol: Any = await self._service.whenConnected(failAfterFailures=failAfterFailures)
-        return await protocol.execute_command(*args)
+        return self._call(lambda protocol: protocol.execute_command(*args))
 
     def evaluate(self, script: Script, *args: object) -> "Deferred[Any]":
         """
         Run a Lua script with C{EVALSHA}, given no key names and C{args}:
         loading it and trying again once when the server does not know it
-        (C{NOSCRIPT}: restarted, or its scripts were flushed).
+        (C{NOSCRIPT}: restarted, or its scripts were flushed); all within
+        one timeout.
         """
-        return Deferred.fromCoroutine(self._evaluate(script, args))
+        return self._call(lambda protocol: self._evaluate(protocol, script, args))
 
-    async def _evaluate(self, script: Script, args: Tuple[object, ...]) -> Any:
-        protocol: Any = await self._service.whenConnected()
+    @staticmethod
+    async def _evaluate(protocol: Any, script: Script, args: Tuple[object, ...]) -> Any:
         try:
             return await protocol.execute_command("EVALSHA", script.sha, 0, *args)
         except Exception as e:
@@ -688,7 +981,8 @@ class RedisPeerStore:
 
     def close(self) -> "Deferred[None]":
         """
-        Wait for the calls in flight, then close the connection.
+        Wait for the calls in flight (each answers or fails within the
+        client's timeout), then close the connection.
         """
         return self.whenIdle().addCallback(lambda _: self.client.stop())
 
@@ -879,10 +1173,10 @@ class RedisPeerStore:
 
     def reachable(self) -> "Deferred[bool]":
         """
-        Whether the server answers a C{PING} (after one attempt to connect,
-        when not connected); never fails.
+        Whether the server answers a C{PING} within the client's timeout
+        (C{False} at once while the connection is down); never fails.
         """
-        d = self._track(self.client.execute("PING", failAfterFailures=1))
+        d = self._track(self.client.execute("PING"))
         return d.addCallbacks(lambda reply: reply == "PONG", lambda _: False)
 
     # Writes --------------------------------------------------------------------
@@ -1101,24 +1395,43 @@ def connectRedisStore(
     random: Optional[_random.Random] = None,
     clock: Optional[IReactorTime] = None,
     retryWindow: float = 60.0,
+    password: Optional[str] = None,
+    connect: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> RedisPeerStore:
     """
     A L{RedisPeerStore} on the server of C{url} (L{parseRedisURL}),
-    connecting: its calls wait for the connection, and it connects again
-    with backoff whenever the connection is lost.  L{RedisPeerStore.close}
-    closes it.
+    connecting: it connects again with backoff whenever the connection is
+    lost, and its calls fail with L{StoreUnavailable} while the server is
+    unreachable or slower than C{timeout} (L{RedisClient}).
+    L{RedisPeerStore.close} closes it.
 
     @param reactor: the reactor that connects.
-    @param url: C{redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]} or
+    @param url: C{redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]},
+        C{rediss://...} (TLS) or
         C{redis+unix://[[USER]:PASSWORD@]/PATH[?db=DB]}.
     @param prefix: the prefix of every key (trackers that share a server
         and a prefix share their state).
     @param random: the random source of the views' sampling.
-    @param clock: the clock of the reconnection delays (the reactor by
-        default).
+    @param clock: the clock of the timeouts and of the reconnection
+        delays (the reactor by default).
     @param retryWindow: seconds a retry cache answer is kept.
-    @raise ValueError: C{url} is not a Redis URL.
+    @param password: the password to log in with, instead of the URL's
+        (one read from a file); L{None}: the URL's, if any.
+    @param connect: whether to start connecting now; C{False} leaves it
+        to the caller (C{store.client.start()}, from a service's
+        C{startService}: after twistd has made its process a daemon).
+        The store's calls wait for the first attempt either way, each
+        within C{timeout}.
+    @param timeout: the longest wait of a call, in seconds (and of an
+        attempt to connect and log in).
+    @raise ValueError: C{url} is not a Redis URL, or C{timeout} is not
+        positive.
     """
-    client = RedisClient(reactor, parseRedisURL(url), _SCRIPTS.values(), clock)
-    client.start()
+    address = parseRedisURL(url)
+    if password is not None:
+        address = address._replace(password=password)
+    client = RedisClient(reactor, address, _SCRIPTS.values(), clock, timeout)
+    if connect:
+        client.start()
     return RedisPeerStore(client, prefix, random, retryWindow)

@@ -10,7 +10,7 @@ import ipaddress
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from twisted.application.service import MultiService
 from twisted.cred import strcred
@@ -30,6 +30,7 @@ from ppsp._options import (
     nonNegativeSeconds,
     portNumber,
     positiveInt,
+    positiveSeconds,
 )
 from ppsp.codec.identifiers import identifierRule, validIdentifier
 from ppsp.interfaces import IPeerSelector
@@ -60,9 +61,19 @@ from ppsp.tracker.reload import (
 from ppsp.tracker.resource import TrackerResource, TrackerSite
 from ppsp.tracker.service import AnnouncingEndpoint, TrackerService
 from ppsp.tracker.state import StateFile, StateLoaded, StateService, loadAtStart
+from ppsp.tracker._storeoption import MEMORY, StoreService, storeOption
 from ppsp.tracker.statquerier import StatQuerier, StatQueryService, makeStatQueryClient
 from ppsp.tracker._status import RecentWarnings, RecentWarningsService, StatusPage
 from ppsp.tracker.throttle import AddressThrottle
+from ppsp.tracker._workers import (
+    KILL_GRACE,
+    SHAREABLE_TYPES,
+    AdoptingReactor,
+    ParentWatch,
+    WorkerRole,
+    unshareable,
+    workersService,
+)
 
 __all__ = ["Options", "makeService", "readSwarmsFile", "formatSelectors", "authOption"]
 
@@ -257,7 +268,19 @@ class Options(ServiceOptions):
         ["drain-timeout", None, 10, "Seconds a graceful stop (SIGTERM) waits for the requests in flight before it closes the connections left; 0 closes them at once.", _nonNegativeInt],
         ["state", None, None, "File that keeps the tracker's state (sessions and their AuthTokens, memberships, chunk sets, statistics, provisioned swarms) across restarts: read at start, written atomically (mode 0600) on a graceful stop and every --state-interval seconds. Off by default: the state lives in memory only."],
         ["state-interval", None, 60, "Seconds between two writes of the --state file; 0 writes it only at a graceful stop.", _nonNegativeInt],
+        ["store", None, MEMORY, "Where the tracker keeps its state: memory (this process only), or a Redis server that several trackers share and that keeps it across their restarts: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://... (TLS; ?ssl_ca_path=DIR&ssl_certfile=PEM&ssl_keyfile=PEM) or redis+unix:///PATH[?db=DB]. Redis needs the redis extra (pip install 'ppsp[redis]')."],
+        ["store-prefix", None, "ppsp:", "The prefix of the Redis store's keys: the trackers that share a Redis server and a prefix act as one tracker."],
+        ["store-password-file", None, None, "File whose first line is the Redis store's password, read at start (instead of a password in the --store URL)."],
+        ["store-timeout", None, 1.0, "Seconds the Redis store waits for an answer; a request that would wait longer, or that comes while Redis is unreachable, gets TEMPORARILY OVERLOADED (HTTP 503).", positiveSeconds],
     ]
+    optParameters += [
+        ["workers", None, 1, "Worker processes that serve --listen (and the parent that opens it and starts them again when they end); above 1 needs a shared store (--store redis://...). 1 serves in this process.", _positiveInt],
+        ["worker", None, None, "Set by the parent of --workers for its worker processes (number=N,parent=PID,listen=FD[,admin=FD]); not for operators."],
+    ]
+    #: C{--worker} is for the parent of C{--workers} to set: not a key of
+    #: a config file.
+    notInConfigFile = ServiceOptions.notInConfigFile | {"worker"}
+
     optFlags: List[List[Any]] = [
         ["trust-announced-addresses", None, "List public addresses that peers announce even when they differ from the address observed."],
         ["allow-low-stat-ports", None, "Accept a StatPort below 1024 (STAT_QUERY is then sent to well-known ports)."],
@@ -269,6 +292,17 @@ class Options(ServiceOptions):
         self["admin-hosts"] = []
         self["admin-auth"] = []
         self["adminCheckers"] = []
+        #: The command line parsed (after C{twistd ppsp-tracker}), which
+        #: the workers of C{--workers} are given too.
+        self.arguments: List[str] = []
+
+    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
+        """
+        Parse the command line (see L{ServiceOptions.parseOptions}), and
+        keep it in L{arguments}.
+        """
+        self.arguments = list(sys.argv[1:] if options is None else options)
+        super().parseOptions(options)
 
     def opt_admin_auth(self, value: str) -> None:
         """
@@ -336,12 +370,56 @@ class Options(ServiceOptions):
         if path is not None and (not path or path.endswith(os.sep) or os.path.isdir(path)):
             raise usage.UsageError(f"--state takes a file, not {path!r}")
 
+    def _checkWorkers(self) -> None:
+        """
+        Check C{--workers}, and read C{--worker} into C{workerRole}: a
+        worker other than worker 1 serves neither C{--admin} nor
+        C{--stat-query-interval} polling (see L{ppsp.tracker._workers}).
+        """
+        self["workerRole"] = None
+        if self["worker"] is not None:
+            try:
+                role = WorkerRole.fromString(self["worker"])
+            except ValueError as e:
+                raise usage.UsageError(f"--worker {self['worker']!r}: {e}") from None
+            self["workerRole"] = role
+            if role.number != 1:
+                self["admin"] = None
+                self["stat-query-interval"] = 0
+            return
+        workers = self["workers"]
+        if workers == 1:
+            return
+        if not self["storeOption"].isRedis:
+            raise usage.UsageError(
+                f"--workers {workers} needs a store that the workers share: with the memory store "
+                "each worker process would keep peers of its own, and a peer registered through "
+                "one worker would be unknown to the others; give --store redis://HOST[:PORT][/DB], "
+                "or leave --workers out"
+            )
+        for option in ("listen", "admin"):
+            kind = unshareable(self[option]) if self[option] is not None else None
+            if kind is not None:
+                raise usage.UsageError(
+                    f"--workers: the parent opens --{option} and hands its socket to the workers, "
+                    f"which it can do for the endpoint types {', '.join(SHAREABLE_TYPES)} "
+                    f"(behind haproxy: or not), not {kind!r}"
+                )
+
     def postOptions(self) -> None:
         """
         Check every value; any mistake is a usage error (twistd exits 64).
         """
         self._checkEndpoint("listen")
         self._checkStatePath()
+        self["storeOption"] = storeOption(
+            self["store"], self["store-prefix"], self["store-password-file"]
+        )
+        if self["storeOption"].isRedis and self["state"] is not None:
+            raise usage.UsageError(
+                "--state is for the memory store: with --store redis://... the state lives in "
+                "Redis, which keeps it across restarts of the trackers; leave --state out"
+            )
         if self["admin"] is not None:
             self._checkEndpoint("admin")
             problem = None if self["adminCheckers"] else exposure(self["admin"])
@@ -415,6 +493,7 @@ class Options(ServiceOptions):
             )
         except ValueError as e:
             raise usage.UsageError(_optionText(str(e))) from None
+        self._checkWorkers()
 
 
 def adminAuthOption(spec: str) -> ICredentialsChecker:
@@ -548,9 +627,20 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     status 1 (L{loadAtStart}); its state is then restored into the store,
     and the periodic and final writes are set up once it is (should the
     store fail to take it, the tracker stops and the file stays as it
-    was).  It has the attributes
+    was).  With C{--store redis://...}, the tracker's store is a
+    L{RedisPeerStore<ppsp.tracker.redisstore.RedisPeerStore>}: it starts
+    connecting when the service starts, without being waited for (its
+    calls wait for the connection), and its connection is closed after
+    the drain, once the other services have stopped
+    (C{StoreService}).  It has the attributes
     C{tracker} (the L{Tracker}) and C{statQuerier} (the L{StatQuerier}, or
     L{None} when neither C{--admin} nor C{--stat-query-interval} is given).
+
+    With C{--workers} above 1, the result is instead the parent of the
+    worker processes (L{ppsp.tracker._workers.workersService}), which
+    opens the listening sockets and starts the workers; a worker
+    (C{--worker}) adopts the sockets its parent opened and stops when
+    its parent is gone.
 
     @param reactor: the reactor to listen with and to take time from; the
         global reactor when L{None}.
@@ -559,9 +649,15 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         from twisted.internet import reactor as _reactor
 
         reactor = _reactor
+    role: Optional[WorkerRole] = options["workerRole"]
+    if options["workers"] > 1 and role is None:
+        return _parentOfWorkers(options, reactor)
     config: TrackerConfig = options["config"]
     bans = Bans(reactor)
     bans.replace(options["banEntries"])
+    # The Redis store connects when the service starts (StoreService);
+    # until then its calls wait, as they do while it is disconnected.
+    store = options["storeOption"].open(reactor, config.retryWindow, options["store-timeout"])
     tracker = Tracker(
         reactor,
         config,
@@ -570,6 +666,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         checker=options["checkerFactory"](reactor),
         revocations=options["revocationsObject"],
         bans=bans,
+        store=store,
     )
     stateFile = StateFile(options["state"]) if options["state"] is not None else None
     restored: "Optional[Deferred[Optional[StateLoaded]]]" = None
@@ -627,6 +724,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         "max-address-memory": config.maxAddressMemory or "none",
         "state": options["state"] or "off",
         "state-interval": (options["state-interval"] or "at stop only") if options["state"] else "off",
+        "store": options["storeOption"].shown,
+        "store-prefix": options["store-prefix"] if options["storeOption"].isRedis else "off",
+        "store-timeout": options["store-timeout"] if options["storeOption"].isRedis else "off",
     }
     # One SIGHUP handler (and the admin API's POST /reload) for every file
     # read again without a restart.
@@ -634,7 +734,12 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     reloaders: List[Callable[[], Deferred[bool]]] = reloads.reloaders
     endpoint = AnnouncingEndpoint(
         listeningEndpoint(
-            _reloadableTLS(reactor, options["listen"], options["trusted-proxies"], reloaders),
+            _reloadableTLS(
+                reactor if role is None else AdoptingReactor(reactor, role.listen),
+                options["listen"],
+                options["trusted-proxies"],
+                reloaders,
+            ),
             options["listen"],
             options["trusted-proxies"],
         ),
@@ -647,11 +752,19 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     parent = GracefulStop(
         reactor, tracker, drainTimeout=float(options["drain-timeout"]), takeSIGTERM=True
     )
+    if store is not None:
+        # The first child: it connects before anything listens, and its
+        # connection is closed after the drain, once the others stopped.
+        storeService = StoreService(store, reactor, float(options["drain-timeout"]))
+        storeService.watchReady(tracker.ready, len(config.provisionedSwarms or ()))
+        storeService.setServiceParent(parent)
     # As strports.service does: a port that cannot be bound stops twistd
     # at start-up, with one line naming the endpoint and the reason.
     listener = ListenerService(endpoint, site, "--listen", options["listen"])
     parent.addListener(listener, site)
     TrackerService(tracker).setServiceParent(parent)
+    if role is not None:
+        ParentWatch(reactor, role.parent).setServiceParent(parent)
     if options["revocations"] is not None:
         revocationFile = RevocationFile(
             tracker, options["revocations"], options["revocationsObject"]
@@ -705,7 +818,12 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         )
         adminEndpoint = AnnouncingEndpoint(
             listeningEndpoint(
-                _reloadableTLS(reactor, options["admin"], options["trusted-proxies"], reloaders),
+                _reloadableTLS(
+                    reactor if role is None or role.admin is None else AdoptingReactor(reactor, role.admin),
+                    options["admin"],
+                    options["trusted-proxies"],
+                    reloaders,
+                ),
                 options["admin"],
                 options["trusted-proxies"],
             ),
@@ -750,6 +868,31 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     parent.statQuerier = querier  # type: ignore[attr-defined]
     parent.reloads = reloads  # type: ignore[attr-defined]
     return parent
+
+
+def _parentOfWorkers(options: Options, reactor: Any) -> MultiService:
+    """
+    The parent process of C{--workers}: it listens on C{--listen} (and
+    C{--admin}, which worker 1 serves), and runs C{--workers} workers with
+    this command line, giving them the time of their drain and
+    L{KILL_GRACE<ppsp.tracker._workers.KILL_GRACE>} seconds more to stop.
+    """
+    endpoints = {
+        f"--{option}": (
+            listeningEndpoint(reactor, options[option], options["trusted-proxies"]),
+            options[option],
+        )
+        for option in ("listen", "admin")
+        if options[option] is not None
+    }
+    return workersService(
+        reactor,
+        options["workers"],
+        endpoints,
+        options.arguments,
+        dict(os.environ),
+        killTimeout=float(options["drain-timeout"]) + KILL_GRACE,
+    )
 
 
 def _reloadableTLS(
