@@ -62,6 +62,7 @@ __all__ = [
     "StoreUnavailable",
     "IStoreCosts",
     "IRetryCache",
+    "IPollLease",
     "IStatsSource",
     "IChunkSource",
 ]
@@ -388,6 +389,14 @@ class IPeerSelector(Interface):
     member beyond the call, and compares members by C{peerID}.  A
     strategy that must wait for something of its own (a service it asks)
     answers with a L{Deferred}.
+
+    A strategy that cannot work on such partial views (it needs every
+    member, or an index of its own over the whole swarm, as the memory
+    store's view gives) says so with an optional attribute
+    C{requiresCompleteViews = True}: the tracker then refuses to start
+    with a networked store (C{--store redis://...}), with a usage error
+    that names the strategy.  Without the attribute, a strategy is taken
+    to work on any store's views.
     """
 
     def select(
@@ -727,6 +736,31 @@ class IRetryCache(Interface):
     def prune(now: float) -> "Deferred[None]":
         """
         Forget every answer whose window ended at or before C{now}.
+        """
+
+
+class IPollLease(Interface):
+    """
+    Leases that make the trackers sharing a store poll each peer with
+    STAT_QUERY once per interval in all, not once per tracker: a poller
+    takes a peer's lease before it queries the peer, and skips the peer
+    when another poller holds it.  A store that several trackers share
+    provides this interface too, and the poller
+    (L{StatQueryService<ppsp.tracker.statquerier.StatQueryService>}) uses
+    it without being told; without one, the poller's own lease
+    (L{SoleLease<ppsp.tracker.statquerier.SoleLease>}) always grants it.
+    """
+
+    def acquire(peerID: str, now: float, seconds: float) -> "Deferred[bool]":
+        """
+        Take the lease of polling C{peerID} for C{seconds} from C{now},
+        unless a lease taken earlier (by this poller or another) has not
+        run out.
+
+        @return: a L{Deferred} that fires with C{True} when the lease is
+            taken (the caller polls the peer), C{False} when another one
+            holds it (the caller skips the peer); it fails with
+            L{StoreUnavailable} when the store cannot answer.
         """
 
 

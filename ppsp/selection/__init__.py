@@ -23,9 +23,10 @@ from typing import Any, Dict, Optional
 from twisted.plugin import getPlugins
 
 from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
+from ppsp.selection._common import requiresCompleteViews
 from ppsp.selection.random import RandomSelector
 
-__all__ = ["RandomSelector", "availableSelectors", "makeSelector"]
+__all__ = ["RandomSelector", "availableSelectors", "makeSelector", "requiresCompleteViews"]
 
 
 def availableSelectors(packages: Optional[list[Any]] = None) -> Dict[str, Any]:

@@ -25,7 +25,18 @@ __all__ = [
     "Excluding",
     "fill",
     "extend",
+    "requiresCompleteViews",
 ]
+
+
+def requiresCompleteViews(selector: object) -> bool:
+    """
+    Whether C{selector} declares that it needs complete swarm views (the
+    memory store's): its optional attribute C{requiresCompleteViews} is
+    true (see L{IPeerSelector<ppsp.interfaces.IPeerSelector>}).  A
+    strategy without the attribute works on any store's views.
+    """
+    return bool(getattr(selector, "requiresCompleteViews", False))
 
 
 def splitArgs(argstring: str) -> List[str]:

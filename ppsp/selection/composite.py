@@ -56,6 +56,7 @@ from ppsp.selection._common import (
     Excluding,
     extend,
     fill,
+    requiresCompleteViews,
     share,
     splitArgs,
     stochasticRound,
@@ -200,6 +201,14 @@ class CompositeSelector:
         self.parts = list(parts)
         self.randomShare = randomShare
         self.random = random if random is not None else _random.Random()
+
+    @property
+    def requiresCompleteViews(self) -> bool:
+        """
+        Whether a part needs complete swarm views (L{requiresCompleteViews
+        <ppsp.selection.requiresCompleteViews>}): then the whole does.
+        """
+        return any(requiresCompleteViews(part) for part, _weight in self.parts)
 
     @classmethod
     def fromArgs(

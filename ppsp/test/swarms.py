@@ -9,7 +9,7 @@ same swarm as a L{SnapshotSwarmView}, the view a networked store gives.
 from __future__ import annotations
 
 import random as _random
-from typing import Callable, List, Mapping, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, cast
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
@@ -34,6 +34,10 @@ class SwarmBuilder:
     @ivar store: the store filled.
     @ivar clock: the time of every write (and of the constraints).
     @ivar timeout: the seconds a session lives unless touched again.
+    @ivar result: what gives the result of one of the store's
+        L{Deferred}s: by default the test's C{successResultOf}, for a store
+        that answers at once; for a store that answers over a network, a
+        function that waits for the answer first.
     """
 
     def __init__(
@@ -42,11 +46,13 @@ class SwarmBuilder:
         store: IPeerStore,
         clock: Clock,
         timeout: float = 180.0,
+        result: Optional[Callable[["Deferred[Any]"], Any]] = None,
     ) -> None:
         self.testCase = testCase
         self.store = store
         self.clock = clock
         self.timeout = timeout
+        self.result = result if result is not None else testCase.successResultOf
 
     def peer(
         self,
@@ -68,7 +74,7 @@ class SwarmBuilder:
 
         @return: the peer's session.
         """
-        result = self.testCase.successResultOf
+        result = self.result
         now = self.clock.seconds()
         deadline = now + self.timeout
         known = result(self.store.peer(peerID))
@@ -103,7 +109,7 @@ class SwarmBuilder:
         What a FIND of C{peerID} reads (L{IPeerStore.lookup}): the
         requester and the store's view of C{swarm}.
         """
-        peer, view = self.testCase.successResultOf(
+        peer, view = self.result(
             self.store.lookup(peerID, swarm, count, chunkID)
         )
         assert peer is not None, f"{peerID!r} is not registered"
@@ -125,7 +131,7 @@ class SwarmBuilder:
         answers for each registered peer (L{IPeerStore.peers}), in PeerID
         order.
         """
-        peers = self.testCase.successResultOf(self.store.peers())
+        peers = self.result(self.store.peers())
         return [
             SwarmMember.of(p, p.swarms[swarm])
             for p in sorted(peers, key=lambda p: p.peerID)

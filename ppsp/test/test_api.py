@@ -60,8 +60,8 @@ PUBLIC: Dict[str, List[str]] = {
     ],
     "ppsp.interfaces": [
         "IChunkSource", "ICodec", "IFindConstraints", "IPeerSelector", "IPeerSelectorPlugin",
-        "IPeerStore", "IRequester", "IRetryCache", "IStatsSource", "IStoreCosts", "ISwarmMember",
-        "ISwarmView", "StoreUnavailable",
+        "IPeerStore", "IPollLease", "IRequester", "IRetryCache", "IStatsSource", "IStoreCosts",
+        "ISwarmMember", "ISwarmView", "StoreUnavailable",
     ],
     "ppsp.logging": [
         "KEYS", "SECRET_WORDS", "eventAsJSONLine", "jsonFileObserver", "jsonObserver",
@@ -98,7 +98,7 @@ PUBLIC: Dict[str, List[str]] = {
         "capacity", "chunks", "composite", "locality", "random", "roles",
     ],
     "ppsp.selection": [
-        "RandomSelector", "availableSelectors", "makeSelector",
+        "RandomSelector", "availableSelectors", "makeSelector", "requiresCompleteViews",
     ],
     "ppsp.selection.capacity": [
         "CapacitySelector",
@@ -199,7 +199,7 @@ PUBLIC: Dict[str, List[str]] = {
     ],
     "ppsp.tracker.statquerier": [
         "BadStatAnswer", "DEFAULT_MAX_ANSWER", "DEFAULT_MAX_IN_FLIGHT", "DEFAULT_TIMEOUT",
-        "NoStatPort", "PeerUnreachable", "QueryOutcome", "StatQuerier", "StatQueryFailed",
+        "NoStatPort", "PeerUnreachable", "QueryOutcome", "SoleLease", "StatQuerier", "StatQueryFailed",
         "StatQueryResult", "StatQueryService", "UnknownPeer", "Unreachable",
         "makeStatQueryClient", "statQueryURL",
     ],

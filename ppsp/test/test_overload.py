@@ -493,6 +493,27 @@ class AddressThrottleTests(SynchronousTestCase):
         throttle.admit("203.0.113.1")
         self.assertEqual(len(throttle), 1)
 
+    def test_workersShare(self) -> None:
+        """
+        A throttle of one of C{workers} processes enforces its share of
+        the limit: the rate and the burst divided by C{workers}, the
+        burst at least 1; an address that sends its whole burst to each
+        of the workers gets, in all, the burst of a single tracker.
+        """
+        clock = Clock()
+        shares = [AddressThrottle(clock, rate=10, burst=20, workers=4) for _ in range(4)]
+        self.assertEqual([(t.rate, t.burst) for t in shares], [(2.5, 5.0)] * 4)
+        admitted = sum(t.admit("198.51.100.1") is None for t in shares for _ in range(10))
+        self.assertEqual(admitted, 20)
+        clock.advance(2)
+        admitted = sum(t.admit("198.51.100.1") is None for t in shares for _ in range(10))
+        self.assertEqual(admitted, 20)
+        self.assertEqual(AddressThrottle(clock, rate=200, workers=4).burst, 100.0)
+        self.assertEqual(AddressThrottle(clock, rate=1, burst=1, workers=3).burst, 1.0)
+        off = AddressThrottle(clock, rate=0, workers=3)
+        self.assertEqual((off.rate, off.admit("198.51.100.1")), (0.0, None))
+        self.assertRaises(ValueError, AddressThrottle, clock, 10, None, 0)
+
     def test_invalid(self) -> None:
         """
         A negative rate or burst is refused.

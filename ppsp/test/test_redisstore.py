@@ -320,6 +320,42 @@ class RedisPeerStoreTests(RedisTestCase):
         for key in swarmKeys:
             self.assertTrue(key.startswith("tracker-a:{s}:"), key)
 
+    def test_networkIndex(self) -> None:
+        """
+        A lookup without a chunk holds the members of the requester's own
+        network (its IPv4 /24) besides its draw, in a swarm too large for
+        the draw to hold them: the per-network index (C{{S}:n:NETWORK}),
+        which follows a session taken over from another network and a
+        LEAVE.
+        """
+        store = self.connect()
+
+        def member(peerID: str, ip: str) -> None:
+            session = Session(peerID, "token-" + peerID, ip, 7000, (), None, 0.0, 100.0)
+            self.wait(store.register(session, {}))
+            self.wait(store.join(peerID, "s", PeerMode.LEECH, None, {}, 100.0, 0.0))
+
+        member("me", "203.0.113.200")
+        for i in range(3):
+            member(f"near{i}", f"203.0.113.{i + 1}")
+        for i in range(100):
+            member(f"far{i}", f"198.51.{i}.1")
+        for _ in range(5):
+            _, view = self.wait(store.lookup("me", "s", 1, None))
+            assert view is not None
+            self.assertFalse(view.complete)
+            near = sorted(m.peerID for m in view if m.peerID.startswith("near"))
+            self.assertEqual(near, ["near0", "near1", "near2"])
+
+        def network(key: str) -> List[str]:
+            return sorted(self.command(store, "SMEMBERS", "ppsp:{s}:n:4/24/" + key))
+
+        moved = Session("near2", "token-2", "198.51.7.9", 7000, (), None, 0.0, 100.0)
+        self.assertTrue(self.wait(store.takeOver(moved, "token-near2", {})))
+        self.assertTrue(self.wait(store.leave("near1", "s", 100.0, 1.0)))
+        self.assertEqual(network("cb0071"), ["me", "near0"])
+        self.assertEqual(network("c63307"), ["far7", "near2"])
+
     def test_nothingLeft(self) -> None:
         """
         Once every peer has disconnected or expired and the swarms were

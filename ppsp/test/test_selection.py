@@ -19,8 +19,14 @@ from zope.interface.verify import verifyObject
 import ppsp.plugins
 from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
 from ppsp.plugins.ppsp_builtin import random as randomPlugin
-from ppsp.selection import RandomSelector, availableSelectors, makeSelector
-from ppsp.tracker.tap import Options, formatSelectors
+from ppsp.selection import (
+    RandomSelector,
+    availableSelectors,
+    makeSelector,
+    requiresCompleteViews,
+)
+from ppsp.selection.composite import CompositeSelector
+from ppsp.tracker.tap import Options, checkedSwarmsFile, formatSelectors
 
 THIRD_PARTY = '''
 from twisted.plugin import IPlugin
@@ -31,8 +37,10 @@ from ppsp.interfaces import IPeerSelector, IPeerSelectorPlugin
 
 @implementer(IPeerSelector)
 class FirstN:
-    def __init__(self, n):
+    def __init__(self, n, requiresCompleteViews=False):
         self.n = n
+        # As if it kept an index of its own over the whole swarm.
+        self.requiresCompleteViews = requiresCompleteViews
 
     def select(self, swarm, requester, count, constraints):
         return swarm.sample(min(count, self.n), constraints.accepts)
@@ -44,6 +52,8 @@ class FirstNPlugin:
     description = "At most N peers."
 
     def makeSelector(self, argstring):
+        if argstring == "indexed":
+            return FirstN(1, requiresCompleteViews=True)
         return FirstN(int(argstring or "1"))
 
 
@@ -60,6 +70,7 @@ class Broken:
 
 
 broken = Broken()
+
 '''
 
 
@@ -220,6 +231,49 @@ class DropinTests(SynchronousTestCase):
         self.assertIn(
             "known: broken, capacity, chunks, composite, few, liar, locality, random, roles", str(e)
         )
+
+    def test_completeViewsOnRedis(self) -> None:
+        """
+        A strategy that declares C{requiresCompleteViews} is taken with the
+        memory store, and refused at start with a usage error (exit 64
+        under twistd) naming it and why with C{--store redis://...}, as
+        C{--selector} or in the swarms file; a strategy that does not
+        declare it, every built-in included, is taken with Redis.  A
+        reload of the swarms file refuses it likewise.
+        """
+        redis = ["--store", "redis://127.0.0.1/0"]
+        Options().parseOptions(["--selector", "few:indexed"])
+        e = self.assertRaises(
+            usage.UsageError, Options().parseOptions, ["--selector", "few:indexed", *redis]
+        )
+        self.assertIn(
+            "--selector: the strategy 'few:indexed' needs the complete swarm views", str(e)
+        )
+        self.assertIn("requiresCompleteViews", str(e))
+        swarms = FilePath(self.mktemp())
+        swarms.setContent(b"plain\nlive selector=few:indexed\n")
+        e = self.assertRaises(
+            usage.UsageError, Options().parseOptions, ["--swarms", swarms.path, *redis]
+        )
+        self.assertIn("('live'): the strategy 'FirstN' needs", str(e))
+        # A reload of the swarms file with Redis reads it so: refused too.
+        self.assertRaises(usage.UsageError, checkedSwarmsFile, swarms.path)
+        swarms.setContent(b"plain\nlive selector=few:2\n")
+        self.assertEqual(sorted(checkedSwarmsFile(swarms.path)), ["live", "plain"])
+        for spec in ("few", "random", "roles", "locality", "capacity", "chunks", "composite"):
+            options = Options()
+            options.parseOptions(["--selector", spec, *redis])
+            self.assertFalse(requiresCompleteViews(options["selectorObject"]), spec)
+
+    def test_compositeOfCompleteViews(self) -> None:
+        """
+        A composite strategy needs complete views when one of its parts
+        does.
+        """
+        plain = CompositeSelector([(makeSelector("few"), 1.0)])
+        self.assertFalse(requiresCompleteViews(plain))
+        mixed = CompositeSelector([(makeSelector("few"), 1.0), (makeSelector("few:indexed"), 1.0)])
+        self.assertTrue(requiresCompleteViews(mixed))
 
 
 class PerSwarmTests(SynchronousTestCase):

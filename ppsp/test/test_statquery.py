@@ -20,8 +20,10 @@ from twisted.web.iweb import IAgent
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import implementer
+from zope.interface.verify import verifyObject
 
 from ppsp.codec import XML_CODEC
+from ppsp.interfaces import IPollLease, StoreUnavailable
 from ppsp.messages import (
     ConnectRequest,
     ConnectResponse,
@@ -48,6 +50,7 @@ from ppsp.tracker.statquerier import (
     BadStatAnswer,
     NoStatPort,
     PeerUnreachable,
+    SoleLease,
     StatQuerier,
     StatQueryResult,
     StatQueryService,
@@ -642,6 +645,25 @@ class FakePool:
         return succeed(None)
 
 
+@implementer(IPollLease)
+class HeldLeases:
+    """
+    Poll leases of which another tracker holds those of C{held}; with
+    C{down}, the store cannot answer.  Records every request for one.
+    """
+
+    def __init__(self, held: Sequence[str] = ()) -> None:
+        self.held = set(held)
+        self.down = False
+        self.asked: List[Tuple[str, float, float]] = []
+
+    def acquire(self, peerID: str, now: float, seconds: float) -> Deferred[bool]:
+        self.asked.append((peerID, now, seconds))
+        if self.down:
+            return fail(StoreUnavailable("the store is down"))
+        return succeed(peerID not in self.held)
+
+
 class PollingTests(SynchronousTestCase):
     """
     L{StatQueryService} queries every peer with a StatPort once per
@@ -745,6 +767,92 @@ class PollingTests(SynchronousTestCase):
         self.assertEqual(statPeer.seen, [])
         clock.pump([1, 1])
         self.assertEqual([seen[4].peerID for seen in statPeer.seen], ["a"])
+
+    def test_soleLease(self) -> None:
+        """
+        A poller whose store provides no poll lease (the memory store)
+        uses a L{SoleLease}, which grants every lease: every peer is
+        polled.
+        """
+        h = Harness(self)
+        h.peerWithStatPort()
+        service = StatQueryService(h.querier, interval=1)
+        self.assertIsInstance(service.lease, SoleLease)
+        self.assertTrue(verifyObject(IPollLease, service.lease))
+        self.assertIs(self.successResultOf(service.lease.acquire("a", 0.0, 1.0)), True)
+        service.startService()
+        self.addCleanup(service.stopService)
+        h.clock.pump([1, 1])
+        self.assertEqual([seen[4].peerID for seen in h.statPeer.seen], ["a"])
+
+    def test_leaseHeldElsewhere(self) -> None:
+        """
+        Before each query the poller takes the peer's lease for the
+        interval, at the time of the tick; a peer whose lease another
+        tracker holds is not queried this round, and is asked for again
+        the next round.
+        """
+        h = Harness(self)
+        h.peerWithStatPort("a", ip="198.51.100.1")
+        h.peerWithStatPort("b", ip="198.51.100.2")
+        lease = HeldLeases(["b"])
+        service = StatQueryService(h.querier, interval=2, lease=lease)
+        start = h.clock.seconds()
+        service.startService()
+        self.addCleanup(service.stopService)
+        h.clock.pump([1, 1])
+        self.assertEqual([seen[4].peerID for seen in h.statPeer.seen], ["a"])
+        self.assertEqual(
+            sorted((peerID, at - start, seconds) for peerID, at, seconds in lease.asked),
+            [("a", 1.0, 2.0), ("b", 2.0, 2.0)],
+        )
+        lease.held.clear()
+        h.clock.pump([1, 1, 1])
+        self.assertEqual(sorted(seen[4].peerID for seen in h.statPeer.seen), ["a", "a", "b"])
+
+    def test_leaseAfterStop(self) -> None:
+        """
+        A lease that the store grants after the service stopped starts no
+        query.
+        """
+        h = Harness(self)
+        h.peerWithStatPort()
+        late: Deferred[bool] = Deferred()
+
+        @implementer(IPollLease)
+        class LateLease:
+            def acquire(self, peerID: str, now: float, seconds: float) -> Deferred[bool]:
+                return late
+
+        service = StatQueryService(h.querier, interval=1, lease=LateLease())
+        service.startService()
+        h.clock.advance(1)
+        service.stopService()
+        late.callback(True)
+        self.assertEqual((h.statPeer.seen, h.querier.inFlight), ([], 0))
+
+    def test_leaseUnavailable(self) -> None:
+        """
+        A lease that cannot be taken (the store down) skips the peer,
+        logged once in the round however many peers it skips; the next
+        round polls again.
+        """
+        h = Harness(self)
+        for i in range(3):
+            h.peerWithStatPort(f"p{i}", ip=f"198.51.100.{i + 1}")
+        lease = HeldLeases()
+        lease.down = True
+        service = StatQueryService(h.querier, interval=3, lease=lease)
+        with capturedLogs() as events:
+            service.startService()
+            self.addCleanup(service.stopService)
+            h.clock.pump([1, 1, 1])
+        self.assertEqual((len(lease.asked), h.statPeer.seen), (3, []))
+        self.assertEqual(len(self.flushLoggedErrors(StoreUnavailable)), 1)
+        self.assertEqual(len([e for e in events if "no lease" in e.get("log_format", "")]), 1)
+        lease.down = False
+        h.clock.pump([1, 1, 1, 1])
+        self.assertEqual(len(h.statPeer.seen), 3)
 
     def test_skipsPeerAlreadyQueried(self) -> None:
         """

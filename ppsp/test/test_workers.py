@@ -60,6 +60,7 @@ from ppsp.tracker._workers import (
 )
 from ppsp.tracker.drain import StopOnSIGTERM
 from ppsp.tracker.listening import listeningEndpoint
+from ppsp.tracker.resource import TrackerSite
 
 
 def requireRedisExtra() -> None:
@@ -389,14 +390,15 @@ class WorkerModeTests(SynchronousTestCase):
     the sockets it inherited and watches its parent.
     """
 
-    def started(self, reactor: MemoryReactorClock, role: str) -> Any:
+    def started(self, reactor: MemoryReactorClock, role: str, *argv: str) -> Any:
         """
-        The service of a worker with the role C{role}, an admin interface
-        and C{reactor}, started (and stopped after the test).
+        The service of a worker with the role C{role}, an admin interface,
+        the further arguments C{argv} and C{reactor}, started (and stopped
+        after the test).
         """
         options = trackerOptions(
             "--listen", "tcp:7000:interface=127.0.0.1", "--admin", "tcp:7001:interface=127.0.0.1",
-            "--worker", role,
+            "--worker", role, *argv,
         )
         service = tap.makeService(options, reactor)
         service.privilegedStartService()
@@ -427,6 +429,25 @@ class WorkerModeTests(SynchronousTestCase):
         self.started(reactor, f"number=1,parent={os.getppid()},listen={listen},admin={admin}")
         self.assertEqual(sorted(f for f, _, _ in reactor.adoptedPorts), sorted([listen, admin]))
         self.assertEqual(reactor.tcpServers, [])
+
+
+    def test_throttleShare(self) -> None:
+        """
+        A worker of C{--workers 4} throttles each address at a quarter of
+        C{--rate-limit} and of C{--rate-burst}: the four together allow
+        an address what a single tracker would.
+        """
+        requireRedisExtra()
+        reactor = MemoryReactorClock()
+        fd = inheritedFD(self)
+        service = self.started(
+            reactor, f"number=2,parent={os.getppid()},listen={fd}",
+            "--workers", "4", "--store", "redis://127.0.0.1:6379/0",
+            "--rate-limit", "20", "--rate-burst", "60",
+        )
+        [site] = [child.factory for child in service if isinstance(getattr(child, "factory", None), TrackerSite)]
+        throttle = site.resource.throttle
+        self.assertEqual((throttle.rate, throttle.burst), (5.0, 15.0))
 
 
 class ThreadedClock(MemoryReactorClock):

@@ -65,6 +65,8 @@ local function pkey(id) return P .. 'p:' .. id end
 local function wkey(id) return P .. 'w:' .. id end
 local function akey(k) return P .. 'a:' .. k end
 local function skey(sid, suffix) return P .. '{' .. sid .. '}:' .. suffix end
+-- The set of a swarm's members of one network (an IPv4 /24, an IPv6 /48).
+local function nkey(sid, nw) return skey(sid, 'n:' .. nw) end
 local function xmember(sid, id) return cjson.encode({sid, id}) end
 local function statCost(name, value) return @STAT@ + #name + #value end
 
@@ -181,6 +183,8 @@ local function removeMember(id, sid, now)
   local rec = cjson.decode(raw)
   redis.call('HDEL', ms, id)
   redis.call('SREM', skey(sid, 'm'), id)
+  local nw = redis.call('HGET', pkey(id), 'nw')
+  if nw and nw ~= '' then redis.call('SREM', nkey(sid, nw), id) end
   local mk = MODEKEY[rec.m]
   if mk then redis.call('ZREM', skey(sid, mk), id) end
   for _, k in ipairs(rec.ck) do redis.call('SREM', skey(sid, k), id) end
@@ -237,8 +241,18 @@ local function want(pid)
 end
 for _, pid in ipairs(seeds) do want(pid) end
 for _, pid in ipairs(lives) do want(pid) end
+-- The draw asks for as many more members as it may find SEEDs, LIVESEEDs
+-- (held already) and the requester, so that at least count others are held.
+local extra = #seeds + #lives + 1
 if c == '' then
-  for _, pid in ipairs(redis.call('SRANDMEMBER', mkey, count)) do want(pid) end
+  local nw = peer ~= 'null' and count > 0 and redis.call('HGET', pkey(id), 'nw')
+  if nw and nw ~= '' then
+    -- Members of the requester's own network, for the locality strategy.
+    for _, pid in ipairs(redis.call('SRANDMEMBER', nkey(sid, nw), count + 1)) do want(pid) end
+  end
+  if count > 0 then
+    for _, pid in ipairs(redis.call('SRANDMEMBER', mkey, count + extra)) do want(pid) end
+  end
 elseif count > 0 then
   local holders, looked = {}, {}
   for i = 7, #ARGV do
@@ -265,7 +279,7 @@ elseif count > 0 then
       end
     end
   end
-  for i = 1, math.min(count, #holders) do
+  for i = 1, math.min(count + 1, #holders) do
     local j = math.random(i, #holders)
     holders[i], holders[j] = holders[j], holders[i]
     want(holders[i])
@@ -320,7 +334,7 @@ return {redis.call('ZCARD', DL), redis.call('SCARD', SW)}
 """,
     # ARGV: id, token, ip, port, addresses, statPort, connectedAt, deadline,
     # identity, address key, record cost, what a view shows (JSON),
-    # statistics (JSON)
+    # statistics (JSON), network
     "register": r"""
 local id = ARGV[2]
 local key = pkey(id)
@@ -328,7 +342,7 @@ if redis.call('EXISTS', key) == 1 then return 0 end
 local rc = tonumber(ARGV[12])
 redis.call('HSET', key, 't', ARGV[3], 'ip', ARGV[4], 'po', ARGV[5], 'ad', ARGV[6],
            'sp', ARGV[7], 'ca', ARGV[8], 'dl', ARGV[9], 'id', ARGV[10], 'k', ARGV[11],
-           'rc', rc, 'v', ARGV[13], 'h', 0, 'st', '')
+           'rc', rc, 'v', ARGV[13], 'h', 0, 'st', '', 'nw', ARGV[15])
 redis.call('ZADD', DL, ARGV[9], id)
 open(ARGV[11], 0)
 charge(id, rc)
@@ -337,7 +351,7 @@ return 1
 """,
     # ARGV: id, token, ip, port, addresses, statPort, connectedAt, deadline,
     # identity, address key, record cost, what a view shows (JSON), the
-    # token replaced, updates (JSON)
+    # token replaced, updates (JSON), network
     "takeOver": r"""
 local id = ARGV[2]
 local key = pkey(id)
@@ -349,8 +363,16 @@ if old[1] ~= k then
   release(old[1], tonumber(old[3]))
   open(k, tonumber(old[3]))
 end
+local nw, oldnw = ARGV[16], redis.call('HGET', key, 'nw') or ''
+if nw ~= oldnw then
+  for _, sid in ipairs(redis.call('SMEMBERS', wkey(id))) do
+    if oldnw ~= '' then redis.call('SREM', nkey(sid, oldnw), id) end
+    if nw ~= '' then redis.call('SADD', nkey(sid, nw), id) end
+  end
+end
 redis.call('HSET', key, 't', ARGV[3], 'ip', ARGV[4], 'po', ARGV[5], 'ad', ARGV[6],
-           'sp', ARGV[7], 'ca', ARGV[8], 'id', ARGV[10], 'k', k, 'rc', ARGV[12], 'v', ARGV[13])
+           'sp', ARGV[7], 'ca', ARGV[8], 'id', ARGV[10], 'k', k, 'rc', ARGV[12], 'v', ARGV[13],
+           'nw', nw)
 charge(id, tonumber(ARGV[12]) - tonumber(old[2]))
 applyStats(id, cjson.decode(ARGV[15]))
 touch(id, ARGV[9])
@@ -380,6 +402,8 @@ if not raw then
   end
   redis.call('SADD', mkey, id)
   redis.call('SADD', wkey(id), sid)
+  local nw = redis.call('HGET', pkey(id), 'nw')
+  if nw and nw ~= '' then redis.call('SADD', nkey(sid, nw), id) end
   if MODEKEY[mode] then redis.call('ZADD', skey(sid, MODEKEY[mode]), 0, id) end
   if x ~= '' then redis.call('ZADD', XD, x, xmember(sid, id)) end
   local mc = tonumber(ARGV[8])
@@ -501,5 +525,14 @@ for _, sid in ipairs(redis.call('ZRANGEBYSCORE', EM, '-inf', cutoff, 'LIMIT', 0,
 end
 return '[[' .. table.concat(peers, ',') .. '],[' .. table.concat(members, ',') .. '],['
   .. table.concat(swarms, ',') .. ']]'
+""",
+    # ARGV: PeerID, the holder's token, milliseconds.  The STAT_QUERY poll
+    # lease: taken (or renewed by its holder) unless another holds it.
+    "lease": r"""
+local key = P .. 'q:' .. ARGV[2]
+local held = redis.call('GET', key)
+if held and held ~= ARGV[3] then return 0 end
+redis.call('SET', key, ARGV[3], 'PX', ARGV[4])
+return 1
 """,
 }

@@ -34,6 +34,7 @@ import io
 import json
 import pickle
 import random as _random
+import secrets
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -66,11 +67,19 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ppsp import messages
-from ppsp.interfaces import IPeerStore, IRetryCache, IStoreCosts, ISwarmView, StoreUnavailable
+from ppsp.interfaces import (
+    IPeerStore,
+    IPollLease,
+    IRetryCache,
+    IStoreCosts,
+    ISwarmView,
+    StoreUnavailable,
+)
 from ppsp.messages import AddressType, ChunkRange, PeerAddress, PeerMode, Request, Response
 from ppsp.tracker._redisscripts import SOURCES, Script, script
 from ppsp.tracker.addresses import addressKey
 from ppsp.tracker.credentials import SessionIdentity
+from ppsp.selection.locality import Networks
 from ppsp.tracker.retry import stableFingerprint
 from ppsp.tracker.snapshot import SnapshotSwarmView
 from ppsp.tracker.values import (
@@ -156,6 +165,10 @@ _PAGE = 500
 
 _MODES = {mode.value: mode for mode in PeerMode}
 
+#: The networks of the per-network index: the default ones of the
+#: C{locality} strategy.
+_NETWORKS = Networks()
+
 _SCRIPTS: Dict[str, Script] = {
     name: script(name, body, _COST_STAT, _COST_STATS) for name, body in SOURCES.items()
 }
@@ -198,6 +211,19 @@ def _hex(chunkID: int) -> str:
     order of the numbers.
     """
     return "%016x" % chunkID
+
+
+def _network(ip: str) -> str:
+    """
+    The network of an observed IP address by the C{locality} strategy's
+    default prefixes (IPv4 /24, IPv6 /48), as the key suffix of the
+    swarms' network sets (C{n:NETWORK}); C{''} for a malformed address.
+    """
+    network = _NETWORKS(ip)
+    if not isinstance(network, tuple):
+        return ""
+    version, length, value = network
+    return "%d/%d/%x" % (version, length, value)
 
 
 def _encodeChunks(ranges: Sequence[ChunkRange]) -> str:
@@ -891,17 +917,19 @@ class RedisCosts:
 # The store --------------------------------------------------------------------
 
 
-@implementer(IPeerStore, IRetryCache)
+@implementer(IPeerStore, IRetryCache, IPollLease)
 class RedisPeerStore:
     """
-    An L{IPeerStore} and L{IRetryCache} in Redis: every tracker that uses
-    one server and one C{prefix} shares the state.
+    An L{IPeerStore}, L{IRetryCache} and L{IPollLease} in Redis: every
+    tracker that uses one server and one C{prefix} shares the state.
 
     Reads answer values (L{ppsp.tracker.values}); C{lookup} answers a
-    L{SnapshotSwarmView} of the members it fetched: C{count} drawn by
-    C{SRANDMEMBER} (among the holders of the chunk asked for, through the
-    chunk index), every SEED and LIVESEED member, and the requester's own
-    membership.  Times are the caller's (the C{now} and deadlines it
+    L{SnapshotSwarmView} of the members it fetched: C{count} (at least
+    L{minimumFetch}) drawn by C{SRANDMEMBER} besides those below (among
+    the holders of the chunk asked for, through the chunk index), every
+    SEED and LIVESEED member, the requester's own membership and, for a
+    list without a chunk, members of the requester's own network (the
+    per-network index of the C{locality} strategy).  Times are the caller's (the C{now} and deadlines it
     gives); peers, memberships and empty swarms expire by sorted sets of
     their deadlines, which L{expire} pops atomically, so that of several
     trackers calling it each thing due is reported once.
@@ -913,7 +941,13 @@ class RedisPeerStore:
     @param retryWindow: seconds a retry cache answer is kept.
     @param expireBatch: the most peers, memberships and swarms each
         L{expire} takes out (the rest wait for the next call).
+    @ivar minimumFetch: the fewest members a C{lookup} asked for any
+        draws, so that the strategies that rank candidates (C{capacity},
+        C{chunks}, C{locality} for FIND_CHUNK) have some to rank when a
+        short list is asked for.
     """
+
+    minimumFetch = 16
 
     def __init__(
         self,
@@ -933,6 +967,8 @@ class RedisPeerStore:
         self._idle: List[Deferred[None]] = []
         self._addresses: Dict[str, Tuple[PeerAddress, ...]] = {}
         self._chunks: Dict[str, Tuple[ChunkRange, ...]] = {}
+        # Who holds the STAT_QUERY poll leases this store takes (acquire).
+        self._leaseToken = secrets.token_hex(8)
 
     def __repr__(self) -> str:
         return f"<RedisPeerStore {self.client.address.display} prefix={self.prefix!r}>"
@@ -1113,9 +1149,12 @@ class RedisPeerStore:
         self, peerID: str, swarmID: str, count: int, chunkID: Optional[int]
     ) -> "Deferred[Tuple[Optional[PeerState], Optional[ISwarmView]]]":
         """
-        The peer and a L{SnapshotSwarmView} of C{count} members drawn at
-        random (among the holders of C{chunkID}, when given), the SEEDs and
-        LIVESEEDs and the peer's own membership: one script.
+        The peer and a L{SnapshotSwarmView} of the SEEDs and LIVESEEDs,
+        the peer's own membership, C{count} (at least L{minimumFetch})
+        other members drawn at random
+        (among the holders of C{chunkID}, when given) and, without a chunk,
+        up to C{count + 1} members of the peer's own network (its IPv4 /24
+        or IPv6 /48): one script.
         """
         if chunkID is None:
             extra: List[object] = ["", self._random.getrandbits(31)]
@@ -1126,7 +1165,8 @@ class RedisPeerStore:
             peer, view = raw
             return self._peer(peer), self._view(swarmID, view) if view else None
 
-        return self._json("lookup", peerID, swarmID, count, *extra).addCallback(decoded)
+        fetch = max(count, self.minimumFetch) if count > 0 else 0
+        return self._json("lookup", peerID, swarmID, fetch, *extra).addCallback(decoded)
 
     def usage(self, ip: str) -> "Deferred[Tuple[int, int, int]]":
         """
@@ -1211,7 +1251,9 @@ class RedisPeerStore:
         Register a peer if its PeerID is free: one script.
         """
         values = json.dumps({name: _encodeStat(value) for name, value in stats.items()})
-        return self._run("register", *self._sessionArgs(session), values).addCallback(bool)
+        return self._run(
+            "register", *self._sessionArgs(session), values, _network(session.observedIP)
+        ).addCallback(bool)
 
     def takeOver(
         self, session: Session, replacing: str, stats: StatsUpdate
@@ -1221,7 +1263,11 @@ class RedisPeerStore:
         script.
         """
         return self._run(
-            "takeOver", *self._sessionArgs(session), replacing, _encodeUpdates(stats)
+            "takeOver",
+            *self._sessionArgs(session),
+            replacing,
+            _encodeUpdates(stats),
+            _network(session.observedIP),
         ).addCallback(bool)
 
     def touch(self, peerID: str, deadline: float) -> "Deferred[bool]":
@@ -1386,6 +1432,20 @@ class RedisPeerStore:
         Nothing: Redis forgets each answer when its TTL runs out.
         """
         return succeed(None)
+
+    # The STAT_QUERY poll lease ---------------------------------------------
+
+    def acquire(self, peerID: str, now: float, seconds: float) -> "Deferred[bool]":
+        """
+        Take the lease of polling C{peerID} for C{seconds}: one script that
+        sets the key C{q:PeerID} to this store's token with a native TTL
+        (C{PX}), unless it holds another store's token; this store renews
+        its own lease.  The TTL runs on Redis's clock, from the call:
+        C{now} is not used.
+        """
+        milliseconds = max(1, int(seconds * 1000))
+        d = self._run("lease", peerID, self._leaseToken, milliseconds)
+        return d.addCallback(lambda taken: bool(taken))
 
 
 def connectRedisStore(

@@ -18,7 +18,10 @@ L{StatQueryService} polls: every C{interval} seconds it queries every
 connected peer that announced a StatPort, spread evenly over the interval,
 with a bound on the queries in flight, driven by one L{LoopingCall}.  It
 also owns the HTTP connection pool (closed when it stops) and cancels the
-queries in flight when it stops.
+queries in flight when it stops.  Before it queries a peer it takes the
+peer's poll lease (L{IPollLease}): from a store that several trackers
+share, so that each peer is polled once per interval in all; otherwise
+from L{SoleLease}, which always grants it.
 """
 
 from __future__ import annotations
@@ -33,17 +36,19 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
 from hyperlink import EncodedURL
 from treq.client import HTTPClient
 from twisted.application.service import Service
-from twisted.internet.defer import CancelledError, Deferred, TimeoutError, gatherResults
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError, gatherResults, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import client as webclient
 from twisted.web.http_headers import Headers
+from zope.interface import implementer
 
 from ppsp._http import BodyTooLarge, quietAgent, readBody
 from ppsp._net import describeFailure, hostPort
 from ppsp.codec import XML_CODEC
+from ppsp.interfaces import IPollLease
 from ppsp.messages import (
     ErrorResponse,
     Method,
@@ -56,6 +61,7 @@ from ppsp.tracker.core import Tracker
 from ppsp.tracker.values import PeerState
 
 __all__ = [
+    "SoleLease",
     "StatQuerier",
     "StatQueryService",
     "StatQueryResult",
@@ -621,6 +627,22 @@ def _about(
 # Polling ------------------------------------------------------------------------
 
 
+@implementer(IPollLease)
+class SoleLease:
+    """
+    The poll lease of a tracker that polls alone (its store is not
+    shared): always granted.
+    """
+
+    def acquire(self, peerID: str, now: float, seconds: float) -> "Deferred[bool]":
+        """
+        Grant the lease.
+
+        @return: a L{Deferred} that has fired with C{True}.
+        """
+        return succeed(True)
+
+
 class StatQueryService(Service):
     """
     Query every connected peer that announced a StatPort, every
@@ -639,6 +661,11 @@ class StatQueryService(Service):
     C{maxInFlight}) are the only other timers.  A tick waits for the store;
     one that fails is logged, and the next tick tries again.
 
+    Each query is preceded by taking the peer's lease for C{interval}
+    seconds (L{IPollLease.acquire}); a peer whose lease another tracker
+    holds is skipped for the round.  A lease that cannot be taken (the
+    store unavailable) skips the peer too, logged once per round.
+
     With C{interval} L{None} it polls nothing and only owns the pool (the
     admin interface still queries on demand).
 
@@ -647,6 +674,10 @@ class StatQueryService(Service):
         L{None} for no polling.
     @param maxInFlight: the most polling queries in flight at once.
     @param pool: the HTTP connection pool to close when the service stops.
+    @param lease: the poll leases; by default the tracker's store when it
+        provides L{IPollLease}, else a L{SoleLease}.
+
+    @ivar lease: the poll leases.
     """
 
     log = Logger()
@@ -657,6 +688,7 @@ class StatQueryService(Service):
         interval: Optional[float] = None,
         maxInFlight: int = DEFAULT_MAX_IN_FLIGHT,
         pool: Optional[webclient.HTTPConnectionPool] = None,
+        lease: Optional[IPollLease] = None,
     ) -> None:
         if interval is not None and interval <= 0:
             raise ValueError("interval must be positive")
@@ -666,7 +698,11 @@ class StatQueryService(Service):
         self.interval = interval
         self.maxInFlight = maxInFlight
         self.pool = pool
+        if lease is None:
+            lease = IPollLease(querier.tracker.store, None)
+        self.lease: IPollLease = lease if lease is not None else SoleLease()
         self.tick = min(1.0, interval) if interval is not None else 1.0
+        self._leaseFailed = False
         self._loop = LoopingCall(self._step)
         self._loop.clock = querier.clock
         self._queue: Deque[str] = deque()
@@ -709,6 +745,7 @@ class StatQueryService(Service):
         self._roundStart = now
         self._roundSize = len(self._queue)
         self._sent = 0
+        self._leaseFailed = False
 
     def _step(self) -> "Deferred[None]":
         return Deferred.fromCoroutine(self._tick())
@@ -736,13 +773,34 @@ class StatQueryService(Service):
             if querier.busy(peerID):
                 continue
             self._polling += 1
-            d = querier.query(peerID)
-            d.addBoth(self._finished)
+            Deferred.fromCoroutine(self._poll(peerID, now, self.interval))
 
-    def _finished(self, result: Any) -> None:
-        self._polling -= 1
-        # Every outcome is recorded, counted and logged by the querier.
-        return None
+    async def _poll(self, peerID: str, now: float, interval: float) -> None:
+        """
+        Take the peer's lease, then query it.
+        """
+        try:
+            try:
+                taken = await self.lease.acquire(peerID, now, interval)
+            except Exception:
+                if not self._leaseFailed:
+                    self._leaseFailed = True
+                    self.log.failure(
+                        "STAT_QUERY polling: no lease for peer {peerID}; "
+                        "the peers without one wait for the next round",
+                        peerID=peerID,
+                    )
+                return
+            # A lease that came after the service stopped is not used.
+            if taken and self.running:
+                try:
+                    await self.querier.query(peerID)
+                except Exception:
+                    # Every outcome is recorded, counted and logged by the
+                    # querier.
+                    pass
+        finally:
+            self._polling -= 1
 
 
 def makeStatQueryClient(

@@ -10,7 +10,7 @@ import ipaddress
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from twisted.application.service import MultiService
 from twisted.cred import strcred
@@ -34,7 +34,7 @@ from ppsp._options import (
 )
 from ppsp.codec.identifiers import identifierRule, validIdentifier
 from ppsp.interfaces import IPeerSelector
-from ppsp.selection import availableSelectors, makeSelector
+from ppsp.selection import availableSelectors, makeSelector, requiresCompleteViews
 from ppsp.tracker.admin import AdminResource, adminHostName, exposure
 from ppsp.tracker.bans import Bans, readBanFile
 from ppsp.tracker.credentials import (
@@ -115,6 +115,51 @@ def selectorOption(spec: str, where: str) -> IPeerSelector:
         ) from None
     except ValueError as e:
         raise usage.UsageError(f"{where}selector {spec!r}: {e}") from None
+
+
+def refuseCompleteViews(where: str, name: str, selector: IPeerSelector) -> None:
+    """
+    Refuse, for a networked store, a strategy that declares that it needs
+    the memory store's complete swarm views (L{requiresCompleteViews}).
+
+    @param where: the option, or the file and SwarmID, that names it.
+    @param name: the strategy's name, as the error shows it.
+    @raise usage.UsageError: C{selector} needs complete views.
+    """
+    if requiresCompleteViews(selector):
+        raise usage.UsageError(
+            f"{where}: the strategy {name!r} needs the complete swarm views of the "
+            "memory store (it declares requiresCompleteViews), and with --store "
+            "redis://... each request sees only the members the store fetched for it; "
+            "leave --store out, or choose another strategy"
+        )
+
+
+def checkSwarmViews(
+    path: str, swarms: Mapping[str, Optional[IPeerSelector]]
+) -> Mapping[str, Optional[IPeerSelector]]:
+    """
+    Refuse, for a networked store, a swarms file's strategy that needs
+    complete swarm views (L{refuseCompleteViews}).
+
+    @return: C{swarms}.
+    @raise usage.UsageError: one does.
+    """
+    for swarmID, selector in sorted(swarms.items()):
+        if selector is not None:
+            name = getattr(selector, "name", type(selector).__name__)
+            refuseCompleteViews(f"--swarms {path} ({swarmID!r})", name, selector)
+    return swarms
+
+
+def checkedSwarmsFile(path: str) -> Mapping[str, Optional[IPeerSelector]]:
+    """
+    L{readSwarmsFile}, for a networked store: a strategy that needs
+    complete swarm views is refused (L{checkSwarmViews}).
+
+    @raise usage.UsageError: the file cannot be used.
+    """
+    return checkSwarmViews(path, readSwarmsFile(path))
 
 
 #: The option a swarms file line may give after its SwarmID.
@@ -406,6 +451,20 @@ class Options(ServiceOptions):
                     f"(behind haproxy: or not), not {kind!r}"
                 )
 
+    def _checkViews(self) -> None:
+        """
+        With a networked store, refuse a strategy (C{--selector}, or one of
+        the swarms file) that declares that it needs the memory store's
+        complete swarm views (L{requiresCompleteViews}).
+
+        @raise usage.UsageError: one does.
+        """
+        if not self["storeOption"].isRedis:
+            return
+        refuseCompleteViews("--selector", self["selector"], self["selectorObject"])
+        if self["swarms"] is not None:
+            checkSwarmViews(self["swarms"], self["swarmSelectors"])
+
     def postOptions(self) -> None:
         """
         Check every value; any mistake is a usage error (twistd exits 64).
@@ -442,6 +501,7 @@ class Options(ServiceOptions):
                 swarmID: selector for swarmID, selector in swarms.items() if selector is not None
             }
         self["selectorObject"] = selectorOption(self["selector"], "--selector: ")
+        self._checkViews()
         self["checkerFactory"] = authOption(self["auth"])
         self["revocationsObject"] = Revocations()
         if self["revocations"] is not None:
@@ -680,7 +740,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
         maxBody=options["max-body"],
         trustedProxies=options["trusted-proxies"],
         shedder=shedder,
-        throttle=AddressThrottle(reactor, config.rateLimit, config.rateBurst),
+        # Each of --workers N enforces its share of the limit (see throttle.py).
+        throttle=AddressThrottle(reactor, config.rateLimit, config.rateBurst, options["workers"]),
     )
     site = TrackerSite(
         resource,
@@ -773,8 +834,11 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> MultiService
     if options["bans"] is not None:
         reloaders.append(BanFile(bans, options["bans"]).reload)
     if options["swarms"] is not None:
+        # With Redis, a reload that names a strategy needing complete views
+        # is refused, as at start.
+        read = checkedSwarmsFile if options["storeOption"].isRedis else readSwarmsFile
         swarmsFile = SwarmsFile(
-            tracker, options["swarms"], readSwarmsFile, sorted(config.provisionedSwarms or ())
+            tracker, options["swarms"], read, sorted(config.provisionedSwarms or ())
         )
         reloaders.append(swarmsFile.reload)
     scheme, _, secretPath = options["auth"].partition(":")

@@ -14,6 +14,13 @@ at most once a second, L{AddressThrottle.admit} drops the buckets that
 have been full (idle) for a whole refill time, at a cost in proportion
 to the buckets that fall due (L{DeadlineBuckets}); no timer or service is
 needed.
+
+With C{--workers N}, each worker process keeps its own buckets and
+enforces its share of the limit (the C{workers} argument of
+L{AddressThrottle}): C{rate/N} and C{burst/N}, at least 1.  The kernel
+spreads the connections of the shared socket over the workers, so that an
+address's requests, and its tokens, are split about evenly; this costs
+nothing per request, where buckets in Redis would cost a round trip each.
 """
 
 from __future__ import annotations
@@ -37,17 +44,31 @@ class AddressThrottle:
         turns the throttle off.
     @param burst: the requests one address may send at once (the bucket's
         size); twice C{rate} when L{None}.
+    @param workers: the processes that share C{rate} and C{burst} (those of
+        C{--workers}), each with buckets of its own: this one enforces its
+        share, C{rate / workers} and C{burst / workers}, the burst at least
+        1 (a rate that is not 0).
 
-    @ivar rate: see above.
-    @ivar burst: the bucket's size.
+    @ivar rate: the rate this throttle enforces (its share).
+    @ivar burst: the bucket's size (its share).
     """
 
-    def __init__(self, clock: IReactorTime, rate: float = 200.0, burst: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        rate: float = 200.0,
+        burst: Optional[float] = None,
+        workers: int = 1,
+    ) -> None:
         if rate < 0 or (burst is not None and burst < 0):
             raise ValueError("the rate and the burst must not be negative")
+        if workers < 1:
+            raise ValueError("the workers must be at least 1")
         self.clock = clock
-        self.rate = float(rate)
-        self.burst = float(burst if burst is not None else 2 * rate)
+        self.rate = float(rate) / workers
+        self.burst = float(burst if burst is not None else 2 * rate) / workers
+        if self.rate and self.burst < 1.0:
+            self.burst = 1.0
         # addressKey -> [tokens, time of the last update]
         self._buckets: Dict[str, List[float]] = {}
         self._deadlines: DeadlineBuckets[str] = DeadlineBuckets()
