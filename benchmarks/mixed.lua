@@ -1,6 +1,6 @@
 -- The mixed tracker load for wrk 4 (LuaJIT).
 --
---   wrk -t1 -c100 -d10s -s mixed.lua http://127.0.0.1:8080/ -- PEERS_FILE
+--   wrk -t1 -c100 -d10s -s mixed.lua http://127.0.0.1:8080/ -- PEERS_FILE [METHOD]
 --
 -- PEERS_FILE is what populate.py wrote: one line per registered peer,
 --   PeerID AuthToken SwarmID Mode IP Port
@@ -72,9 +72,13 @@ function init(args)
     end
   end
   for _, w in ipairs(WEIGHTS) do
-    for _ = 1, w[2] do table.insert(table_of_methods, w[1]) end
+    -- A second argument (a method name) keeps that method alone.
+    if args[2] == nil or args[2] == w[1] then
+      for _ = 1, w[2] do table.insert(table_of_methods, w[1]) end
+    end
     counts[w[1]] = 0
   end
+  if #table_of_methods == 0 then error("unknown method " .. args[2]) end
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
   nonce = string.format("r%d%03d", os.time() % 1000000, math.random(0, 999))
 end

@@ -10,6 +10,7 @@ machine does hits both alike.
 
     python benchmarks/run.py                # about 3 minutes
     python benchmarks/run.py --profile      # and py-spy the tracker
+    python benchmarks/run.py --redis        # memory store against Redis, about 7 minutes
 
 It starts the tracker with twistd (C{--rate-limit 0
 --max-sessions-per-address 0 --max-address-memory 0}: every request comes
@@ -20,6 +21,21 @@ a table and writes everything under C{benchmarks/results/STAMP/}.  Every
 server listens on 127.0.0.1 only.  A run in which any request got another
 status than 200, or any socket error, is invalid: the script says so and
 exits with status 1.
+
+With C{--redis} (or C{--store URL}) it compares stores instead: the
+tracker on the memory store against the tracker on a Redis store
+(C{--redis} starts its own redis-server on a free port of 127.0.0.1, with
+C{--save '' --appendonly no}, pinned to the load generator's core 1, and
+stops it), and, for each count of C{--workers} (default C{1,2}) above 1,
+the same Redis tracker with that many worker processes (pinned to both
+cores): every tracker under the same mixed load, their runs alternating.
+The Redis trackers share the server and the key prefix, so they act as one
+tracker and are filled once.  It reports requests/s and CPU per request
+of the tracker (its worker processes included) and of redis-server
+(C{/proc/PID/stat}), the Redis memory per registered peer (C{INFO memory}
+C{used_memory} before and after filling), and the round trips per request
+by method: a short run of each method alone, with a C{MONITOR} connection
+counting the commands that the tracker sent (not those its scripts ran).
 """
 
 from __future__ import annotations
@@ -34,6 +50,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Dict, List, Optional
 
@@ -80,6 +97,32 @@ def cpuSeconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def treeCPU(pid: int) -> float:
+    """
+    CPU seconds of process C{pid} and of its living descendants (the
+    worker processes of C{--workers}).
+    """
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += cpuSeconds(current)
+        except OSError:
+            continue
+        todo.extend(children.get(current, []))
+    return total
 
 
 def memory(pid: int) -> Dict[str, int]:
@@ -147,23 +190,29 @@ def runWrk(
     connections: int,
     pid: int,
     statsPath: Optional[str] = None,
+    redisPid: Optional[int] = None,
+    method: Optional[str] = None,
 ) -> Dict[str, Any]:
     """
     One wrk run; returns what its script's done() printed, plus the
-    server's CPU time and what else kept its core busy (and, for an
-    instrumented tracker, its garbage collector and expiry sweep times).
+    server's CPU time (its worker processes included) and what else kept
+    its core busy (and, for an instrumented tracker, its garbage collector
+    and expiry sweep times; with C{redisPid}, the CPU time of that
+    redis-server).  C{method}: that method alone (C{mixed.lua} only).
     """
     stats0 = readStats(pid, statsPath) if statsPath else None
     cmd = [
         "taskset", "-c", CLIENT_CORE, "wrk", "-t1", f"-c{connections}",
         f"-d{duration}s", "--timeout", "5s", "-s", script, url, "--", peers,
-    ]
-    cpu0, busy0, t0 = cpuSeconds(pid), coreBusy(SERVER_CORE), time.monotonic()
+    ] + ([method] if method else [])
+    redis0 = cpuSeconds(redisPid) if redisPid else 0.0
+    cpu0, busy0, t0 = treeCPU(pid), coreBusy(SERVER_CORE), time.monotonic()
     out = subprocess.run(
         cmd, cwd=HERE, capture_output=True, text=True, timeout=duration + 60
     )
     elapsed = time.monotonic() - t0
-    cpu1, busy1 = cpuSeconds(pid), coreBusy(SERVER_CORE)
+    cpu1, busy1 = treeCPU(pid), coreBusy(SERVER_CORE)
+    redis1 = cpuSeconds(redisPid) if redisPid else 0.0
     line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
     if out.returncode != 0 or line is None:
         raise SystemExit(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
@@ -173,6 +222,11 @@ def runWrk(
     result["server_cpu_share"] = round(serverCPU / elapsed, 3)
     result["other_load_on_server_core"] = round(max(0.0, (busy1 - busy0) - serverCPU) / elapsed, 3)
     result["server_cpu_us_per_request"] = round(1e6 * serverCPU / max(1, result["requests"]), 1)
+    if redisPid:
+        result["redis_cpu_share"] = round((redis1 - redis0) / elapsed, 3)
+        result["redis_cpu_us_per_request"] = round(
+            1e6 * (redis1 - redis0) / max(1, result["requests"]), 1
+        )
     result["valid"] = result["non200"] == 0 and result["socket_errors"] == 0
     if statsPath and stats0 is not None:
         result["meters"] = statsDelta(stats0, readStats(pid, statsPath), elapsed, result["requests"])
@@ -195,17 +249,23 @@ def describe(label: str, r: Dict[str, Any]) -> str:
 
 
 def _describe(label: str, r: Dict[str, Any]) -> str:
+    redis = ""
+    if "redis_cpu_us_per_request" in r:
+        redis = (
+            f"  redis-server CPU {r['redis_cpu_us_per_request']:5.0f} us/req "
+            f"({100 * r['redis_cpu_share']:.0f} % of a core)"
+        )
     return (
         f"{label}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
         f"p99 {r['p99_us'] / 1000:6.2f} ms  server CPU {r['server_cpu_us_per_request']:5.0f} us/req "
         f"({100 * r['server_cpu_share']:.0f} % of its core; others {100 * r['other_load_on_server_core']:.0f} %)"
-        f"  non-200 {r['non200']}  socket errors {r['socket_errors']}"
+        f"{redis}  non-200 {r['non200']}  socket errors {r['socket_errors']}"
     )
 
 
 def summary(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     med = statistics.median
-    return {
+    out: Dict[str, Any] = {
         "rps": med(r["rps"] for r in runs),
         "p50_us": med(r["p50_us"] for r in runs),
         "p99_us": med(r["p99_us"] for r in runs),
@@ -213,6 +273,10 @@ def summary(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
         "mean_response_bytes": med(r["bytes"] / max(1, r["requests"]) for r in runs),
         "valid": all(r["valid"] for r in runs),
     }
+    if runs and all("redis_cpu_us_per_request" in r for r in runs):
+        out["redis_cpu_us_per_request"] = med(r["redis_cpu_us_per_request"] for r in runs)
+        out["redis_cpu_share"] = med(r["redis_cpu_share"] for r in runs)
+    return out
 
 
 class Server:
@@ -223,9 +287,11 @@ class Server:
 
     def __init__(
         self, name: str, command: List[str], port: int, script: str,
-        args: argparse.Namespace, outdir: str,
+        args: argparse.Namespace, outdir: str, cores: str = SERVER_CORE,
+        redisPid: Optional[int] = None,
     ) -> None:
         self.name = name
+        self.redisPid = redisPid
         self.port = port
         self.url = f"http://127.0.0.1:{port}/"
         self.script = script
@@ -238,7 +304,7 @@ class Server:
             command = [PYTHON, os.path.join(HERE, "instrumented_twistd.py")] + command[1:]
         self.logFile = open(os.path.join(outdir, f"{name}.log"), "w")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE] + command,
+            ["taskset", "-c", cores] + command,
             cwd=outdir, stdout=self.logFile, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=env,
         )
@@ -265,10 +331,13 @@ class Server:
         self.result["populate_cpu_s"] = round(cpuSeconds(self.proc.pid) - cpu0, 2)
         self.result["rss_populated_kib"] = memory(self.proc.pid)["VmRSS"]
 
-    def load(self, peers: str, duration: int, label: str) -> Dict[str, Any]:
+    def load(
+        self, peers: str, duration: int, label: str, method: Optional[str] = None,
+        connections: Optional[int] = None,
+    ) -> Dict[str, Any]:
         r = runWrk(
-            self.script, self.url, peers, duration, self.args.connections,
-            self.proc.pid, self.statsPath,
+            self.script, self.url, peers, duration, connections or self.args.connections,
+            self.proc.pid, self.statsPath, self.redisPid, method,
         )
         log(describe(f"{self.name} {label}", r))
         return r
@@ -283,6 +352,260 @@ class Server:
     def stop(self) -> None:
         stop(self.proc)
         self.logFile.close()
+
+
+def freePort() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _command(*args: str) -> bytes:
+    parts = [f"*{len(args)}\r\n".encode()]
+    for a in args:
+        data = a.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class RedisProcess:
+    """
+    A redis-server that this script starts on a free port of 127.0.0.1
+    (keeping nothing on disk), pinned to C{core}, and stops.
+    """
+
+    def __init__(self, outdir: str, core: str) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+        self.port = freePort()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.logFile = open(os.path.join(outdir, "redis-server.log"), "w")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", core, binary, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--logfile", ""],
+            cwd=outdir, stdout=self.logFile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        waitForPort(self.port, self.proc)
+        log(f"redis-server: pid {self.proc.pid} listening on {self.url}")
+
+    def info(self, section: str) -> Dict[str, str]:
+        """
+        The fields of C{INFO section}.
+        """
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            sock.sendall(_command("INFO", section))
+            data = b""
+            while b"\r\n" not in data:
+                data += sock.recv(65536)
+            head, _, data = data.partition(b"\r\n")
+            size = int(head[1:])
+            while len(data) < size:
+                data += sock.recv(65536)
+        fields = {}
+        for line in data[:size].decode().splitlines():
+            name, sep, value = line.partition(":")
+            if sep:
+                fields[name] = value
+        return fields
+
+    def usedMemory(self) -> int:
+        return int(self.info("memory")["used_memory"])
+
+    def stop(self) -> None:
+        stop(self.proc)
+        self.logFile.close()
+
+
+class CommandCounter(threading.Thread):
+    """
+    A C{MONITOR} connection to a redis-server that counts, by name, the
+    commands its clients send (the lines of C{[DB ADDRESS]}) apart from
+    those its scripts run (C{[DB lua]}).
+    """
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(b"MONITOR\r\n")
+        self.sent: Dict[str, int] = {}
+        self.scripted = 0
+        self.buffer = b""
+        self.stopping = False
+        self._line()  # +OK
+        self.sock.settimeout(0.2)
+        self.start()
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def run(self) -> None:
+        while not self.stopping:
+            try:
+                line = self._line()
+            except socket.timeout:
+                continue
+            except (EOFError, OSError):
+                return
+            head, _, rest = line.partition(b"] ")
+            if head.endswith(b" lua"):
+                self.scripted += 1
+            else:
+                name = rest.split(b'"')[1].decode().upper() if b'"' in rest else "?"
+                self.sent[name] = self.sent.get(name, 0) + 1
+
+    def finish(self) -> None:
+        self.stopping = True
+        self.join(5)
+        self.sock.close()
+
+
+def roundTrips(
+    server: "Server", redis: RedisProcess, peers: str, args: argparse.Namespace,
+) -> Dict[str, Any]:
+    """
+    Each method of the mixed load alone, for C{args.trip_seconds} at 10
+    connections, with a L{CommandCounter}: the commands the tracker sent
+    per request, by name, and the commands its scripts ran per request.
+    """
+    out: Dict[str, Any] = {}
+    for method in ("KEEPALIVE", "FIND", "FIND_CHUNK", "STAT_REPORT", "JOIN", "CONNECT"):
+        counter = CommandCounter(redis.port)
+        try:
+            r = server.load(peers, args.trip_seconds, f"{method} alone", method, 10)
+        finally:
+            counter.finish()
+        # The tracker's expiry (twice a second's round trips) and the
+        # counter's own MONITOR are not the requests'.
+        sent = {k: v for k, v in counter.sent.items() if k not in ("MONITOR", "INFO")}
+        n = max(1, r["requests"])
+        out[method] = {
+            "requests": r["requests"],
+            "valid": r["valid"],
+            "round_trips_per_request": round(sum(sent.values()) / n, 2),
+            "by_command": {k: round(v / n, 2) for k, v in sorted(sent.items())},
+            "scripted_commands_per_request": round(counter.scripted / n, 1),
+            "tracker_cpu_us_per_request": r["server_cpu_us_per_request"],
+            "redis_cpu_us_per_request": r.get("redis_cpu_us_per_request"),
+        }
+        log(f"  {method}: {out[method]['round_trips_per_request']:.2f} round trips/request "
+            f"{out[method]['by_command']}, {out[method]['scripted_commands_per_request']:.1f} "
+            "commands run by scripts")
+    return out
+
+
+def compareStores(
+    args: argparse.Namespace, command: List[str], outdir: str, report: Dict[str, Any],
+) -> None:
+    """
+    The memory store against the Redis store (one worker, then each
+    count of C{args.workers} above 1), under the mixed load; see the
+    module's docstring.
+    """
+    redis: Optional[RedisProcess] = None
+    servers: List[Server] = []
+    workers = [int(w) for w in args.workers.split(",")]
+    total = args.swarms * args.per_swarm
+    # Two fillings and all the runs take longer than the default peer
+    # timeout (180 s): every tracker gets the same longer one.
+    command = command + ["--peer-timeout", "1200"]
+    try:
+        if args.redis:
+            redis = RedisProcess(outdir, args.redis_core)
+            url = redis.url
+        else:
+            url = args.store
+        redisPid = redis.proc.pid if redis else None
+        memoryServer = Server("memory", command, args.tracker_port, "mixed.lua", args, outdir)
+        servers.append(memoryServer)
+        memoryPeers = os.path.join(outdir, "peers-memory.txt")
+        memoryServer.populate(memoryPeers)
+        listen = command.index("--listen") + 1
+        redisCommand = command + ["--store", url]
+        redisPeers = os.path.join(outdir, "peers-redis.txt")
+        redisServers: List[Server] = []
+        for n, count in enumerate(workers):
+            port = args.bare_port + n
+            ownCommand = list(redisCommand)
+            ownCommand[listen] = f"tcp:{port}:interface=127.0.0.1"
+            server = Server(
+                f"redis-{count}w", ownCommand + ["--workers", str(count)],
+                port, "mixed.lua", args, outdir,
+                SERVER_CORE if count == 1 else args.workers_cores, redisPid,
+            )
+            servers.append(server)
+            redisServers.append(server)
+        before = redis.usedMemory() if redis else 0
+        # They share the server and the prefix: one logical tracker.
+        redisServers[0].populate(redisPeers)
+        if redis:
+            after = redis.usedMemory()
+            report["redis_used_memory_populated"] = after
+            report["redis_bytes_per_registered_peer"] = round((after - before) / total)
+            log(f"redis-server: used_memory {before:,} -> {after:,} bytes, "
+                f"{(after - before) / total:.0f} bytes per registered peer")
+        plan = [(memoryServer, memoryPeers)] + [(s, redisPeers) for s in redisServers]
+        for server, peers in plan:
+            server.result["warmup"] = server.load(peers, args.warmup, "warm-up")
+        for n in range(args.runs):
+            for server, peers in plan:
+                server.result["runs"].append(server.load(peers, args.duration, f"run {n + 1}"))
+        if redis:
+            report["round_trips"] = roundTrips(redisServers[0], redis, redisPeers, args)
+        for server in servers:
+            report[server.name] = server.finish()
+    finally:
+        for server in servers:
+            server.stop()
+        if redis:
+            redis.stop()
+    report["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
+    base = report["memory"]["median"]
+    rows = [("tracker", "req/s", "ratio", "p99 ms", "tracker CPU us/req", "redis CPU us/req")]
+    for server in servers:
+        m = report[server.name]["median"]
+        rows.append((
+            server.name, f"{m['rps']:.0f}", f"{m['rps'] / base['rps']:.2f}",
+            f"{m['p99_us'] / 1000:.2f}", f"{m['server_cpu_us_per_request']:.0f}",
+            f"{m['redis_cpu_us_per_request']:.0f}" if "redis_cpu_us_per_request" in m else "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    ratio = report["redis-1w"]["median"]["rps"] / base["rps"] if "redis-1w" in report else None
+    if ratio is not None:
+        report["ratio_redis_1w_rps"] = round(ratio, 3)
+        lines.append(
+            f"\none worker on Redis / memory store req/s: {ratio:.2f} (target >= 0.70: "
+            f"{'met' if ratio >= 0.7 else 'missed'})"
+        )
+    if "redis_bytes_per_registered_peer" in report:
+        lines.append(
+            f"Redis used_memory per registered peer: {report['redis_bytes_per_registered_peer']} bytes"
+        )
+    for method, t in report.get("round_trips", {}).items():
+        lines.append(
+            f"{method:<12} {t['round_trips_per_request']:5.2f} round trips/request {t['by_command']}, "
+            f"{t['scripted_commands_per_request']:.1f} commands in scripts; tracker "
+            f"{t['tracker_cpu_us_per_request']:.0f} us/req, redis-server {t['redis_cpu_us_per_request']:.0f} us/req"
+        )
+    valid = all(report[s.name]["median"]["valid"] for s in servers) and all(
+        t["valid"] for t in report.get("round_trips", {}).values()
+    )
+    report["valid"] = valid
+    if not valid:
+        lines.append("INVALID: some requests did not get 200 (see results.json, bad_sample)")
+    writeReport(outdir, report, lines)
+    log(f"wrote {outdir}/results.json and summary.txt")
+    if not valid:
+        sys.exit(1)
 
 
 def profile(
@@ -422,6 +745,29 @@ def main(argv: List[str]) -> None:
         help="instead: the tracker alone for RUNS runs in a row, to watch it settle "
              "(the retry cache fills for 60 s); starts it with --peer-timeout 900",
     )
+    parser.add_argument(
+        "--redis", action="store_true",
+        help="instead: the memory store against a Redis store, on a redis-server this script "
+             "starts (and stops) on a free port",
+    )
+    parser.add_argument(
+        "--store", metavar="URL",
+        help="instead: the memory store against the Redis store at URL (redis-server's CPU "
+             "is then not measured)",
+    )
+    parser.add_argument(
+        "--workers", default="1,2",
+        help="with --redis or --store: the worker counts of the Redis trackers [1,2]",
+    )
+    parser.add_argument(
+        "--workers-cores", default="0,1",
+        help="the cores of the Redis trackers of more than one worker [0,1]",
+    )
+    parser.add_argument("--redis-core", default=CLIENT_CORE, help="redis-server's core [1]")
+    parser.add_argument(
+        "--trip-seconds", type=int, default=2,
+        help="seconds of each method alone while round trips are counted [2]",
+    )
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     for tool in ("wrk", "taskset"):
@@ -451,6 +797,9 @@ def main(argv: List[str]) -> None:
     ]
     if args.soak:
         soak(args, trackerCommand + ["--peer-timeout", "900"], peers, outdir, report)
+        return
+    if args.redis or args.store:
+        compareStores(args, trackerCommand, outdir, report)
         return
     # The mixed load keeps only the peers it draws alive: with more runs
     # than the default three, the first peers registered would pass the

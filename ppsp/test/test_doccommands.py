@@ -99,6 +99,8 @@ EXEMPT: Dict[Tuple[str, str], str] = {
     ("docs/performance.rst", "python benchmarks/memory.py              # bytes per peer"): _BENCHMARK,
     ("docs/performance.rst", "python benchmarks/overload.py            # load shedding at 3x (2 minutes)"): _BENCHMARK,
     ("docs/performance.rst", "python benchmarks/state.py               # the state file of 100,000 peers"): _BENCHMARK,
+    ("docs/performance.rst", "python benchmarks/run.py --redis         # memory store against Redis (7 minutes)"): _BENCHMARK,
+    ("docs/performance.rst", "python benchmarks/redis_find.py --leeches-only  # FIND on Redis against swarm size"): _BENCHMARK,
     ("docs/performance.rst", "python benchmarks/strategy_cost.py --json FILE --rst docs/_static/strategy-cost.inc"): (
         _BENCHMARK
     ),
