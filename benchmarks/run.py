@@ -600,12 +600,7 @@ def compareStores(
         t["valid"] for t in report.get("round_trips", {}).values()
     )
     report["valid"] = valid
-    if not valid:
-        lines.append("INVALID: some requests did not get 200 (see results.json, bad_sample)")
-    writeReport(outdir, report, lines)
-    log(f"wrote {outdir}/results.json and summary.txt")
-    if not valid:
-        sys.exit(1)
+    finishReport(outdir, report, lines, valid)
 
 
 def profile(
@@ -707,6 +702,19 @@ def soak(
         )
     writeReport(outdir, report, lines)
     if not all(r["valid"] for r in report["tracker"]["runs"]):
+        sys.exit(1)
+
+
+def finishReport(outdir: str, report: Dict[str, Any], lines: List[str], valid: bool) -> None:
+    """
+    Say whether the run is valid, write the report (L{writeReport}), and
+    exit with status 1 when it is not.
+    """
+    if not valid:
+        lines.append("INVALID: some requests did not get 200 (see results.json, bad_sample)")
+    writeReport(outdir, report, lines)
+    log(f"wrote {outdir}/results.json and summary.txt")
+    if not valid:
         sys.exit(1)
 
 
@@ -877,12 +885,7 @@ def main(argv: List[str]) -> None:
         f"tracker RSS: {tracker['rss_start_kib'] / 1024:.0f} MiB at start, "
         f"{tracker['rss_populated_kib'] / 1024:.0f} MiB populated, peak {tracker['peak_rss_kib'] / 1024:.0f} MiB"
     )
-    if not valid:
-        lines.append("INVALID: some requests did not get 200 (see results.json, bad_sample)")
-    writeReport(outdir, report, lines)
-    log(f"wrote {outdir}/results.json and summary.txt")
-    if not valid:
-        sys.exit(1)
+    finishReport(outdir, report, lines, valid)
 
 
 if __name__ == "__main__":
